@@ -1,0 +1,52 @@
+package dev.tether;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * The error of a {@link Event.FailedToConnect}: which part of the attempt failed, with the user's
+ * error as its cause.
+ *
+ * <p>The message starts with {@code "address lookup"} or {@code "connector"} and then gives the
+ * cause. The library's own words in it never include the address: the {@link
+ * Event.ObtainedAddress} event before it already says that. A synchronous throw and the same
+ * exception in a failed future give the same {@code ConnectAttemptException}.
+ *
+ * <p>The exception carries no stack trace of its own (it would only show the library's loop);
+ * the cause keeps its stack trace.
+ */
+public final class ConnectAttemptException extends Exception {
+  private static final long serialVersionUID = 1L;
+
+  /** Which part of a connection attempt failed. */
+  public enum Stage {
+    /** The {@link AddressLookup} failed. */
+    LOOKUP,
+    /** The {@link Connector} failed. */
+    CONNECT
+  }
+
+  private final Stage stage;
+
+  /**
+   * Creates the exception.
+   *
+   * @param stage the part of the attempt that failed
+   * @param cause the error that part produced
+   */
+  public ConnectAttemptException(Stage stage, Throwable cause) {
+    super(messageOf(stage, cause), requireNonNull(cause, "cause"), false, false);
+    this.stage = stage;
+  }
+
+  private static String messageOf(Stage stage, Throwable cause) {
+    requireNonNull(stage, "stage");
+    requireNonNull(cause, "cause");
+    String what = stage == Stage.LOOKUP ? "address lookup" : "connector";
+    return what + " failed: " + cause;
+  }
+
+  /** Returns which part of the attempt failed. */
+  public Stage stage() {
+    return stage;
+  }
+}

@@ -1,0 +1,36 @@
+package dev.tether;
+
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The scheduler that persistent connections share when none is given: one daemon thread, made on
+ * first use, that runs timers and the loop steps they trigger.
+ */
+final class DefaultScheduler {
+  private DefaultScheduler() {}
+
+  static ScheduledExecutorService get() {
+    return Holder.INSTANCE;
+  }
+
+  private static final class Holder {
+    static final ScheduledExecutorService INSTANCE = create();
+
+    private static ScheduledExecutorService create() {
+      AtomicInteger count = new AtomicInteger();
+      ScheduledThreadPoolExecutor executor =
+          new ScheduledThreadPoolExecutor(
+              1,
+              task -> {
+                Thread thread = new Thread(task, "tether-scheduler-" + count.incrementAndGet());
+                thread.setDaemon(true);
+                return thread;
+              });
+      // Cancelled retry timers would otherwise stay queued until their time comes.
+      executor.setRemoveOnCancelPolicy(true);
+      return java.util.concurrent.Executors.unconfigurableScheduledExecutorService(executor);
+    }
+  }
+}

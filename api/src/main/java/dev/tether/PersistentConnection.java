@@ -1,0 +1,199 @@
+package dev.tether;
+
+import com.google.common.util.concurrent.ListenableFuture;
+import java.time.Duration;
+import java.util.concurrent.ScheduledExecutorService;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+
+/**
+ * Keeps a client connected to a service for as long as the client lives.
+ *
+ * <p>A persistent connection runs a loop of <em>rounds</em>. A round emits {@link
+ * Event.AttemptingToConnect} and then makes <em>attempts</em> until one succeeds. Each attempt
+ * starts its retry timer ({@link RetryDelay}, randomized within ±30% unless turned off), looks the
+ * address up again through the {@link AddressLookup} (so failover to another replica is free),
+ * emits {@link Event.ObtainedAddress}, and asks the {@link Connector} for a connection. A failed
+ * attempt emits {@link Event.FailedToConnect}; the next one starts when the failed attempt's
+ * timer fires. A successful one makes the connection {@linkplain #currentConnection() current},
+ * completes the {@link #connected()} futures and emits {@link Event.Connected}. When that
+ * connection's {@link Closable#closeFinished()} completes (the only way a drop is noticed), the
+ * persistent connection emits {@link Event.Disconnected} and starts a new round when the timer of
+ * the successful attempt fires: at once if the connection lived longer than the delay, after the
+ * rest of the delay if it died young.
+ *
+ * <h2>Threads</h2>
+ *
+ * <p>A persistent connection starts no threads of its own. Each step of its loop runs on the
+ * thread that triggers it: the caller of {@link #close()} or {@link #subscribe}, the thread that
+ * completes a lookup, connect or {@code closeFinished()} future, or the scheduler's thread when a
+ * timer fires (the first round, too). The steps of one persistent connection run one at a time: a
+ * step triggered while another runs is queued and run right after it by the thread already
+ * running. Lookups, connectors, listeners and the retry delay therefore run on those threads,
+ * never under a library lock, and must not block. With a virtual-time scheduler such as {@link
+ * dev.tether.testing.VirtualTimeScheduler}, everything runs on the thread that advances time.
+ *
+ * <h2>Failures in user code</h2>
+ *
+ * <p>Nothing a lookup, connector, listener, logger or retry delay does stops the loop: a failed
+ * lookup or connect becomes {@link Event.FailedToConnect}, a listener that throws is logged and
+ * skipped, and a retry delay that throws or returns {@code null} or a negative duration is logged
+ * and replaced by {@link Builder#DEFAULT_RETRY_DELAY} for that attempt. If the scheduler rejects a
+ * task (it was shut down), the persistent connection logs an error and closes itself.
+ *
+ * <h2>Ownership</h2>
+ *
+ * <p>The persistent connection owns every connection its connector yields. It closes the current
+ * one when it is closed itself, and closes a connection that arrives after {@link #close()}
+ * without handing it out. It never closes a connection because the other side went away: a
+ * connection that should be replaced when its peer disappears closes itself then.
+ *
+ * @param <A> the address type
+ * @param <C> the connection type
+ */
+public interface PersistentConnection<A, C extends Closable> extends Closable {
+
+  /**
+   * Returns a builder for a persistent connection to the service called {@code serverName}.
+   *
+   * @param serverName the name of the service, used in log lines and error messages
+   * @throws NullPointerException if {@code serverName} is null
+   * @throws IllegalArgumentException if {@code serverName} is blank
+   */
+  static <A, C extends Closable> Builder<A, C> builder(String serverName) {
+    return new PersistentConnectionBuilder<>(serverName);
+  }
+
+  /** Returns the name of the service this persistent connection connects to. */
+  String serverName();
+
+  /**
+   * Returns a future of a connection: the current one if there is one that is not closed,
+   * otherwise the next one.
+   *
+   * <p>On a connected persistent connection this returns an already completed future and
+   * allocates nothing. After {@link #close()} the future never completes, as in the seed
+   * contract: use {@link #connectedOrFailedToConnect()} to wait with a way out. Cancelling a
+   * returned future never disturbs the connection or other callers.
+   */
+  ListenableFuture<C> connected();
+
+  /**
+   * Returns a future of the current connection if it is not closed, otherwise of the outcome of
+   * the next attempt.
+   *
+   * <p>The future fails with that attempt's {@link ConnectAttemptException} if it fails, even when
+   * its {@link Event.FailedToConnect} was not emitted because it repeated the previous one. Once
+   * the persistent connection is closed, the future fails with an {@link IllegalStateException}
+   * that says so: futures already handed out fail at {@link #close()}, later ones at once.
+   * Cancelling a returned future disturbs no one else.
+   */
+  ListenableFuture<C> connectedOrFailedToConnect();
+
+  /**
+   * Returns the current connection, or {@code null} while connecting or after close.
+   *
+   * <p>A connection becomes current before its {@link Event.Connected} is delivered and stays
+   * current until its {@link Closable#closeFinished()} completes, just before {@link
+   * Event.Disconnected} is delivered; it may already be {@linkplain Closable#isClosed() closed}
+   * in between.
+   */
+  @Nullable C currentConnection();
+
+  /**
+   * Adds a listener of this persistent connection's events.
+   *
+   * <p>The listener first receives the last event emitted before it was added, if any, and then
+   * every later event, on the threads described in the class documentation. After close it
+   * receives the last event and nothing more. Closing the returned subscription removes it.
+   *
+   * @throws NullPointerException if {@code listener} is null
+   */
+  Subscription subscribe(EventListener<A, C> listener);
+
+  /**
+   * Closes the persistent connection: {@link #isClosed()} is true at once; a lookup or connect in
+   * flight is cancelled; the current connection is closed and {@link Event.Disconnected} is
+   * emitted for it; no other attempt is started. After this call the only event is that {@code
+   * Disconnected}.
+   *
+   * <p>Returns {@link #closeFinished()}, the same future every time. It completes when nothing is
+   * in flight, every connection the connector yielded is closed (a connection whose close fails is
+   * logged and counted as closed) and {@code Disconnected} has been delivered. It ignores {@code
+   * cancel()}.
+   */
+  @Override
+  ListenableFuture<Void> close();
+
+  /**
+   * Builds a {@link PersistentConnection}. Each option may be set once, except {@link #onEvent},
+   * which adds a listener each time; a second call of a set-once option throws {@link
+   * IllegalStateException}. Arguments are checked at once. {@link #build()} copies the options,
+   * so a builder may build several independent persistent connections.
+   *
+   * @param <A> the address type
+   * @param <C> the connection type
+   */
+  interface Builder<A, C extends Closable> {
+
+    /** The retry delay used when none is set, and in place of a broken {@link RetryDelay}. */
+    Duration DEFAULT_RETRY_DELAY = Duration.ofSeconds(10);
+
+    /** Sets where each attempt gets the address from. Required. */
+    Builder<A, C> addressLookup(AddressLookup<A> lookup);
+
+    /** Sets how an address becomes a connection. Required. */
+    Builder<A, C> connector(Connector<A, C> connector);
+
+    /**
+     * Sets the retry delay, asked once per attempt. Default: {@code
+     * RetryDelay.constant(DEFAULT_RETRY_DELAY)}, 10 seconds.
+     */
+    Builder<A, C> retryDelay(RetryDelay delay);
+
+    /**
+     * Sets a constant retry delay: the same as {@code retryDelay(RetryDelay.constant(delay))}.
+     * Zero is allowed, and makes an attempt that fails at once retry at once, through the
+     * scheduler.
+     *
+     * @throws IllegalArgumentException if {@code delay} is negative
+     */
+    Builder<A, C> retryDelay(Duration delay);
+
+    /**
+     * Sets whether each retry delay is randomized uniformly within [0.7 d, 1.3 d], so that many
+     * clients of one service spread their reconnects out. Default: {@code true}.
+     */
+    Builder<A, C> randomizeRetryDelay(boolean randomize);
+
+    /**
+     * Adds a listener that receives every event from the first on. May be called several times;
+     * listeners receive each event in the order they were added.
+     */
+    Builder<A, C> onEvent(EventListener<A, C> listener);
+
+    /**
+     * Sets the logger of the event log lines and of failures in user code. Default: the library's
+     * own logger, {@code dev.tether.PersistentConnection}. Each event is logged as one line with
+     * the key-value {@code persistent-connection-to=<server name>} and the server name in the
+     * text: {@code FailedToConnect} at WARN, the others at INFO.
+     */
+    Builder<A, C> logger(Logger logger);
+
+    /**
+     * Sets the scheduler that runs every timer, the first round included. Default: a scheduler
+     * shared by all persistent connections, with one daemon thread. The persistent connection
+     * never shuts the scheduler down; if the scheduler rejects a task, the persistent connection
+     * logs an error and closes itself.
+     */
+    Builder<A, C> scheduler(ScheduledExecutorService scheduler);
+
+    /**
+     * Builds the persistent connection and starts connecting: the first round is handed to the
+     * scheduler, so this runs no user code.
+     *
+     * @throws IllegalStateException if the address lookup or the connector is not set
+     */
+    PersistentConnection<A, C> build();
+  }
+}

@@ -1,0 +1,116 @@
+package dev.tether;
+
+import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkState;
+import static java.util.Objects.requireNonNull;
+
+import com.google.common.collect.ImmutableList;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ScheduledExecutorService;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** The builder behind {@link PersistentConnection#builder(String)}. */
+final class PersistentConnectionBuilder<A, C extends Closable>
+    implements PersistentConnection.Builder<A, C> {
+  private static final Logger DEFAULT_LOGGER = LoggerFactory.getLogger(PersistentConnection.class);
+
+  private final String serverName;
+  private @Nullable AddressLookup<A> lookup;
+  private @Nullable Connector<A, C> connector;
+  private @Nullable RetryDelay retryDelay;
+  private @Nullable Boolean randomize;
+  private final List<EventListener<A, C>> listeners = new ArrayList<>();
+  private @Nullable Logger logger;
+  private @Nullable ScheduledExecutorService scheduler;
+
+  PersistentConnectionBuilder(String serverName) {
+    requireNonNull(serverName, "serverName");
+    checkArgument(!serverName.isBlank(), "serverName must not be blank");
+    this.serverName = serverName;
+  }
+
+  @Override
+  public PersistentConnection.Builder<A, C> addressLookup(AddressLookup<A> lookup) {
+    requireNonNull(lookup, "lookup");
+    checkState(this.lookup == null, "addressLookup was already set");
+    this.lookup = lookup;
+    return this;
+  }
+
+  @Override
+  public PersistentConnection.Builder<A, C> connector(Connector<A, C> connector) {
+    requireNonNull(connector, "connector");
+    checkState(this.connector == null, "connector was already set");
+    this.connector = connector;
+    return this;
+  }
+
+  @Override
+  public PersistentConnection.Builder<A, C> retryDelay(RetryDelay delay) {
+    requireNonNull(delay, "delay");
+    checkState(this.retryDelay == null, "retryDelay was already set to %s", this.retryDelay);
+    this.retryDelay = delay;
+    return this;
+  }
+
+  @Override
+  public PersistentConnection.Builder<A, C> retryDelay(Duration delay) {
+    return retryDelay(RetryDelay.constant(delay));
+  }
+
+  @Override
+  public PersistentConnection.Builder<A, C> randomizeRetryDelay(boolean randomize) {
+    checkState(this.randomize == null, "randomizeRetryDelay was already set to %s", this.randomize);
+    this.randomize = randomize;
+    return this;
+  }
+
+  @Override
+  public PersistentConnection.Builder<A, C> onEvent(EventListener<A, C> listener) {
+    requireNonNull(listener, "listener");
+    listeners.add(listener);
+    return this;
+  }
+
+  @Override
+  public PersistentConnection.Builder<A, C> logger(Logger logger) {
+    requireNonNull(logger, "logger");
+    checkState(this.logger == null, "logger was already set");
+    this.logger = logger;
+    return this;
+  }
+
+  @Override
+  public PersistentConnection.Builder<A, C> scheduler(ScheduledExecutorService scheduler) {
+    requireNonNull(scheduler, "scheduler");
+    checkState(this.scheduler == null, "scheduler was already set");
+    this.scheduler = scheduler;
+    return this;
+  }
+
+  @Override
+  public PersistentConnection<A, C> build() {
+    AddressLookup<A> lookup = this.lookup;
+    Connector<A, C> connector = this.connector;
+    checkState(lookup != null, "addressLookup is required: call addressLookup(...) before build()");
+    checkState(connector != null, "connector is required: call connector(...) before build()");
+    PersistentConnectionImpl<A, C> connection =
+        new PersistentConnectionImpl<>(
+            serverName,
+            lookup,
+            connector,
+            retryDelay != null
+                ? retryDelay
+                : RetryDelay.constant(PersistentConnection.Builder.DEFAULT_RETRY_DELAY),
+            randomize == null || randomize,
+            ImmutableList.copyOf(listeners),
+            logger != null ? logger : DEFAULT_LOGGER,
+            scheduler != null ? scheduler : DefaultScheduler.get());
+    connection.start();
+    return connection;
+  }
+}

@@ -1,0 +1,751 @@
+package dev.tether;
+
+import static com.google.common.util.concurrent.MoreExecutors.directExecutor;
+
+import com.google.common.util.concurrent.AbstractFuture;
+import com.google.common.util.concurrent.Futures;
+import com.google.common.util.concurrent.ListenableFuture;
+import com.google.common.util.concurrent.SettableFuture;
+import dev.tether.ConnectAttemptException.Stage;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.spi.LoggingEventBuilder;
+
+/**
+ * The persistent connection's loop.
+ *
+ * <p>Every field below the "confined" line is read and written only by steps running in {@link
+ * #context}; each step starts with {@code context.checkInContext()}. The fields above it are the
+ * few that other threads read: {@link #closeRequested}, set synchronously by {@link #close()};
+ * {@link #current}, volatile, written only in the context; and {@link #closeFinished}.
+ *
+ * <p>User code (lookup, connector, retry delay, listeners, the logger, connections' methods, and
+ * the callbacks of futures this class completes) runs inside steps, guarded so that whatever it
+ * throws cannot break the loop, and never under a lock.
+ */
+final class PersistentConnectionImpl<A, C extends Closable> implements PersistentConnection<A, C> {
+  private static final String KEY = "persistent-connection-to";
+
+  private enum Phase {
+    NOT_STARTED,
+    LOOKING_UP,
+    CONNECTING,
+    WAITING_TO_RETRY,
+    CONNECTED,
+    WAITING_TO_RECONNECT,
+    CLOSING,
+    CLOSED
+  }
+
+  /** The current connection with its completed future, so that a connected handle allocates nothing. */
+  private static final class Current<C> {
+    final C connection;
+    final ListenableFuture<C> future;
+
+    Current(C connection) {
+      this.connection = connection;
+      this.future = Futures.immediateFuture(connection);
+    }
+  }
+
+  /** What makes two failures "the same" for de-duplication: stage, class and message of the cause. */
+  private record ErrorKey(Stage stage, Class<?> causeClass, @Nullable String causeMessage) {
+    static ErrorKey of(Stage stage, Throwable cause) {
+      return new ErrorKey(stage, cause.getClass(), cause.getMessage());
+    }
+  }
+
+  /** A listener's registration; {@code active} is cleared at once by {@link #close()}. */
+  private final class ListenerEntry implements Subscription {
+    final EventListener<A, C> listener;
+    volatile boolean active = true;
+
+    ListenerEntry(EventListener<A, C> listener) {
+      this.listener = listener;
+    }
+
+    @Override
+    public void close() {
+      if (active) {
+        active = false;
+        context.execute(() -> listeners.remove(this));
+      }
+    }
+  }
+
+  /** A future that ignores {@code cancel()}: {@link #closeFinished} is shared by every caller. */
+  private static final class UncancellableFuture<V> extends AbstractFuture<V> {
+    @Override
+    public boolean cancel(boolean mayInterruptIfRunning) {
+      return false;
+    }
+
+    @Override
+    protected boolean set(@Nullable V value) {
+      return super.set(value);
+    }
+  }
+
+  private final String serverName;
+  private final AddressLookup<A> lookup;
+  private final Connector<A, C> connector;
+  private final RetryDelay retryDelay;
+  private final boolean randomize;
+  private final Logger logger;
+  private final ScheduledExecutorService scheduler;
+  private final SerializingContext context;
+
+  private final AtomicBoolean closeRequested = new AtomicBoolean();
+  private final UncancellableFuture<Void> closeFinished = new UncancellableFuture<>();
+  private volatile @Nullable Current<C> current;
+  /** Written in the context; volatile only so that {@link #toString()} may read it. */
+  private volatile Phase phase = Phase.NOT_STARTED;
+
+  // ---- confined to the context ----
+  private final List<ListenerEntry> listeners = new ArrayList<>();
+  private @Nullable Event<A, C> lastEvent;
+  /** Identifies the latest attempt, so that the timer of an older one is ignored. */
+  private long attemptId;
+  private boolean timerFired;
+  private @Nullable Future<?> timer;
+  /** The lookup or connect future of the attempt in flight. */
+  private @Nullable ListenableFuture<?> inFlight;
+  private int consecutiveFailures;
+  private @Nullable A previousAddress;
+  private @Nullable ErrorKey previousError;
+  private final Set<SettableFuture<C>> connectedWaiters = new LinkedHashSet<>();
+  private final Set<SettableFuture<C>> outcomeWaiters = new LinkedHashSet<>();
+  /** Connections that arrived after close and are being closed without being handed out. */
+  private int lateConnectionsClosing;
+
+  PersistentConnectionImpl(
+      String serverName,
+      AddressLookup<A> lookup,
+      Connector<A, C> connector,
+      RetryDelay retryDelay,
+      boolean randomize,
+      List<EventListener<A, C>> initialListeners,
+      Logger logger,
+      ScheduledExecutorService scheduler) {
+    this.serverName = serverName;
+    this.lookup = lookup;
+    this.connector = connector;
+    this.retryDelay = retryDelay;
+    this.randomize = randomize;
+    this.logger = logger;
+    this.scheduler = scheduler;
+    this.context = new SerializingContext(logger, serverName);
+    for (EventListener<A, C> listener : initialListeners) {
+      listeners.add(new ListenerEntry(listener));
+    }
+  }
+
+  /** Hands the first round to the scheduler. Runs no user code. */
+  void start() {
+    try {
+      scheduler.execute(() -> context.execute(this::startRound));
+    } catch (RejectedExecutionException e) {
+      schedulerRejected(e);
+    }
+  }
+
+  // ---- public API ----
+
+  @Override
+  public String serverName() {
+    return serverName;
+  }
+
+  @Override
+  public ListenableFuture<C> connected() {
+    Current<C> cur = current;
+    if (cur != null && !isClosedSafely(cur.connection)) {
+      return cur.future;
+    }
+    SettableFuture<C> waiter = SettableFuture.create();
+    if (!closeRequested.get()) {
+      context.execute(() -> addConnectedWaiter(waiter));
+    }
+    return waiter;
+  }
+
+  @Override
+  public ListenableFuture<C> connectedOrFailedToConnect() {
+    Current<C> cur = current;
+    if (cur != null && !isClosedSafely(cur.connection)) {
+      return cur.future;
+    }
+    if (closeRequested.get()) {
+      return Futures.immediateFailedFuture(closedException());
+    }
+    SettableFuture<C> waiter = SettableFuture.create();
+    context.execute(() -> addOutcomeWaiter(waiter));
+    return waiter;
+  }
+
+  @Override
+  public @Nullable C currentConnection() {
+    Current<C> cur = current;
+    return cur == null ? null : cur.connection;
+  }
+
+  @Override
+  public Subscription subscribe(EventListener<A, C> listener) {
+    Objects.requireNonNull(listener, "listener");
+    ListenerEntry entry = new ListenerEntry(listener);
+    context.execute(() -> addListener(entry));
+    return entry;
+  }
+
+  @Override
+  public ListenableFuture<Void> close() {
+    if (closeRequested.compareAndSet(false, true)) {
+      context.execute(this::closeNow);
+    }
+    return closeFinished;
+  }
+
+  @Override
+  public boolean isClosed() {
+    return closeRequested.get();
+  }
+
+  @Override
+  public ListenableFuture<Void> closeFinished() {
+    return closeFinished;
+  }
+
+  @Override
+  public String toString() {
+    return "PersistentConnection[" + serverName + ", " + phase + "]";
+  }
+
+  // ---- rounds and attempts ----
+
+  private void startRound() {
+    context.checkInContext();
+    if (closeRequested.get()) {
+      return;
+    }
+    previousAddress = null;
+    previousError = null;
+    emit(new Event.AttemptingToConnect<>());
+    startAttempt();
+  }
+
+  private void startAttempt() {
+    context.checkInContext();
+    if (closeRequested.get()) {
+      return;
+    }
+    long id = ++attemptId;
+    timerFired = false;
+    timer = scheduleTimer(nextDelayNanos(), id);
+    if (closeRequested.get()) {
+      return; // the scheduler rejected the timer
+    }
+    phase = Phase.LOOKING_UP;
+    ListenableFuture<A> future;
+    try {
+      future = lookup.lookup();
+    } catch (Throwable t) {
+      attemptFailed(Stage.LOOKUP, t);
+      return;
+    }
+    if (future == null) {
+      attemptFailed(Stage.LOOKUP, new NullPointerException("AddressLookup.lookup() returned null"));
+      return;
+    }
+    inFlight = future;
+    future.addListener(() -> context.execute(() -> lookupDone(future)), directExecutor());
+  }
+
+  private void lookupDone(ListenableFuture<A> future) {
+    context.checkInContext();
+    if (inFlight != future) {
+      return;
+    }
+    inFlight = null;
+    if (closeRequested.get()) {
+      finishCloseIfDone();
+      return;
+    }
+    A address;
+    try {
+      address = Futures.getDone(future);
+    } catch (ExecutionException e) {
+      attemptFailed(Stage.LOOKUP, causeOf(e));
+      return;
+    } catch (CancellationException e) {
+      attemptFailed(Stage.LOOKUP, e);
+      return;
+    }
+    if (address == null) {
+      attemptFailed(
+          Stage.LOOKUP, new NullPointerException("AddressLookup.lookup() yielded a null address"));
+      return;
+    }
+    if (!sameAddress(address, previousAddress)) {
+      emit(new Event.ObtainedAddress<>(address));
+    }
+    previousAddress = address;
+    if (closeRequested.get()) {
+      return;
+    }
+    phase = Phase.CONNECTING;
+    ListenableFuture<C> connecting;
+    try {
+      connecting = connector.connect(address);
+    } catch (Throwable t) {
+      attemptFailed(Stage.CONNECT, t);
+      return;
+    }
+    if (connecting == null) {
+      attemptFailed(Stage.CONNECT, new NullPointerException("Connector.connect() returned null"));
+      return;
+    }
+    inFlight = connecting;
+    connecting.addListener(() -> context.execute(() -> connectDone(connecting)), directExecutor());
+  }
+
+  private void connectDone(ListenableFuture<C> future) {
+    context.checkInContext();
+    if (inFlight != future) {
+      return;
+    }
+    inFlight = null;
+    C connection;
+    try {
+      connection = Futures.getDone(future);
+    } catch (ExecutionException e) {
+      attemptFailed(Stage.CONNECT, causeOf(e));
+      return;
+    } catch (CancellationException e) {
+      attemptFailed(Stage.CONNECT, e);
+      return;
+    }
+    if (connection == null) {
+      attemptFailed(
+          Stage.CONNECT, new NullPointerException("Connector.connect() yielded a null connection"));
+      return;
+    }
+    if (closeRequested.get()) {
+      closeLateConnection(connection);
+      return;
+    }
+    ListenableFuture<Void> dropped;
+    try {
+      dropped = Objects.requireNonNull(connection.closeFinished(), "closeFinished() returned null");
+    } catch (Throwable t) {
+      closeSafely(connection);
+      attemptFailed(Stage.CONNECT, t);
+      return;
+    }
+    consecutiveFailures = 0;
+    phase = Phase.CONNECTED;
+    current = new Current<>(connection);
+    completeAll(connectedWaiters, connection);
+    completeAll(outcomeWaiters, connection);
+    emit(new Event.Connected<>(connection));
+    dropped.addListener(
+        () -> context.execute(() -> connectionClosed(connection)), directExecutor());
+  }
+
+  private void attemptFailed(Stage stage, Throwable cause) {
+    context.checkInContext();
+    if (closeRequested.get()) {
+      // Closing cancelled this attempt, or raced it: no FailedToConnect after close.
+      finishCloseIfDone();
+      return;
+    }
+    if (consecutiveFailures < Integer.MAX_VALUE) {
+      consecutiveFailures++;
+    }
+    ConnectAttemptException error = new ConnectAttemptException(stage, cause);
+    List<SettableFuture<C>> waiters = takeAll(outcomeWaiters);
+    ErrorKey key = ErrorKey.of(stage, cause);
+    boolean repeated = key.equals(previousError);
+    previousError = key;
+    phase = Phase.WAITING_TO_RETRY;
+    for (SettableFuture<C> waiter : waiters) {
+      waiter.setException(error);
+    }
+    if (!repeated) {
+      emit(new Event.FailedToConnect<>(error));
+    }
+    if (timerFired && phase == Phase.WAITING_TO_RETRY) {
+      startAttempt();
+    }
+  }
+
+  /** The connection's {@code closeFinished()} completed, or closing it failed. */
+  private void connectionClosed(C connection) {
+    context.checkInContext();
+    Current<C> cur = current;
+    if (cur == null || cur.connection != connection) {
+      return;
+    }
+    current = null;
+    boolean closing = phase == Phase.CLOSING;
+    if (!closing) {
+      phase = Phase.WAITING_TO_RECONNECT;
+    }
+    emit(new Event.Disconnected<>());
+    if (closing) {
+      finishCloseIfDone();
+    } else if (timerFired && phase == Phase.WAITING_TO_RECONNECT) {
+      startRound();
+    }
+  }
+
+  private void timerFired(long id) {
+    context.checkInContext();
+    if (id != attemptId) {
+      return;
+    }
+    timerFired = true;
+    timer = null;
+    if (phase == Phase.WAITING_TO_RETRY) {
+      startAttempt();
+    } else if (phase == Phase.WAITING_TO_RECONNECT) {
+      startRound();
+    }
+  }
+
+  // ---- retry timer ----
+
+  private long nextDelayNanos() {
+    Duration delay;
+    try {
+      delay = retryDelay.next(consecutiveFailures);
+      if (delay == null || delay.isNegative()) {
+        warn(
+            "retry delay {} returned {}; using {} for this attempt",
+            retryDelay,
+            delay,
+            PersistentConnection.Builder.DEFAULT_RETRY_DELAY);
+        delay = PersistentConnection.Builder.DEFAULT_RETRY_DELAY;
+      }
+    } catch (Throwable t) {
+      warn(
+          "retry delay {} threw {}; using {} for this attempt",
+          retryDelay,
+          t,
+          PersistentConnection.Builder.DEFAULT_RETRY_DELAY);
+      delay = PersistentConnection.Builder.DEFAULT_RETRY_DELAY;
+    }
+    long nanos = saturatedNanos(delay);
+    if (!randomize) {
+      return nanos;
+    }
+    double factor = 0.7 + 0.6 * ThreadLocalRandom.current().nextDouble();
+    double randomized = nanos * factor;
+    return randomized >= Long.MAX_VALUE ? Long.MAX_VALUE : (long) randomized;
+  }
+
+  private static long saturatedNanos(Duration delay) {
+    try {
+      return delay.toNanos();
+    } catch (ArithmeticException e) {
+      return Long.MAX_VALUE;
+    }
+  }
+
+  private @Nullable Future<?> scheduleTimer(long nanos, long id) {
+    try {
+      return scheduler.schedule(
+          () -> context.execute(() -> timerFired(id)), nanos, TimeUnit.NANOSECONDS);
+    } catch (RejectedExecutionException e) {
+      schedulerRejected(e);
+      return null;
+    }
+  }
+
+  private void schedulerRejected(RejectedExecutionException e) {
+    try {
+      logger
+          .atError()
+          .addKeyValue(KEY, serverName)
+          .setCause(e)
+          .log("Persistent connection to {}: the scheduler rejected a task; closing", serverName);
+    } catch (Throwable ignored) {
+      // A broken logger must not stop the close.
+    }
+    ListenableFuture<Void> unused = close();
+  }
+
+  // ---- waiting for a connection ----
+
+  private void addConnectedWaiter(SettableFuture<C> waiter) {
+    context.checkInContext();
+    if (waiter.isDone() || closeRequested.get()) {
+      return; // cancelled already, or closed: a connected() future then never completes
+    }
+    Current<C> cur = current;
+    if (cur != null && !isClosedSafely(cur.connection)) {
+      waiter.set(cur.connection);
+      return;
+    }
+    addWaiter(connectedWaiters, waiter);
+  }
+
+  private void addOutcomeWaiter(SettableFuture<C> waiter) {
+    context.checkInContext();
+    if (waiter.isDone()) {
+      return;
+    }
+    if (closeRequested.get()) {
+      waiter.setException(closedException());
+      return;
+    }
+    Current<C> cur = current;
+    if (cur != null && !isClosedSafely(cur.connection)) {
+      waiter.set(cur.connection);
+      return;
+    }
+    addWaiter(outcomeWaiters, waiter);
+  }
+
+  @SuppressWarnings("CollectionUndefinedEquality") // identity is the equality meant here
+  private void addWaiter(Set<SettableFuture<C>> waiters, SettableFuture<C> waiter) {
+    waiters.add(waiter);
+    // A cancelled waiter leaves the set, so that callers who give up do not pile up.
+    waiter.addListener(
+        () -> {
+          if (waiter.isCancelled()) {
+            context.execute(() -> waiters.remove(waiter));
+          }
+        },
+        directExecutor());
+  }
+
+  private static <V> List<SettableFuture<V>> takeAll(Set<SettableFuture<V>> waiters) {
+    List<SettableFuture<V>> taken = new ArrayList<>(waiters);
+    waiters.clear();
+    return taken;
+  }
+
+  private void completeAll(Set<SettableFuture<C>> waiters, C connection) {
+    for (SettableFuture<C> waiter : takeAll(waiters)) {
+      waiter.set(connection);
+    }
+  }
+
+  private IllegalStateException closedException() {
+    return new IllegalStateException("persistent connection to " + serverName + " is closed");
+  }
+
+  // ---- closing ----
+
+  private void closeNow() {
+    context.checkInContext();
+    phase = Phase.CLOSING;
+    Future<?> pendingTimer = timer;
+    timer = null;
+    if (pendingTimer != null) {
+      pendingTimer.cancel(false);
+    }
+    connectedWaiters.clear(); // they never complete, as the seed says
+    IllegalStateException closed = closedException();
+    for (SettableFuture<C> waiter : takeAll(outcomeWaiters)) {
+      waiter.setException(closed);
+    }
+    ListenableFuture<?> attempt = inFlight;
+    if (attempt != null) {
+      attempt.cancel(false); // its completion comes back through lookupDone / connectDone
+    }
+    Current<C> cur = current;
+    if (cur != null) {
+      closeCurrentConnection(cur.connection);
+    }
+    finishCloseIfDone();
+  }
+
+  private void closeCurrentConnection(C connection) {
+    ListenableFuture<Void> closing;
+    try {
+      closing = Objects.requireNonNull(connection.close(), "close() returned null");
+    } catch (Throwable t) {
+      warn("closing connection {} failed; counting it as closed", connection, t);
+      connectionClosed(connection);
+      return;
+    }
+    // Its closeFinished() completes too and reports the same; whichever comes first counts.
+    closing.addListener(
+        () -> context.execute(
+            () -> {
+              logIfFailed(closing, connection);
+              connectionClosed(connection);
+            }),
+        directExecutor());
+  }
+
+  private void closeLateConnection(C connection) {
+    context.checkInContext();
+    lateConnectionsClosing++;
+    ListenableFuture<Void> closing;
+    try {
+      closing = Objects.requireNonNull(connection.close(), "close() returned null");
+    } catch (Throwable t) {
+      warn("closing connection {} failed; counting it as closed", connection, t);
+      lateConnectionsClosing--;
+      finishCloseIfDone();
+      return;
+    }
+    closing.addListener(
+        () -> context.execute(
+            () -> {
+              logIfFailed(closing, connection);
+              lateConnectionsClosing--;
+              finishCloseIfDone();
+            }),
+        directExecutor());
+  }
+
+  private void closeSafely(C connection) {
+    try {
+      ListenableFuture<Void> unused = connection.close();
+    } catch (Throwable t) {
+      warn("closing connection {} failed", connection, t);
+    }
+  }
+
+  private void logIfFailed(ListenableFuture<Void> closing, C connection) {
+    try {
+      Futures.getDone(closing);
+    } catch (ExecutionException e) {
+      warn("closing connection {} failed; counting it as closed", connection, causeOf(e));
+    } catch (CancellationException e) {
+      warn("closing connection {} was cancelled; counting it as closed", connection, e);
+    }
+  }
+
+  private void finishCloseIfDone() {
+    context.checkInContext();
+    if (phase != Phase.CLOSING
+        || inFlight != null
+        || current != null
+        || lateConnectionsClosing > 0) {
+      return;
+    }
+    phase = Phase.CLOSED;
+    closeFinished.set(null);
+  }
+
+  // ---- events ----
+
+  private void addListener(ListenerEntry entry) {
+    context.checkInContext();
+    if (!entry.active) {
+      return;
+    }
+    listeners.add(entry);
+    Event<A, C> last = lastEvent;
+    if (last != null) {
+      deliver(entry, last);
+    }
+  }
+
+  private void emit(Event<A, C> event) {
+    context.checkInContext();
+    lastEvent = event;
+    log(event);
+    // Listeners are added and removed only by later steps, so this list is stable here.
+    for (ListenerEntry entry : listeners) {
+      if (entry.active) {
+        deliver(entry, event);
+      }
+    }
+  }
+
+  private void deliver(ListenerEntry entry, Event<A, C> event) {
+    try {
+      entry.listener.onEvent(event);
+    } catch (Throwable t) {
+      warn("event listener {} threw on {}; skipped", entry.listener, event, t);
+    }
+  }
+
+  private void log(Event<A, C> event) {
+    try {
+      if (event instanceof Event.FailedToConnect<A, C> failed) {
+        at(logger.atWarn())
+            .log(
+                "Persistent connection to {}: failed to connect: {}",
+                serverName,
+                failed.error().getMessage());
+      } else if (event instanceof Event.ObtainedAddress<A, C> obtained) {
+        at(logger.atInfo())
+            .log("Persistent connection to {}: obtained address {}", serverName, obtained.address());
+      } else if (event instanceof Event.Connected<A, C> connected) {
+        at(logger.atInfo())
+            .log("Persistent connection to {}: connected: {}", serverName, connected.connection());
+      } else if (event instanceof Event.Disconnected) {
+        at(logger.atInfo()).log("Persistent connection to {}: disconnected", serverName);
+      } else {
+        at(logger.atInfo()).log("Persistent connection to {}: attempting to connect", serverName);
+      }
+    } catch (Throwable ignored) {
+      // A broken logger must not stop the loop.
+    }
+  }
+
+  private LoggingEventBuilder at(LoggingEventBuilder builder) {
+    return builder.addKeyValue(KEY, serverName);
+  }
+
+  /** Logs a failure in user code at WARN; a trailing Throwable argument becomes the cause. */
+  private void warn(String format, @Nullable Object... args) {
+    try {
+      LoggingEventBuilder builder = at(logger.atWarn()).addArgument(serverName);
+      for (Object arg : args) {
+        builder = builder.addArgument(arg);
+      }
+      if (args.length > 0 && args[args.length - 1] instanceof Throwable t) {
+        builder = builder.setCause(t);
+      }
+      builder.log("Persistent connection to {}: " + format);
+    } catch (Throwable ignored) {
+      // A broken logger must not stop the loop.
+    }
+  }
+
+  // ---- helpers around user code ----
+
+  private boolean sameAddress(A address, @Nullable A previous) {
+    try {
+      return address.equals(previous);
+    } catch (Throwable t) {
+      warn("address {}.equals threw; treating it as a new address", address, t);
+      return false;
+    }
+  }
+
+  private boolean isClosedSafely(C connection) {
+    try {
+      return connection.isClosed();
+    } catch (Throwable t) {
+      warn("connection {}.isClosed() threw; treating it as closed", connection, t);
+      return true;
+    }
+  }
+
+  private static Throwable causeOf(ExecutionException e) {
+    Throwable cause = e.getCause();
+    return cause != null ? cause : e;
+  }
+}

@@ -1,0 +1,5 @@
+/** Placeholder: this module is filled by a later change. */
+@NullMarked
+package dev.tether.grpc;
+
+import org.jspecify.annotations.NullMarked;
