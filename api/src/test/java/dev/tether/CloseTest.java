@@ -1,0 +1,268 @@
+package dev.tether;
+
+import static com.google.common.util.concurrent.Futures.immediateFailedFuture;
+import static com.google.common.util.concurrent.Futures.immediateFuture;
+import static dev.tether.Harness.seconds;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.common.util.concurrent.AbstractFuture;
+import com.google.common.util.concurrent.ListenableFuture;
+import com.google.common.util.concurrent.SettableFuture;
+import java.io.IOException;
+import org.junit.jupiter.api.Test;
+import org.slf4j.event.Level;
+
+/** DESIGN 3.4: closing in every state. */
+class CloseTest {
+  private final Harness h = new Harness();
+
+  /** A future that ignores cancel(), like a connector that does not listen. */
+  private static final class Stubborn<V> extends AbstractFuture<V> {
+    @Override
+    public boolean cancel(boolean mayInterruptIfRunning) {
+      return false;
+    }
+
+    void complete(V value) {
+      set(value);
+    }
+
+    void fail(Throwable error) {
+      setException(error);
+    }
+  }
+
+  @Test
+  void close_isSynchronous_idempotent_andReturnsCloseFinished() {
+    PersistentConnection<String, FakeConnection> pc = h.start();
+    ListenableFuture<Void> first = pc.close();
+    assertTrue(pc.isClosed());
+    assertSame(first, pc.close());
+    assertSame(first, pc.closeFinished());
+    assertTrue(first.isDone());
+    assertFalse(first.cancel(true), "closeFinished ignores cancel()");
+    assertFalse(first.isCancelled());
+  }
+
+  @Test
+  void closeFinished_beforeClose_isPending_andDoesNotClose() {
+    PersistentConnection<String, FakeConnection> pc = h.start();
+    assertFalse(pc.closeFinished().isDone());
+    assertFalse(pc.isClosed());
+    assertFalse(h.made.get(0).isClosed());
+  }
+
+  @Test
+  void closeBeforeTheFirstRound_emitsNothing_andNeverLooksUp() {
+    PersistentConnection<String, FakeConnection> pc = h.builder().build();
+    pc.close();
+    h.time.runDueTasks();
+    h.advance(seconds(100));
+    assertEquals(0, h.lookups);
+    h.events.expect();
+    assertTrue(pc.closeFinished().isDone());
+  }
+
+  @Test
+  void closeWhileConnected_closesTheConnection_thenDisconnected_thenFinished() {
+    PersistentConnection<String, FakeConnection> pc = h.start();
+    h.events.take();
+    pc.close();
+    FakeConnection c1 = h.made.get(0);
+    assertEquals(1, c1.closeCalls());
+    h.events.expect("Disconnected");
+    assertNull(pc.currentConnection());
+    assertTrue(pc.closeFinished().isDone());
+    h.advance(seconds(100));
+    h.events.expect();
+    assertEquals(1, h.lookups);
+  }
+
+  @Test
+  void closeFinished_waitsForTheConnectionToFinishClosing() {
+    h.connector =
+        address -> {
+          FakeConnection c = FakeConnection.slowToClose("slow");
+          h.made.add(c);
+          return immediateFuture(c);
+        };
+    PersistentConnection<String, FakeConnection> pc = h.start();
+    h.events.take();
+    pc.close();
+    assertTrue(h.made.get(0).isClosed());
+    assertFalse(pc.closeFinished().isDone());
+    h.events.expect();
+    h.made.get(0).finishClosing();
+    h.events.expect("Disconnected");
+    assertTrue(pc.closeFinished().isDone());
+  }
+
+  @Test
+  void closeWhileWaitingToRetry_cancelsTheTimer_andStartsNothing() {
+    h.connector = address -> immediateFailedFuture(new IOException("down"));
+    PersistentConnection<String, FakeConnection> pc = h.start();
+    h.events.take();
+    pc.close();
+    assertTrue(pc.closeFinished().isDone());
+    assertEquals(0, h.time.pendingTaskCount(), "the retry timer is cancelled");
+    h.advance(seconds(100));
+    assertEquals(1, h.connects);
+    h.events.expect();
+  }
+
+  @Test
+  void closeDuringLookup_cancelsIt_andReportsNoFailure() {
+    SettableFuture<String> lookup = SettableFuture.create();
+    h.lookup = () -> lookup;
+    PersistentConnection<String, FakeConnection> pc = h.start();
+    h.events.expect("AttemptingToConnect");
+    pc.close();
+    assertTrue(lookup.isCancelled());
+    assertTrue(pc.closeFinished().isDone());
+    h.advance(seconds(100));
+    h.events.expect();
+    assertEquals(0, h.connects);
+  }
+
+  @Test
+  void closeDuringConnect_cancelsIt_andReportsNoFailure() {
+    SettableFuture<FakeConnection> connect = SettableFuture.create();
+    h.connector = address -> connect;
+    PersistentConnection<String, FakeConnection> pc = h.start();
+    h.events.expect("AttemptingToConnect", "ObtainedAddress a");
+    pc.close();
+    assertTrue(connect.isCancelled());
+    assertTrue(pc.closeFinished().isDone());
+    h.advance(seconds(100));
+    h.events.expect();
+  }
+
+  @Test
+  void connectionYieldedAfterClose_isClosedAndNeverHandedOut() {
+    Stubborn<FakeConnection> connect = new Stubborn<>();
+    h.connector = address -> connect;
+    PersistentConnection<String, FakeConnection> pc = h.start();
+    ListenableFuture<FakeConnection> waiter = pc.connected();
+    h.events.take();
+    pc.close();
+    assertFalse(pc.closeFinished().isDone(), "the attempt is still in flight");
+
+    FakeConnection late = FakeConnection.slowToClose("late");
+    connect.complete(late);
+    assertTrue(late.isClosed());
+    assertNull(pc.currentConnection());
+    assertFalse(waiter.isDone());
+    assertFalse(pc.closeFinished().isDone(), "the late connection has not finished closing");
+    late.finishClosing();
+    assertTrue(pc.closeFinished().isDone());
+    h.events.expect();
+  }
+
+  @Test
+  void failureAfterClose_isNotReported() {
+    Stubborn<FakeConnection> connect = new Stubborn<>();
+    h.connector = address -> connect;
+    PersistentConnection<String, FakeConnection> pc = h.start();
+    h.events.take();
+    pc.close();
+    connect.fail(new IOException("too late"));
+    assertTrue(pc.closeFinished().isDone());
+    h.events.expect();
+  }
+
+  @Test
+  void connectionWhoseCloseThrows_isLoggedAndCountedAsClosed() {
+    FakeConnection broken =
+        new FakeConnection.Broken("broken", new IllegalStateException("close bug"));
+    h.connector = address -> immediateFuture(broken);
+    PersistentConnection<String, FakeConnection> pc = h.start();
+    h.events.take();
+    pc.close();
+    h.events.expect("Disconnected");
+    assertTrue(pc.closeFinished().isDone());
+    assertTrue(
+        h.logger.lines().stream()
+            .anyMatch(
+                line ->
+                    line.level() == Level.WARN
+                        && line.message().contains("closing connection broken failed")));
+  }
+
+  @Test
+  void closeFromAListener_endsWithDisconnected() {
+    PersistentConnection<String, FakeConnection>[] self = newArray();
+    self[0] =
+        h.builder()
+            .onEvent(
+                event -> {
+                  if (event instanceof Event.Connected) {
+                    self[0].close();
+                  }
+                })
+            .build();
+    h.time.runDueTasks();
+    h.events.expect("AttemptingToConnect", "ObtainedAddress a", "Connected c1", "Disconnected");
+    assertTrue(self[0].closeFinished().isDone());
+    assertTrue(h.made.get(0).isClosed());
+  }
+
+  @Test
+  void closeFromAnObtainedAddressListener_connectsNothing() {
+    PersistentConnection<String, FakeConnection>[] self = newArray();
+    self[0] =
+        h.builder()
+            .onEvent(
+                event -> {
+                  if (event instanceof Event.ObtainedAddress) {
+                    self[0].close();
+                  }
+                })
+            .build();
+    h.time.runDueTasks();
+    h.events.expect("AttemptingToConnect", "ObtainedAddress a");
+    assertEquals(0, h.connects);
+    assertTrue(self[0].closeFinished().isDone());
+  }
+
+  @Test
+  void subscribeAfterClose_receivesTheLastEventOnly() {
+    PersistentConnection<String, FakeConnection> pc = h.start();
+    pc.close();
+    RecordingListener<String, FakeConnection> late = new RecordingListener<>();
+    pc.subscribe(late);
+    h.advance(seconds(100));
+    late.expect("Disconnected");
+  }
+
+  @Test
+  void schedulerThatRejects_isLogged_andThePersistentConnectionClosesItself() {
+    PersistentConnection<String, FakeConnection> pc = h.start();
+    h.time.shutdown();
+    h.advance(seconds(60));
+    h.made.get(0).drop(); // the next round needs a timer, which the scheduler rejects
+    assertTrue(pc.isClosed());
+    assertTrue(pc.closeFinished().isDone());
+    assertTrue(
+        h.logger.lines().stream()
+            .anyMatch(line -> line.level() == Level.ERROR && line.message().contains("rejected")));
+    h.events.expect("AttemptingToConnect", "ObtainedAddress a", "Connected c1", "Disconnected", "AttemptingToConnect");
+  }
+
+  @Test
+  void schedulerAlreadyShutDown_atBuild_closesAtOnce() {
+    h.time.shutdown();
+    PersistentConnection<String, FakeConnection> pc = h.builder().build();
+    assertTrue(pc.isClosed());
+    assertTrue(pc.closeFinished().isDone());
+    assertEquals(0, h.lookups);
+  }
+
+  @SuppressWarnings("unchecked")
+  private static PersistentConnection<String, FakeConnection>[] newArray() {
+    return (PersistentConnection<String, FakeConnection>[]) new PersistentConnection<?, ?>[1];
+  }
+}

@@ -1,0 +1,73 @@
+package dev.tether;
+
+import com.google.common.util.concurrent.Futures;
+import dev.tether.testing.VirtualTimeScheduler;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A persistent connection to "orders" on virtual time, with a lookup and a connector the test can
+ * swap at any moment, a recording listener and a recording logger. By default the lookup answers
+ * "a" at once, the connector yields a new {@link FakeConnection} c1, c2, ... at once, and the
+ * retry delay is a constant 10 s without randomization.
+ */
+final class Harness {
+  final VirtualTimeScheduler time = VirtualTimeScheduler.create();
+  final RecordingListener<String, FakeConnection> events = new RecordingListener<>();
+  final RecordingLogger logger = new RecordingLogger();
+  final List<FakeConnection> made = new ArrayList<>();
+  final List<Integer> delaysAsked = new ArrayList<>();
+  int lookups;
+  int connects;
+
+  volatile AddressLookup<String> lookup = () -> Futures.immediateFuture("a");
+  volatile Connector<String, FakeConnection> connector =
+      address -> Futures.immediateFuture(newConnection());
+  RetryDelay retryDelay = RetryDelay.constant(Duration.ofSeconds(10));
+  boolean randomize = false;
+
+  synchronized FakeConnection newConnection() {
+    FakeConnection connection = FakeConnection.named("c" + (made.size() + 1));
+    made.add(connection);
+    return connection;
+  }
+
+  PersistentConnection.Builder<String, FakeConnection> builder() {
+    return PersistentConnection.<String, FakeConnection>builder("orders")
+        .addressLookup(
+            () -> {
+              lookups++;
+              return lookup.lookup();
+            })
+        .connector(
+            address -> {
+              connects++;
+              return connector.connect(address);
+            })
+        .retryDelay(
+            failures -> {
+              delaysAsked.add(failures);
+              return retryDelay.next(failures);
+            })
+        .randomizeRetryDelay(randomize)
+        .onEvent(events)
+        .logger(logger)
+        .scheduler(time);
+  }
+
+  /** Builds the persistent connection and runs the first round's due steps. */
+  PersistentConnection<String, FakeConnection> start() {
+    PersistentConnection<String, FakeConnection> connection = builder().build();
+    time.runDueTasks();
+    return connection;
+  }
+
+  void advance(Duration duration) {
+    time.advance(duration);
+  }
+
+  static Duration seconds(double seconds) {
+    return Duration.ofNanos((long) (seconds * 1e9));
+  }
+}
