@@ -1,0 +1,293 @@
+package dev.tether;
+
+import static com.google.common.util.concurrent.Futures.immediateFailedFuture;
+import static com.google.common.util.concurrent.Futures.immediateFuture;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.common.util.concurrent.ListenableFuture;
+import com.google.common.util.concurrent.AbstractFuture;
+import dev.tether.testing.VirtualTimeScheduler;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntConsumer;
+import org.junit.jupiter.api.RepeatedTest;
+
+/**
+ * Many threads use one persistent connection at once while its connections drop at random and its
+ * connector answers from other threads; then it is closed. The events must stay well-formed, no
+ * two deliveries may overlap, every connection made must end closed, and close must finish.
+ */
+class StressTest {
+  /** Where a listener is in the grammar of events. */
+  private enum State {
+    START,
+    ROUND,
+    CONNECTED,
+    DISCONNECTED
+  }
+
+  /** Checks a listener's events against the grammar, from its first event on. */
+  private static final class Checker implements EventListener<String, FakeConnection> {
+    private final String name;
+    private final boolean fromTheStart;
+    private final Queue<String> problems;
+    private final AtomicInteger inside;
+    private State state = State.START;
+    final AtomicInteger count = new AtomicInteger();
+
+    Checker(String name, boolean fromTheStart, Queue<String> problems, AtomicInteger inside) {
+      this.name = name;
+      this.fromTheStart = fromTheStart;
+      this.problems = problems;
+      this.inside = inside;
+    }
+
+    @Override
+    public void onEvent(Event<String, FakeConnection> event) {
+      if (inside.incrementAndGet() != 1) {
+        problems.add(name + ": overlapping deliveries at " + event);
+      }
+      try {
+        count.incrementAndGet();
+        State next = next(event);
+        if (next == null) {
+          problems.add(name + ": " + RecordingListener.describe(event) + " in state " + state);
+        } else {
+          state = next;
+        }
+      } finally {
+        inside.decrementAndGet();
+      }
+    }
+
+    private @org.jspecify.annotations.Nullable State next(Event<String, FakeConnection> event) {
+      boolean attempting = event instanceof Event.AttemptingToConnect;
+      boolean inRound =
+          event instanceof Event.ObtainedAddress || event instanceof Event.FailedToConnect;
+      boolean connected = event instanceof Event.Connected;
+      boolean disconnected = event instanceof Event.Disconnected;
+      return switch (state) {
+        case START -> {
+          if (attempting || (!fromTheStart && inRound)) {
+            yield State.ROUND;
+          }
+          if (!fromTheStart && connected) {
+            yield State.CONNECTED;
+          }
+          yield !fromTheStart && disconnected ? State.DISCONNECTED : null;
+        }
+        case ROUND -> inRound ? State.ROUND : connected ? State.CONNECTED : null;
+        case CONNECTED -> disconnected ? State.DISCONNECTED : null;
+        case DISCONNECTED -> attempting ? State.ROUND : null;
+      };
+    }
+  }
+
+  /** A future the connector completes. */
+  private static class Settable<V> extends AbstractFuture<V> {
+    @Override
+    public boolean set(@org.jspecify.annotations.Nullable V value) {
+      return super.set(value);
+    }
+
+    @Override
+    public boolean setException(Throwable error) {
+      return super.setException(error);
+    }
+  }
+
+  /** One that ignores cancel(): its connection arrives even after the attempt was cancelled. */
+  private static final class Stubborn<V> extends Settable<V> {
+    @Override
+    public boolean cancel(boolean mayInterruptIfRunning) {
+      return false;
+    }
+  }
+
+  /** Runs {@code action} for each step, passing {@code barrier} before each. */
+  private static Callable<Void> lockstep(CyclicBarrier barrier, int steps, IntConsumer action) {
+    return () -> {
+      for (int step = 0; step < steps; step++) {
+        barrier.await(30, TimeUnit.SECONDS);
+        action.accept(step);
+      }
+      return null;
+    };
+  }
+
+  @RepeatedTest(50)
+  void manyThreads_randomDrops_eventsStayWellFormed_andCloseFinishes() throws Exception {
+    Queue<String> problems = new ConcurrentLinkedQueue<>();
+    Queue<FakeConnection> made = new ConcurrentLinkedQueue<>();
+    AtomicInteger inside = new AtomicInteger();
+    VirtualTimeScheduler time = VirtualTimeScheduler.create();
+    ExecutorService connectors = Executors.newFixedThreadPool(2);
+    ExecutorService workers = Executors.newFixedThreadPool(4);
+    AtomicInteger serial = new AtomicInteger();
+    AtomicInteger pendingConnects = new AtomicInteger();
+    Queue<Runnable> held = new ConcurrentLinkedQueue<>();
+    Checker main = new Checker("main", true, problems, inside);
+    AtomicInteger connects = new AtomicInteger();
+
+    PersistentConnection<String, FakeConnection> pc =
+        PersistentConnection.<String, FakeConnection>builder("stress")
+            .addressLookup(
+                () -> {
+                  int dice = ThreadLocalRandom.current().nextInt(10);
+                  if (dice == 0) {
+                    return immediateFailedFuture(new IOException("catalog down"));
+                  }
+                  return immediateFuture(dice < 5 ? "a" : "b");
+                })
+            .connector(
+                address -> {
+                  // Answer from another thread; release the connection if the attempt was cancelled.
+                  // Half the connects ignore cancel(), as a careless connector would; some
+                  // answer only at the next step, so that close() races them.
+                  Settable<FakeConnection> result =
+                      ThreadLocalRandom.current().nextBoolean() ? new Settable<>() : new Stubborn<>();
+                  boolean slow = ThreadLocalRandom.current().nextInt(4) == 0;
+                  if (!slow) {
+                    pendingConnects.incrementAndGet();
+                  }
+                  Runnable answer =
+                      () -> {
+                        try {
+                          if (ThreadLocalRandom.current().nextInt(4) == 0) {
+                            result.setException(new IOException("refused"));
+                            return;
+                          }
+                          FakeConnection c = FakeConnection.named("c" + serial.incrementAndGet());
+                          made.add(c);
+                          if (!result.set(c)) {
+                            c.close();
+                          }
+                        } finally {
+                          if (!slow) {
+                            pendingConnects.decrementAndGet();
+                          }
+                        }
+                      };
+                  if (slow) {
+                    held.add(answer);
+                  } else {
+                    connectors.execute(answer);
+                  }
+                  return result;
+                })
+            .retryDelay(Duration.ofSeconds(1))
+            .onEvent(main)
+            .onEvent(
+                event -> {
+                  if (event instanceof Event.Connected) {
+                    connects.incrementAndGet();
+                  }
+                })
+            .logger(org.slf4j.helpers.NOPLogger.NOP_LOGGER)
+            .scheduler(time)
+            .build();
+
+    // Four parties work in lockstep: at each step all of them pass a barrier and then act at
+    // once, so that time, drops, waiters, subscribers and close race each other (and the
+    // connector's threads) step after step, and none can starve the others.
+    int steps = 400;
+    CyclicBarrier barrier = new CyclicBarrier(4);
+    List<Future<?>> tasks = new ArrayList<>();
+    tasks.add(
+        workers.submit(
+            lockstep(
+                barrier,
+                steps,
+                step -> {
+                  for (Runnable answer; (answer = held.poll()) != null; ) {
+                    connectors.execute(answer);
+                  }
+                  time.advance(Duration.ofMillis(ThreadLocalRandom.current().nextInt(1500)));
+                  while (pendingConnects.get() > 0) {
+                    Thread.onSpinWait(); // let the connects this step started answer
+                  }
+                })));
+    tasks.add(
+        workers.submit(
+            lockstep(
+                barrier,
+                steps,
+                step -> {
+                  FakeConnection c = pc.currentConnection();
+                  if (c != null && ThreadLocalRandom.current().nextInt(3) == 0) {
+                    c.drop();
+                  }
+                })));
+    tasks.add(
+        workers.submit(
+            lockstep(
+                barrier,
+                steps,
+                step -> {
+                  for (int i = 0; i < 20; i++) {
+                    ListenableFuture<FakeConnection> a = pc.connected();
+                    ListenableFuture<FakeConnection> b = pc.connectedOrFailedToConnect();
+                    if (ThreadLocalRandom.current().nextBoolean()) {
+                      a.cancel(false);
+                      b.cancel(false);
+                    }
+                    pc.currentConnection();
+                  }
+                  if (step == steps * 3 / 4) {
+                    pc.close();
+                  }
+                })));
+    tasks.add(
+        workers.submit(
+            lockstep(
+                barrier,
+                steps,
+                step -> {
+                  Checker checker = new Checker("late" + step, false, problems, inside);
+                  Subscription subscription = pc.subscribe(checker);
+                  pc.currentConnection();
+                  subscription.close();
+                })));
+
+    for (Future<?> task : tasks) {
+      task.get(30, TimeUnit.SECONDS);
+    }
+    for (Runnable answer; (answer = held.poll()) != null; ) {
+      connectors.execute(answer);
+    }
+    pc.closeFinished().get(30, TimeUnit.SECONDS);
+    connectors.shutdown();
+    assertTrue(connectors.awaitTermination(30, TimeUnit.SECONDS));
+    workers.shutdown();
+    assertTrue(workers.awaitTermination(30, TimeUnit.SECONDS));
+
+    assertEquals(List.of(), new ArrayList<>(problems));
+    assertTrue(connects.get() >= 3, "only " + connects.get() + " connections: too little happened");
+    assertNull(pc.currentConnection());
+    for (FakeConnection c : made) {
+      assertTrue(c.isClosed(), c + " was left open");
+    }
+
+    // Nothing happens after close finished.
+    int events = main.count.get();
+    time.advance(Duration.ofMinutes(10));
+    for (FakeConnection c : made) {
+      c.drop();
+    }
+    assertEquals(events, main.count.get(), "no event after closeFinished()");
+  }
+}
