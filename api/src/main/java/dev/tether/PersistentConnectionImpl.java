@@ -384,6 +384,9 @@ final class PersistentConnectionImpl<A, C extends Closable> implements Persisten
     for (SettableFuture<C> waiter : waiters) {
       waiter.setException(error);
     }
+    if (closeRequested.get()) {
+      return; // a waiter's callback closed us: no FailedToConnect after close
+    }
     if (!repeated) {
       emit(new Event.FailedToConnect<>(error));
     }
@@ -522,6 +525,7 @@ final class PersistentConnectionImpl<A, C extends Closable> implements Persisten
 
   @SuppressWarnings("CollectionUndefinedEquality") // identity is the equality meant here
   private void addWaiter(Set<SettableFuture<C>> waiters, SettableFuture<C> waiter) {
+    context.checkInContext();
     waiters.add(waiter);
     // A cancelled waiter leaves the set, so that callers who give up do not pile up.
     waiter.addListener(
@@ -540,6 +544,7 @@ final class PersistentConnectionImpl<A, C extends Closable> implements Persisten
   }
 
   private void completeAll(Set<SettableFuture<C>> waiters, C connection) {
+    context.checkInContext();
     for (SettableFuture<C> waiter : takeAll(waiters)) {
       waiter.set(connection);
     }
@@ -576,6 +581,7 @@ final class PersistentConnectionImpl<A, C extends Closable> implements Persisten
   }
 
   private void closeCurrentConnection(C connection) {
+    context.checkInContext();
     ListenableFuture<Void> closing;
     try {
       closing = Objects.requireNonNull(connection.close(), "close() returned null");

@@ -229,6 +229,17 @@ class CloseTest {
   }
 
   @Test
+  void closeFromAnOutcomeCallback_reportsNoFailureAfterwards() {
+    h.connector = address -> immediateFailedFuture(new IOException("down"));
+    PersistentConnection<String, FakeConnection> pc = h.builder().build();
+    pc.connectedOrFailedToConnect()
+        .addListener(pc::close, com.google.common.util.concurrent.MoreExecutors.directExecutor());
+    h.time.runDueTasks();
+    h.events.expect("AttemptingToConnect", "ObtainedAddress a");
+    assertTrue(pc.closeFinished().isDone());
+  }
+
+  @Test
   void subscribeAfterClose_receivesTheLastEventOnly() {
     PersistentConnection<String, FakeConnection> pc = h.start();
     pc.close();
