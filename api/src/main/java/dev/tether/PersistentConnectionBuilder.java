@@ -5,6 +5,7 @@ import static com.google.common.base.Preconditions.checkState;
 import static java.util.Objects.requireNonNull;
 
 import com.google.common.collect.ImmutableList;
+import dev.tether.internal.DefaultScheduler;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;

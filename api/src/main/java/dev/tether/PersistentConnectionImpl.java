@@ -2,11 +2,11 @@ package dev.tether;
 
 import static com.google.common.util.concurrent.MoreExecutors.directExecutor;
 
-import com.google.common.util.concurrent.AbstractFuture;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.SettableFuture;
 import dev.tether.ConnectAttemptException.Stage;
+import dev.tether.internal.UncancellableFuture;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -84,19 +84,6 @@ final class PersistentConnectionImpl<A, C extends Closable> implements Persisten
         active = false;
         context.execute(() -> listeners.remove(this));
       }
-    }
-  }
-
-  /** A future that ignores {@code cancel()}: {@link #closeFinished} is shared by every caller. */
-  private static final class UncancellableFuture<V> extends AbstractFuture<V> {
-    @Override
-    public boolean cancel(boolean mayInterruptIfRunning) {
-      return false;
-    }
-
-    @Override
-    protected boolean set(@Nullable V value) {
-      return super.set(value);
     }
   }
 

@@ -1,17 +1,18 @@
-package dev.tether;
+package dev.tether.internal;
 
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The scheduler that persistent connections share when none is given: one daemon thread, made on
- * first use, that runs timers and the loop steps they trigger.
+ * The scheduler that Tether's modules share when none is given: one daemon thread, made on first
+ * use, that runs timers and the steps they trigger. Not part of the public API.
  */
-final class DefaultScheduler {
+public final class DefaultScheduler {
   private DefaultScheduler() {}
 
-  static ScheduledExecutorService get() {
+  /** Returns the shared scheduler. */
+  public static ScheduledExecutorService get() {
     return Holder.INSTANCE;
   }
 

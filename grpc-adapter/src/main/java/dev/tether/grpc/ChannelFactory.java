@@ -1,0 +1,79 @@
+package dev.tether.grpc;
+
+import static com.google.common.base.Preconditions.checkArgument;
+import static java.util.Objects.requireNonNull;
+
+import com.google.common.net.HostAndPort;
+import io.grpc.ChannelCredentials;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.net.InetSocketAddress;
+
+/**
+ * Makes the builder of a new channel to an address that an {@link dev.tether.AddressLookup}
+ * returned. {@link GrpcConnector} calls it once per connection attempt, then applies its own
+ * settings (idle mode off, keepalive, the customizer) and builds the channel.
+ *
+ * <p>The ready-made factories cover Netty on TCP ({@link #plaintext()}, {@link
+ * #netty(ChannelCredentials)}, {@link #socketAddress(ChannelCredentials)}), gRPC target strings
+ * ({@link #target(ChannelCredentials)}) and in-process servers ({@link #inProcess()}). A factory
+ * of your own may return any {@link ManagedChannelBuilder}.
+ *
+ * @param <A> the address type
+ */
+@FunctionalInterface
+public interface ChannelFactory<A> {
+
+  /** Returns a new channel builder for {@code address}. Must not return null. */
+  ManagedChannelBuilder<?> newChannelBuilder(A address);
+
+  /**
+   * Netty channels without TLS to a host and port; the host is resolved again by each new
+   * channel.
+   *
+   * @see #netty(ChannelCredentials)
+   */
+  static ChannelFactory<HostAndPort> plaintext() {
+    return netty(InsecureChannelCredentials.create());
+  }
+
+  /**
+   * Netty channels with {@code credentials} (for example {@code TlsChannelCredentials}) to a host
+   * and port; the host is resolved again by each new channel. An address without a port fails the
+   * attempt with an {@link IllegalArgumentException} naming it.
+   */
+  static ChannelFactory<HostAndPort> netty(ChannelCredentials credentials) {
+    requireNonNull(credentials, "credentials");
+    return address -> {
+      requireNonNull(address, "address");
+      checkArgument(address.hasPort(), "address %s has no port", address);
+      return NettyChannelBuilder.forAddress(address.getHost(), address.getPort(), credentials);
+    };
+  }
+
+  /**
+   * Netty channels with {@code credentials} to an already resolved socket address, without any
+   * name resolution.
+   */
+  static ChannelFactory<InetSocketAddress> socketAddress(ChannelCredentials credentials) {
+    requireNonNull(credentials, "credentials");
+    return address -> NettyChannelBuilder.forAddress(requireNonNull(address, "address"), credentials);
+  }
+
+  /** In-process channels to the in-process server registered under the looked-up name. */
+  static ChannelFactory<String> inProcess() {
+    return name -> InProcessChannelBuilder.forName(requireNonNull(name, "name"));
+  }
+
+  /**
+   * Channels to gRPC target strings such as {@code "dns:///orders.internal:443"}, through the
+   * transport that gRPC's provider registry picks (Netty, with grpc-netty-shaded).
+   */
+  static ChannelFactory<String> target(ChannelCredentials credentials) {
+    requireNonNull(credentials, "credentials");
+    return target -> Grpc.newChannelBuilder(requireNonNull(target, "target"), credentials);
+  }
+}

@@ -1,0 +1,164 @@
+package dev.tether.grpc;
+
+import static com.google.common.util.concurrent.MoreExecutors.directExecutor;
+
+import com.google.common.util.concurrent.Futures;
+import com.google.common.util.concurrent.ListenableFuture;
+import com.google.common.util.concurrent.SettableFuture;
+import io.grpc.CallOptions;
+import io.grpc.ClientCall;
+import io.grpc.ConnectivityState;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
+import io.grpc.Status;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.time.Duration;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * One connection attempt of a {@link GrpcConnector}: asks a fresh channel to connect and waits
+ * until it is READY, fails, or the connect timeout runs out. Whatever the outcome other than
+ * success, including cancellation, the channel is shut down at once.
+ *
+ * <p>A channel's state carries no cause, so on the first TRANSIENT_FAILURE the attempt makes one
+ * fail-fast call on the channel: it fails at once with UNAVAILABLE whose cause is the transport's
+ * error (connection refused, a TLS handshake failure), and that cause fails the attempt.
+ */
+final class ConnectAttempt<A> {
+  /** A method no server implements; calls to it only ever fail, fast. */
+  private static final MethodDescriptor<byte[], byte[]> PROBE =
+      MethodDescriptor.<byte[], byte[]>newBuilder()
+          .setType(MethodDescriptor.MethodType.UNARY)
+          .setFullMethodName("dev.tether.grpc.ConnectProbe/Probe")
+          .setRequestMarshaller(Bytes.INSTANCE)
+          .setResponseMarshaller(Bytes.INSTANCE)
+          .build();
+
+  private final ManagedChannel channel;
+  private final A address;
+  private final Duration connectTimeout;
+  private final Duration shutdownGrace;
+  private final ScheduledExecutorService scheduler;
+  private final SettableFuture<GrpcConnection<A>> result = SettableFuture.create();
+  private volatile @Nullable Future<?> timeout;
+  private volatile @Nullable ClientCall<byte[], byte[]> probe;
+
+  ConnectAttempt(
+      ManagedChannel channel,
+      A address,
+      Duration connectTimeout,
+      Duration shutdownGrace,
+      ScheduledExecutorService scheduler) {
+    this.channel = channel;
+    this.address = address;
+    this.connectTimeout = connectTimeout;
+    this.shutdownGrace = shutdownGrace;
+    this.scheduler = scheduler;
+  }
+
+  ListenableFuture<GrpcConnection<A>> start() {
+    result.addListener(this::finished, directExecutor());
+    try {
+      timeout =
+          scheduler.schedule(this::timedOut, connectTimeout.toNanos(), TimeUnit.NANOSECONDS);
+    } catch (RejectedExecutionException e) {
+      result.setException(e);
+      return result;
+    }
+    check();
+    return result;
+  }
+
+  private void check() {
+    if (result.isDone()) {
+      return;
+    }
+    ConnectivityState state = channel.getState(true); // true: an IDLE channel starts connecting
+    switch (state) {
+      case READY -> {
+        GrpcConnection<A> connection =
+            new GrpcConnection<>(channel, address, shutdownGrace, scheduler);
+        if (result.set(connection)) {
+          connection.watch();
+        }
+      }
+      case TRANSIENT_FAILURE -> probeCause();
+      case SHUTDOWN ->
+          result.setException(new IllegalStateException("channel was shut down while connecting"));
+      case IDLE, CONNECTING -> channel.notifyWhenStateChanged(state, this::check);
+    }
+  }
+
+  private void probeCause() {
+    ClientCall<byte[], byte[]> call = channel.newCall(PROBE, CallOptions.DEFAULT);
+    probe = call;
+    call.start(
+        new ClientCall.Listener<byte[]>() {
+          @Override
+          public void onClose(Status status, Metadata trailers) {
+            if (status.getCode() == Status.Code.UNAVAILABLE) {
+              Throwable cause = status.getCause();
+              result.setException(cause != null ? cause : status.asException());
+            } else {
+              check(); // the channel left TRANSIENT_FAILURE meanwhile: look again
+            }
+          }
+        },
+        new Metadata());
+  }
+
+  private void timedOut() {
+    result.setException(
+        new TimeoutException(
+            "channel not READY within the connect timeout of "
+                + connectTimeout
+                + " (last state: "
+                + channel.getState(false)
+                + ")"));
+  }
+
+  private void finished() {
+    Future<?> timer = timeout;
+    if (timer != null) {
+      timer.cancel(false);
+    }
+    ClientCall<byte[], byte[]> call = probe;
+    if (call != null) {
+      call.cancel("connect attempt finished", null);
+    }
+    try {
+      Futures.getDone(result);
+    } catch (ExecutionException | RuntimeException e) {
+      channel.shutdownNow(); // failed, timed out or cancelled: never leak the channel
+    }
+  }
+
+  /** Passes bytes through unchanged; the probe never sends or receives any. */
+  private enum Bytes implements MethodDescriptor.Marshaller<byte[]> {
+    INSTANCE;
+
+    @Override
+    public InputStream stream(byte[] value) {
+      return new ByteArrayInputStream(value);
+    }
+
+    @Override
+    public byte[] parse(InputStream stream) {
+      try {
+        return stream.readAllBytes();
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+  }
+}

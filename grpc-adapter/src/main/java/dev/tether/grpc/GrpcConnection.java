@@ -1,0 +1,141 @@
+package dev.tether.grpc;
+
+import com.google.common.util.concurrent.ListenableFuture;
+import dev.tether.Closable;
+import dev.tether.internal.UncancellableFuture;
+import io.grpc.ConnectivityState;
+import io.grpc.ManagedChannel;
+import java.time.Duration;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * A connected gRPC channel, as {@link GrpcConnector} yields it: the {@link ManagedChannel} of one
+ * successful attempt and the address it was built for.
+ *
+ * <p><b>This connection closes itself when its channel leaves READY</b>, which is how a
+ * persistent connection learns that the transport went away (server shutdown or GOAWAY, TCP
+ * close or reset, a keepalive that went unanswered). Idle mode is off on every channel the
+ * connector builds, so leaving READY always means that. On such a drop the connection takes no
+ * new calls, shuts the channel down gracefully (calls still running on a draining transport may
+ * finish), and completes {@link #closeFinished()} at once, so that a reconnect is never held up
+ * by stragglers; a channel that has not terminated after the shutdown grace is forced down with
+ * {@code shutdownNow()}.
+ *
+ * <p>{@link #close()} shuts the channel down gracefully and completes {@link #closeFinished()}
+ * once the channel has terminated, forcing {@code shutdownNow()} after the shutdown grace.
+ *
+ * <p>The connection owns its channel: do not shut the channel down yourself, close the
+ * connection (or better, the persistent connection that owns it).
+ *
+ * @param <A> the address type
+ */
+public final class GrpcConnection<A> implements Closable {
+  /** How often a closing channel is checked for termination. */
+  private static final long TERMINATION_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
+
+  private final ManagedChannel channel;
+  private final A address;
+  private final long shutdownGraceNanos;
+  private final ScheduledExecutorService scheduler;
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private final UncancellableFuture<Void> closeFinished = new UncancellableFuture<>();
+
+  GrpcConnection(
+      ManagedChannel channel, A address, Duration shutdownGrace, ScheduledExecutorService scheduler) {
+    this.channel = channel;
+    this.address = address;
+    this.shutdownGraceNanos = shutdownGrace.toNanos();
+    this.scheduler = scheduler;
+  }
+
+  /** Starts watching the channel for leaving READY. Called once the channel is READY. */
+  void watch() {
+    ConnectivityState state = channel.getState(false);
+    if (state == ConnectivityState.READY) {
+      // One-shot and racy by design: re-arm after every callback and read the state again.
+      channel.notifyWhenStateChanged(state, this::watch);
+    } else {
+      dropped();
+    }
+  }
+
+  /** Returns the channel. Build calls on it only while {@link #isReady()}. */
+  public ManagedChannel channel() {
+    return channel;
+  }
+
+  /** Returns the address this connection's channel was built for. */
+  public A address() {
+    return address;
+  }
+
+  /** Returns whether the connection is open and its channel READY: whether new calls should go here. */
+  public boolean isReady() {
+    return !closed.get() && channel.getState(false) == ConnectivityState.READY;
+  }
+
+  private void dropped() {
+    if (closed.compareAndSet(false, true)) {
+      channel.shutdown();
+      closeFinished.set(null);
+      schedule(
+          () -> {
+            if (!channel.isTerminated()) {
+              channel.shutdownNow();
+            }
+          },
+          shutdownGraceNanos);
+    }
+  }
+
+  @Override
+  public ListenableFuture<Void> close() {
+    if (closed.compareAndSet(false, true)) {
+      channel.shutdown();
+      awaitTermination(System.nanoTime() + shutdownGraceNanos);
+    }
+    return closeFinished;
+  }
+
+  private void awaitTermination(long forceAtNanos) {
+    if (channel.isTerminated()) {
+      closeFinished.set(null);
+      return;
+    }
+    if (forceAtNanos != Long.MIN_VALUE && System.nanoTime() - forceAtNanos >= 0) {
+      channel.shutdownNow();
+      forceAtNanos = Long.MIN_VALUE; // forced: now only wait
+    }
+    long next = forceAtNanos;
+    schedule(() -> awaitTermination(next), TERMINATION_POLL_NANOS);
+  }
+
+  private void schedule(Runnable task, long delayNanos) {
+    try {
+      ScheduledFuture<?> unused = scheduler.schedule(task, delayNanos, TimeUnit.NANOSECONDS);
+    } catch (RejectedExecutionException e) {
+      // No timer left: force the channel down now rather than leak it.
+      channel.shutdownNow();
+      closeFinished.set(null);
+    }
+  }
+
+  @Override
+  public boolean isClosed() {
+    return closed.get();
+  }
+
+  @Override
+  public ListenableFuture<Void> closeFinished() {
+    return closeFinished;
+  }
+
+  @Override
+  public String toString() {
+    return "GrpcConnection[" + address + ", " + channel.getState(false) + "]";
+  }
+}

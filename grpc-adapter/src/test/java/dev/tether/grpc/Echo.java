@@ -1,0 +1,77 @@
+package dev.tether.grpc;
+
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.MethodDescriptor;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.stub.AbstractBlockingStub;
+import io.grpc.stub.ClientCalls;
+import io.grpc.stub.ServerCalls;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+
+/** A one-method service for tests: {@code Say} answers "<server id>: <request>". */
+final class Echo {
+  private Echo() {}
+
+  enum Utf8 implements MethodDescriptor.Marshaller<String> {
+    INSTANCE;
+
+    @Override
+    public InputStream stream(String value) {
+      return new ByteArrayInputStream(value.getBytes(StandardCharsets.UTF_8));
+    }
+
+    @Override
+    public String parse(InputStream stream) {
+      try {
+        return new String(stream.readAllBytes(), StandardCharsets.UTF_8);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+  }
+
+  static final MethodDescriptor<String, String> SAY =
+      MethodDescriptor.<String, String>newBuilder()
+          .setType(MethodDescriptor.MethodType.UNARY)
+          .setFullMethodName("tether.test.Echo/Say")
+          .setRequestMarshaller(Utf8.INSTANCE)
+          .setResponseMarshaller(Utf8.INSTANCE)
+          .build();
+
+  static ServerServiceDefinition service(String serverId) {
+    return ServerServiceDefinition.builder("tether.test.Echo")
+        .addMethod(
+            SAY,
+            ServerCalls.asyncUnaryCall(
+                (request, response) -> {
+                  response.onNext(serverId + ": " + request);
+                  response.onCompleted();
+                }))
+        .build();
+  }
+
+  /** A blocking stub, built once like a generated one. */
+  static final class Stub extends AbstractBlockingStub<Stub> {
+    Stub(Channel channel) {
+      super(channel, CallOptions.DEFAULT);
+    }
+
+    private Stub(Channel channel, CallOptions options) {
+      super(channel, options);
+    }
+
+    @Override
+    protected Stub build(Channel channel, CallOptions options) {
+      return new Stub(channel, options);
+    }
+
+    String say(String request) {
+      return ClientCalls.blockingUnaryCall(getChannel(), SAY, getCallOptions(), request);
+    }
+  }
+}

@@ -1,0 +1,81 @@
+package dev.tether.grpc;
+
+import io.grpc.Server;
+import io.grpc.ServerCredentials;
+import io.grpc.InsecureServerCredentials;
+import io.grpc.inprocess.InProcessServerBuilder;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+
+/**
+ * Starts echo servers for a test, in-process or Netty on 127.0.0.1, and stops every one after
+ * it. Register with {@code @RegisterExtension}.
+ */
+final class Servers implements AfterEachCallback {
+  static final InetAddress LOOPBACK = loopback();
+
+  private final List<Server> servers = new ArrayList<>();
+
+  private static InetAddress loopback() {
+    try {
+      return InetAddress.getByAddress(new byte[] {127, 0, 0, 1});
+    } catch (java.net.UnknownHostException e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  synchronized Server inProcess(String name) {
+    return track(
+        InProcessServerBuilder.forName(name).directExecutor().addService(Echo.service(name)));
+  }
+
+  /** Starts a plaintext Netty server on 127.0.0.1; {@code port} 0 picks a free one. */
+  Server netty(String id, int port) {
+    return netty(id, port, InsecureServerCredentials.create(), UnaryOperator.identity());
+  }
+
+  synchronized Server netty(
+      String id,
+      int port,
+      ServerCredentials credentials,
+      UnaryOperator<NettyServerBuilder> customizer) {
+    NettyServerBuilder builder =
+        NettyServerBuilder.forAddress(new InetSocketAddress(LOOPBACK, port), credentials)
+            .addService(Echo.service(id));
+    return track(customizer.apply(builder));
+  }
+
+  private Server track(io.grpc.ServerBuilder<?> builder) {
+    try {
+      Server server = builder.build().start();
+      servers.add(server);
+      return server;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  static int port(Server server) {
+    return ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
+  }
+
+  @Override
+  public synchronized void afterEach(ExtensionContext context) throws InterruptedException {
+    for (Server server : servers) {
+      server.shutdownNow();
+    }
+    for (Server server : servers) {
+      server.awaitTermination(10, TimeUnit.SECONDS);
+    }
+    servers.clear();
+  }
+}
