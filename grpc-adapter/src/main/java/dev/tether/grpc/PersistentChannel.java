@@ -81,10 +81,8 @@ public final class PersistentChannel extends Channel {
   private void onEvent(Event<?, ?> event) {
     if (event instanceof Event.FailedToConnect<?, ?> failed) {
       lastFailure = failed.error();
-    } else if (event instanceof Event.Connected<?, ?> connected
-        && connected.connection() instanceof GrpcConnection<?> grpc) {
+    } else if (event instanceof Event.Connected) {
       lastFailure = null;
-      authority = grpc.channel().authority();
     }
   }
 
@@ -118,6 +116,10 @@ public final class PersistentChannel extends Channel {
 
   @Override
   public String authority() {
+    GrpcConnection<?> current = connection.currentConnection();
+    if (current != null) {
+      authority = current.channel().authority(); // remembered for while there is none
+    }
     return authority;
   }
 

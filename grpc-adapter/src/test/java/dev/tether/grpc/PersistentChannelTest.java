@@ -1,0 +1,166 @@
+package dev.tether.grpc;
+
+import static com.google.common.util.concurrent.Futures.immediateFuture;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.common.util.concurrent.ListenableFuture;
+import dev.tether.ConnectAttemptException;
+import dev.tether.PersistentConnection;
+import dev.tether.Subscription;
+import io.grpc.CallOptions;
+import io.grpc.ClientCall;
+import io.grpc.Context;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ClientCalls;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/** Calls through the following channel while there is no connection. */
+class PersistentChannelTest {
+  @RegisterExtension final Servers servers = new Servers();
+  private final ExecutorService callbacks =
+      Executors.newSingleThreadExecutor(task -> new Thread(task, "call-executor"));
+  private final EventQueue<String, GrpcConnection<String>> events = new EventQueue<>();
+  private final PersistentConnection<String, GrpcConnection<String>> connection =
+      GrpcConnector.persistentConnection("echo", ChannelFactory.inProcess())
+          .addressLookup(() -> immediateFuture("echo-later"))
+          .retryDelay(Duration.ofMillis(50))
+          .build();
+  private final PersistentChannel channel = PersistentChannel.of(connection);
+  // Subscribed after the channel, so the channel has seen each event before the test does.
+  private final Subscription subscription = connection.subscribe(events);
+
+  @AfterEach
+  void close() throws Exception {
+    subscription.close();
+    connection.close().get(10, TimeUnit.SECONDS);
+    callbacks.shutdownNow();
+  }
+
+  private static StatusRuntimeException failure(ListenableFuture<?> call) {
+    ExecutionException e =
+        assertThrows(ExecutionException.class, () -> call.get(10, TimeUnit.SECONDS));
+    return (StatusRuntimeException) java.util.Objects.requireNonNull(e.getCause());
+  }
+
+  @Test
+  void waitForReadyCall_madeBeforeAnyServerExists_completesOnceItStarts() throws Exception {
+    ListenableFuture<String> call =
+        ClientCalls.futureUnaryCall(
+            channel.newCall(
+                Echo.SAY, CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(10, TimeUnit.SECONDS)),
+            "early");
+    events.next(dev.tether.Event.FailedToConnect.class, 10);
+    assertFalse(call.isDone());
+    servers.inProcess("echo-later");
+    assertEquals("echo-later: early", call.get(10, TimeUnit.SECONDS));
+  }
+
+  @Test
+  void failFastCall_withoutAConnection_namesTheServerAndTheLastFailure() throws Exception {
+    events.next(dev.tether.Event.FailedToConnect.class, 10);
+    StatusRuntimeException e =
+        failure(ClientCalls.futureUnaryCall(channel.newCall(Echo.SAY, CallOptions.DEFAULT), "x"));
+    assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
+    String description = String.valueOf(e.getStatus().getDescription());
+    assertTrue(description.startsWith("no connection to echo; the last attempt failed: connector failed:"), description);
+    assertTrue(description.contains("Could not find server"), description);
+    assertTrue(e.getCause() instanceof ConnectAttemptException, String.valueOf(e.getCause()));
+  }
+
+  @Test
+  void waitingCall_endsAtItsDeadline() {
+    StatusRuntimeException e =
+        failure(
+            ClientCalls.futureUnaryCall(
+                channel.newCall(
+                    Echo.SAY,
+                    CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(200, TimeUnit.MILLISECONDS)),
+                "x"));
+    assertEquals(Status.Code.DEADLINE_EXCEEDED, e.getStatus().getCode());
+    assertEquals(
+        "deadline exceeded while waiting for a connection to echo", e.getStatus().getDescription());
+  }
+
+  @Test
+  void waitingCall_endsWhenCancelled_andNeverReachesAServerLater() throws Exception {
+    ListenableFuture<String> call =
+        ClientCalls.futureUnaryCall(
+            channel.newCall(Echo.SAY, CallOptions.DEFAULT.withWaitForReady()), "x");
+    assertTrue(call.cancel(true));
+    servers.inProcess("echo-later");
+    // A later call on the same channel works: the cancelled one left nothing behind.
+    assertEquals(
+        "echo-later: y",
+        ClientCalls.futureUnaryCall(
+                channel.newCall(Echo.SAY, CallOptions.DEFAULT.withWaitForReady()), "y")
+            .get(10, TimeUnit.SECONDS));
+  }
+
+  @Test
+  void waitingCall_endsWhenItsContextIsCancelled() throws Exception {
+    Context.CancellableContext context = Context.current().withCancellation();
+    ListenableFuture<String> call =
+        context.call(
+            () ->
+                ClientCalls.futureUnaryCall(
+                    channel.newCall(Echo.SAY, CallOptions.DEFAULT.withWaitForReady()), "x"));
+    context.cancel(new IllegalStateException("caller gave up"));
+    StatusRuntimeException e = failure(call);
+    assertEquals(Status.Code.CANCELLED, e.getStatus().getCode());
+  }
+
+  @Test
+  void waitingCall_failsWhenThePersistentConnectionCloses() throws Exception {
+    ListenableFuture<String> call =
+        ClientCalls.futureUnaryCall(
+            channel.newCall(Echo.SAY, CallOptions.DEFAULT.withWaitForReady()), "x");
+    connection.close().get(10, TimeUnit.SECONDS);
+    StatusRuntimeException e = failure(call);
+    assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
+    assertEquals("persistent connection to echo is closed", e.getStatus().getDescription());
+  }
+
+  @Test
+  void waitingCall_runsItsCallbacksOnTheCallsExecutor() throws Exception {
+    CompletableFuture<Thread> closedOn = new CompletableFuture<>();
+    ClientCall<String, String> call =
+        channel.newCall(
+            Echo.SAY,
+            CallOptions.DEFAULT
+                .withWaitForReady()
+                .withExecutor(callbacks)
+                .withDeadlineAfter(100, TimeUnit.MILLISECONDS));
+    call.start(
+        new ClientCall.Listener<String>() {
+          @Override
+          public void onClose(Status status, Metadata trailers) {
+            closedOn.complete(Thread.currentThread());
+          }
+        },
+        new Metadata());
+    assertEquals("call-executor", closedOn.get(10, TimeUnit.SECONDS).getName());
+  }
+
+  @Test
+  void authority_isTheServerName_untilAConnectionExists() throws Exception {
+    assertEquals("echo", channel.authority());
+    servers.inProcess("echo-later");
+    GrpcConnection<String> current = connection.connected().get(10, TimeUnit.SECONDS);
+    assertEquals(current.channel().authority(), channel.authority());
+    assertSame(current, connection.currentConnection());
+  }
+}
