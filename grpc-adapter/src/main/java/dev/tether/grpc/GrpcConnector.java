@@ -33,8 +33,8 @@ import org.jspecify.annotations.Nullable;
  * failure), or with a {@link java.util.concurrent.TimeoutException} when the timeout runs out. A
  * failed or cancelled attempt shuts its channel down at once.
  *
- * <p>Defaults: connect timeout {@value #DEFAULT_CONNECT_TIMEOUT_SECONDS} s (gRPC's minimum
- * connect timeout), shutdown grace {@value #DEFAULT_SHUTDOWN_GRACE_SECONDS} s, keepalive off, the
+ * <p>Defaults: connect timeout {@value GrpcConnector#DEFAULT_CONNECT_TIMEOUT_SECONDS} s (gRPC's minimum
+ * connect timeout), shutdown grace {@value GrpcConnector#DEFAULT_SHUTDOWN_GRACE_SECONDS} s, keepalive off, the
  * shared Tether scheduler for timers. Instances are immutable and thread-safe.
  *
  * @param <A> the address type
@@ -153,7 +153,7 @@ public final class GrpcConnector<A> implements Connector<A, GrpcConnection<A>> {
 
     /**
      * Sets how long an attempt may wait for its channel to become READY. Default {@value
-     * #DEFAULT_CONNECT_TIMEOUT_SECONDS} s.
+     * GrpcConnector#DEFAULT_CONNECT_TIMEOUT_SECONDS} s.
      *
      * @throws IllegalArgumentException if {@code timeout} is not positive
      */
@@ -168,7 +168,7 @@ public final class GrpcConnector<A> implements Connector<A, GrpcConnection<A>> {
 
     /**
      * Sets how long a closing or dropped channel may drain its calls before it is forced down
-     * with {@code shutdownNow()}. Default {@value #DEFAULT_SHUTDOWN_GRACE_SECONDS} s.
+     * with {@code shutdownNow()}. Default {@value GrpcConnector#DEFAULT_SHUTDOWN_GRACE_SECONDS} s.
      *
      * @throws IllegalArgumentException if {@code grace} is negative
      */

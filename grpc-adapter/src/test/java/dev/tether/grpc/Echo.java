@@ -43,6 +43,13 @@ final class Echo {
           .setResponseMarshaller(Utf8.INSTANCE)
           .build();
 
+  /** A second method: answers only when the test completes {@link #gate}. */
+  static final MethodDescriptor<String, String> SLOW =
+      SAY.toBuilder().setFullMethodName("tether.test.Echo/Slow").build();
+
+  static volatile java.util.concurrent.CompletableFuture<Void> gate =
+      new java.util.concurrent.CompletableFuture<>();
+
   static ServerServiceDefinition service(String serverId) {
     return ServerServiceDefinition.builder("tether.test.Echo")
         .addMethod(
@@ -52,6 +59,15 @@ final class Echo {
                   response.onNext(serverId + ": " + request);
                   response.onCompleted();
                 }))
+        .addMethod(
+            SLOW,
+            ServerCalls.asyncUnaryCall(
+                (request, response) ->
+                    gate.thenRun(
+                        () -> {
+                          response.onNext(serverId + ": slow " + request);
+                          response.onCompleted();
+                        })))
         .build();
   }
 

@@ -80,7 +80,7 @@ final class FreezingProxy implements AutoCloseable {
   }
 
   @Override
-  public void close() throws Exception {
+  public void close() throws IOException {
     List<Thread> toJoin;
     synchronized (this) {
       listener.close();
@@ -89,8 +89,12 @@ final class FreezingProxy implements AutoCloseable {
       }
       toJoin = new ArrayList<>(threads);
     }
-    for (Thread thread : toJoin) {
-      thread.join(10_000);
+    try {
+      for (Thread thread : toJoin) {
+        thread.join(10_000);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 }

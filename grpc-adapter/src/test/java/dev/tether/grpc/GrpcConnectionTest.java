@@ -1,0 +1,148 @@
+package dev.tether.grpc;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.common.net.HostAndPort;
+import com.google.common.util.concurrent.ListenableFuture;
+import io.grpc.CallOptions;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.Server;
+import io.grpc.Status;
+import io.grpc.stub.ClientCalls;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/** What a GrpcConnection does with its channel when it drops or is closed. */
+class GrpcConnectionTest {
+  @RegisterExtension final Servers servers = new Servers();
+
+  @BeforeEach
+  void closeTheGate() {
+    Echo.gate = new CompletableFuture<>();
+  }
+
+  @AfterEach
+  void openTheGate() {
+    Echo.gate.complete(null); // lets the server's pending slow calls end
+  }
+
+  private static ListenableFuture<String> slowCall(GrpcConnection<?> connection) {
+    return ClientCalls.futureUnaryCall(
+        connection.channel().newCall(Echo.SLOW, CallOptions.DEFAULT), "call");
+  }
+
+  @Test
+  void drop_finishesClosingAtOnce_whileARunningCallMayStillFinish() throws Exception {
+    Server server = servers.inProcess("draining");
+    GrpcConnection<String> connection =
+        GrpcConnector.create(ChannelFactory.inProcess()).connect("draining").get(10, TimeUnit.SECONDS);
+    ListenableFuture<String> running = slowCall(connection);
+
+    server.shutdown(); // graceful: the running call may finish, the transport goes away
+    connection.closeFinished().get(10, TimeUnit.SECONDS);
+    assertTrue(connection.isClosed());
+    assertFalse(connection.isReady());
+    assertFalse(running.isDone(), "closeFinished() did not wait for the running call");
+
+    Echo.gate.complete(null);
+    assertEquals("draining: slow call", running.get(10, TimeUnit.SECONDS));
+    assertTrue(connection.channel().awaitTermination(10, TimeUnit.SECONDS));
+  }
+
+  @Test
+  void close_waitsForTermination_andForcesTheChannelDownAfterTheGrace() throws Exception {
+    servers.inProcess("stuck");
+    GrpcConnection<String> connection =
+        GrpcConnector.builder(ChannelFactory.inProcess())
+            .shutdownGrace(Duration.ofMillis(200))
+            .build()
+            .connect("stuck")
+            .get(10, TimeUnit.SECONDS);
+    ListenableFuture<String> stuck = slowCall(connection); // the server never answers
+
+    ListenableFuture<Void> closing = connection.close();
+    assertTrue(connection.isClosed());
+    assertFalse(closing.isDone(), "a call is still running");
+    closing.get(10, TimeUnit.SECONDS);
+    assertTrue(connection.channel().isTerminated());
+    ExecutionException e = assertThrows(ExecutionException.class, () -> stuck.get(10, TimeUnit.SECONDS));
+    assertEquals(Status.Code.UNAVAILABLE, Status.fromThrowable(e.getCause()).getCode());
+    assertEquals(closing, connection.close(), "close() is idempotent");
+  }
+
+  @Test
+  void idleModeStaysOff_evenWhenACustomizerTurnsItOn() throws Exception {
+    servers.inProcess("idle");
+    GrpcConnection<String> connection =
+        GrpcConnector.builder(ChannelFactory.inProcess())
+            .customizer(builder -> builder.idleTimeout(1, TimeUnit.SECONDS))
+            .build()
+            .connect("idle")
+            .get(10, TimeUnit.SECONDS);
+    try {
+      // With a 1 s idle timeout the channel would go IDLE, which looks exactly like a drop.
+      assertThrows(
+          java.util.concurrent.TimeoutException.class,
+          () -> connection.closeFinished().get(2500, TimeUnit.MILLISECONDS));
+      assertTrue(connection.isReady());
+    } finally {
+      connection.close().get(10, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void socketAddressAndTargetFactories_connect() throws Exception {
+    Server server = servers.netty("n", 0);
+    int port = Servers.port(server);
+    GrpcConnection<InetSocketAddress> bySocket =
+        GrpcConnector.create(ChannelFactory.socketAddress(InsecureChannelCredentials.create()))
+            .connect(new InetSocketAddress(Servers.LOOPBACK, port))
+            .get(10, TimeUnit.SECONDS);
+    GrpcConnection<String> byTarget =
+        GrpcConnector.create(ChannelFactory.target(InsecureChannelCredentials.create()))
+            .connect("dns:///127.0.0.1:" + port)
+            .get(10, TimeUnit.SECONDS);
+    try {
+      assertEquals("n: a", new Echo.Stub(bySocket.channel()).say("a"));
+      assertEquals("n: b", new Echo.Stub(byTarget.channel()).say("b"));
+      assertEquals("dns:///127.0.0.1:" + port, byTarget.address());
+    } finally {
+      bySocket.close().get(10, TimeUnit.SECONDS);
+      byTarget.close().get(10, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void builderArguments_areCheckedAtOnce_namingThem() {
+    GrpcConnector.Builder<HostAndPort> builder = GrpcConnector.builder(ChannelFactory.plaintext());
+    assertEquals(
+        "connectTimeout must be positive: PT0S",
+        assertThrows(IllegalArgumentException.class, () -> builder.connectTimeout(Duration.ZERO))
+            .getMessage());
+    assertEquals(
+        "shutdownGrace must not be negative: PT-1S",
+        assertThrows(IllegalArgumentException.class, () -> builder.shutdownGrace(Duration.ofSeconds(-1)))
+            .getMessage());
+    assertEquals(
+        "keepAlive time must be positive: PT0S",
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> builder.keepAlive(Duration.ZERO, Duration.ofSeconds(1), false))
+            .getMessage());
+    builder.connectTimeout(Duration.ofSeconds(1));
+    assertEquals(
+        "connectTimeout was already set",
+        assertThrows(IllegalStateException.class, () -> builder.connectTimeout(Duration.ofSeconds(2)))
+            .getMessage());
+  }
+}
