@@ -23,6 +23,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
 import java.util.function.IntConsumer;
 import org.junit.jupiter.api.RepeatedTest;
 
@@ -207,61 +208,50 @@ class StressTest {
     int steps = 400;
     CyclicBarrier barrier = new CyclicBarrier(4);
     List<Future<?>> tasks = new ArrayList<>();
+    Function<IntConsumer, Future<?>> party = action -> workers.submit(lockstep(barrier, steps, action));
     tasks.add(
-        workers.submit(
-            lockstep(
-                barrier,
-                steps,
-                step -> {
-                  for (Runnable answer; (answer = held.poll()) != null; ) {
-                    connectors.execute(answer);
-                  }
-                  time.advance(Duration.ofMillis(ThreadLocalRandom.current().nextInt(1500)));
-                  while (pendingConnects.get() > 0) {
-                    Thread.onSpinWait(); // let the connects this step started answer
-                  }
-                })));
+        party.apply(
+            step -> {
+              for (Runnable answer; (answer = held.poll()) != null; ) {
+                connectors.execute(answer);
+              }
+              time.advance(Duration.ofMillis(ThreadLocalRandom.current().nextInt(1500)));
+              while (pendingConnects.get() > 0) {
+                Thread.onSpinWait(); // let the connects this step started answer
+              }
+            }));
     tasks.add(
-        workers.submit(
-            lockstep(
-                barrier,
-                steps,
-                step -> {
-                  FakeConnection c = pc.currentConnection();
-                  if (c != null && ThreadLocalRandom.current().nextInt(3) == 0) {
-                    c.drop();
-                  }
-                })));
+        party.apply(
+            step -> {
+              FakeConnection c = pc.currentConnection();
+              if (c != null && ThreadLocalRandom.current().nextInt(3) == 0) {
+                c.drop();
+              }
+            }));
     tasks.add(
-        workers.submit(
-            lockstep(
-                barrier,
-                steps,
-                step -> {
-                  for (int i = 0; i < 20; i++) {
-                    ListenableFuture<FakeConnection> a = pc.connected();
-                    ListenableFuture<FakeConnection> b = pc.connectedOrFailedToConnect();
-                    if (ThreadLocalRandom.current().nextBoolean()) {
-                      a.cancel(false);
-                      b.cancel(false);
-                    }
-                    pc.currentConnection();
-                  }
-                  if (step == steps * 3 / 4) {
-                    pc.close();
-                  }
-                })));
+        party.apply(
+            step -> {
+              for (int i = 0; i < 20; i++) {
+                ListenableFuture<FakeConnection> a = pc.connected();
+                ListenableFuture<FakeConnection> b = pc.connectedOrFailedToConnect();
+                if (ThreadLocalRandom.current().nextBoolean()) {
+                  a.cancel(false);
+                  b.cancel(false);
+                }
+                pc.currentConnection();
+              }
+              if (step == steps * 3 / 4) {
+                pc.close();
+              }
+            }));
     tasks.add(
-        workers.submit(
-            lockstep(
-                barrier,
-                steps,
-                step -> {
-                  Checker checker = new Checker("late" + step, false, problems, inside);
-                  Subscription subscription = pc.subscribe(checker);
-                  pc.currentConnection();
-                  subscription.close();
-                })));
+        party.apply(
+            step -> {
+              Checker checker = new Checker("late" + step, false, problems, inside);
+              Subscription subscription = pc.subscribe(checker);
+              pc.currentConnection();
+              subscription.close();
+            }));
 
     for (Future<?> task : tasks) {
       task.get(30, TimeUnit.SECONDS);
