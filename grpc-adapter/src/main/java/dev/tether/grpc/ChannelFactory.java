@@ -6,9 +6,7 @@ import static java.util.Objects.requireNonNull;
 import com.google.common.net.HostAndPort;
 import io.grpc.ChannelCredentials;
 import io.grpc.Grpc;
-import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannelBuilder;
-import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.net.InetSocketAddress;
 
@@ -37,7 +35,7 @@ public interface ChannelFactory<A> {
    * @see #netty(ChannelCredentials)
    */
   static ChannelFactory<HostAndPort> plaintext() {
-    return netty(InsecureChannelCredentials.create());
+    return Factories.PLAINTEXT;
   }
 
   /**
@@ -65,7 +63,7 @@ public interface ChannelFactory<A> {
 
   /** In-process channels to the in-process server registered under the looked-up name. */
   static ChannelFactory<String> inProcess() {
-    return name -> InProcessChannelBuilder.forName(requireNonNull(name, "name"));
+    return Factories.IN_PROCESS;
   }
 
   /**

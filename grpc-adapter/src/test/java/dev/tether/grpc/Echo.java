@@ -14,7 +14,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 
 /** A one-method service for tests: {@code Say} answers "<server id>: <request>". */
-final class Echo {
+public final class Echo {
   private Echo() {}
 
   enum Utf8 implements MethodDescriptor.Marshaller<String> {
@@ -35,7 +35,7 @@ final class Echo {
     }
   }
 
-  static final MethodDescriptor<String, String> SAY =
+  public static final MethodDescriptor<String, String> SAY =
       MethodDescriptor.<String, String>newBuilder()
           .setType(MethodDescriptor.MethodType.UNARY)
           .setFullMethodName("tether.test.Echo/Say")
@@ -50,7 +50,7 @@ final class Echo {
   static volatile java.util.concurrent.CompletableFuture<Void> gate =
       new java.util.concurrent.CompletableFuture<>();
 
-  static ServerServiceDefinition service(String serverId) {
+  public static ServerServiceDefinition service(String serverId) {
     return ServerServiceDefinition.builder("tether.test.Echo")
         .addMethod(
             SAY,
@@ -72,8 +72,8 @@ final class Echo {
   }
 
   /** A blocking stub, built once like a generated one. */
-  static final class Stub extends AbstractBlockingStub<Stub> {
-    Stub(Channel channel) {
+  public static final class Stub extends AbstractBlockingStub<Stub> {
+    public Stub(Channel channel) {
       super(channel, CallOptions.DEFAULT);
     }
 
@@ -86,7 +86,7 @@ final class Echo {
       return new Stub(channel, options);
     }
 
-    String say(String request) {
+    public String say(String request) {
       return ClientCalls.blockingUnaryCall(getChannel(), SAY, getCallOptions(), request);
     }
   }

@@ -10,7 +10,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /** Events as a queue that tests wait on, with a timeout and without sleeping. */
-final class EventQueue<A, C> implements EventListener<A, C> {
+public final class EventQueue<A, C> implements EventListener<A, C> {
   private final LinkedBlockingQueue<Event<A, C>> queue = new LinkedBlockingQueue<>();
   private final List<Event<A, C>> all = new ArrayList<>();
 
@@ -21,7 +21,7 @@ final class EventQueue<A, C> implements EventListener<A, C> {
   }
 
   /** Waits up to {@code seconds} for the next event of {@code type}, skipping others. */
-  Event<A, C> next(Class<?> type, long seconds) throws InterruptedException {
+  public Event<A, C> next(Class<?> type, long seconds) throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
     while (true) {
       long left = deadline - System.nanoTime();
@@ -33,7 +33,7 @@ final class EventQueue<A, C> implements EventListener<A, C> {
     }
   }
 
-  synchronized List<Event<A, C>> all() {
+  public synchronized List<Event<A, C>> all() {
     return new ArrayList<>(all);
   }
 }

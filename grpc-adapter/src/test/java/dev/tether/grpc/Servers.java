@@ -20,7 +20,7 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * Starts echo servers for a test, in-process or Netty on 127.0.0.1, and stops every one after
  * it. Register with {@code @RegisterExtension}.
  */
-final class Servers implements AfterEachCallback {
+public final class Servers implements AfterEachCallback {
   static final InetAddress LOOPBACK = loopback();
 
   private final List<Server> servers = new ArrayList<>();
@@ -33,13 +33,13 @@ final class Servers implements AfterEachCallback {
     }
   }
 
-  synchronized Server inProcess(String name) {
+  public synchronized Server inProcess(String name) {
     return track(
         InProcessServerBuilder.forName(name).directExecutor().addService(Echo.service(name)));
   }
 
   /** Starts a plaintext Netty server on 127.0.0.1; {@code port} 0 picks a free one. */
-  Server netty(String id, int port) {
+  public Server netty(String id, int port) {
     return netty(id, port, InsecureServerCredentials.create(), UnaryOperator.identity());
   }
 
@@ -64,7 +64,7 @@ final class Servers implements AfterEachCallback {
     }
   }
 
-  static int port(Server server) {
+  public static int port(Server server) {
     return ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
   }
 

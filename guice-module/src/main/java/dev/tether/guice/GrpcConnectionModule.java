@@ -1,0 +1,312 @@
+package dev.tether.guice;
+
+import static com.google.common.base.Preconditions.checkState;
+import static java.util.Objects.requireNonNull;
+
+import com.google.common.collect.ImmutableList;
+import com.google.inject.AbstractModule;
+import com.google.inject.Binder;
+import com.google.inject.Key;
+import com.google.inject.Provider;
+import com.google.inject.Singleton;
+import com.google.inject.TypeLiteral;
+import com.google.inject.name.Names;
+import com.google.inject.util.Types;
+import dev.tether.AddressLookup;
+import dev.tether.EventListener;
+import dev.tether.PersistentConnection;
+import dev.tether.RetryDelay;
+import dev.tether.grpc.ChannelFactory;
+import dev.tether.grpc.GrpcConnection;
+import dev.tether.grpc.GrpcConnector;
+import dev.tether.grpc.PersistentChannel;
+import io.grpc.Channel;
+import io.grpc.ManagedChannelBuilder;
+import java.lang.reflect.Type;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Declares one named persistent gRPC connection in Guice.
+ *
+ * <pre>{@code
+ * install(GrpcConnectionModule.builder("orders", HostAndPort.class, ChannelFactory.plaintext())
+ *     .lookup(CatalogLookup.class)            // bound in Guice; may inject its own dependencies
+ *     .retryDelay(Duration.ofSeconds(1))
+ *     .build());
+ *
+ * final class OrdersClient {
+ *   private final OrdersGrpc.OrdersBlockingStub stub;
+ *
+ *   @Inject
+ *   OrdersClient(@Named("orders") Channel channel) {
+ *     stub = OrdersGrpc.newBlockingStub(channel);
+ *   }
+ * }
+ * }</pre>
+ *
+ * <p>For a connection named {@code "orders"} with address type {@code A}, the module binds these
+ * keys, each a singleton, with {@code @Named("orders")} (Guice treats {@code
+ * com.google.inject.name.Named} and {@code jakarta.inject.Named} alike):
+ *
+ * <ul>
+ *   <li>{@code PersistentConnection<A, GrpcConnection<A>>}, and the same as {@code
+ *       PersistentConnection<?, ?>};
+ *   <li>{@code PersistentChannel}, and the same as {@code io.grpc.Channel}: the channel that
+ *       follows the connection, so stubs are built once.
+ * </ul>
+ *
+ * <p>The address lookup comes from Guice: a class ({@link Builder#lookup(Class)}), a key ({@link
+ * Builder#lookup(Key)}) or a provider ({@link Builder#lookup(jakarta.inject.Provider)}); without
+ * one, from the binding of {@code @Named("orders") AddressLookup<A>}. The lookup is obtained once,
+ * when the connection is made, and asked for an address on every attempt.
+ *
+ * <p>A connection starts connecting when it is first provisioned, or at injector creation in
+ * {@link com.google.inject.Stage#PRODUCTION}. Every connection made is listed in the injector's
+ * {@link ConnectionRegistry}, which closes them all.
+ *
+ * <p>Misconfiguration fails at injector creation with a message that names the connection: a blank
+ * name, a lookup that is not bound or cannot be built, two different declarations of one name.
+ * Installing the same module instance twice is harmless.
+ *
+ * @param <A> the address type
+ */
+public final class GrpcConnectionModule<A> extends AbstractModule {
+  private final String name;
+  private final TypeLiteral<A> addressType;
+  private final GrpcConnector<A> connector;
+  private final @Nullable Key<? extends AddressLookup<A>> lookupKey;
+  private final jakarta.inject.@Nullable Provider<? extends AddressLookup<A>> lookupProvider;
+  private final @Nullable RetryDelay retryDelay;
+  private final @Nullable Boolean randomize;
+  private final ImmutableList<EventListener<A, GrpcConnection<A>>> listeners;
+
+  private GrpcConnectionModule(Builder<A> builder) {
+    this.name = builder.name;
+    this.addressType = builder.addressType;
+    this.connector = builder.connector.build();
+    this.lookupKey = builder.lookupKey;
+    this.lookupProvider = builder.lookupProvider;
+    this.retryDelay = builder.retryDelay;
+    this.randomize = builder.randomize;
+    this.listeners = ImmutableList.copyOf(builder.listeners);
+  }
+
+  /**
+   * Starts declaring a connection called {@code name} to addresses of type {@code addressType},
+   * connected through channels from {@code channels}.
+   *
+   * @throws NullPointerException if an argument is null (a blank name fails at injector creation)
+   */
+  public static <A> Builder<A> builder(
+      String name, Class<A> addressType, ChannelFactory<A> channels) {
+    return builder(name, TypeLiteral.get(requireNonNull(addressType, "addressType")), channels);
+  }
+
+  /** Like {@link #builder(String, Class, ChannelFactory)}, for a generic address type. */
+  public static <A> Builder<A> builder(
+      String name, TypeLiteral<A> addressType, ChannelFactory<A> channels) {
+    return new Builder<>(name, addressType, channels);
+  }
+
+  /** Returns the name of the connection this module declares. */
+  public String name() {
+    return name;
+  }
+
+  /** Returns the key of the persistent connection this module binds. */
+  @SuppressWarnings("unchecked") // the type is built from A
+  public Key<PersistentConnection<A, GrpcConnection<A>>> connectionKey() {
+    Type connection = Types.newParameterizedType(GrpcConnection.class, addressType.getType());
+    Type persistent =
+        Types.newParameterizedType(PersistentConnection.class, addressType.getType(), connection);
+    return (Key<PersistentConnection<A, GrpcConnection<A>>>) Key.get(persistent, Names.named(name));
+  }
+
+  @Override
+  protected void configure() {
+    Binder binder = binder().withSource("persistent connection \"" + name + "\"");
+    if (name.isBlank()) {
+      binder.addError("A persistent connection needs a name that is not blank, not \"%s\"", name);
+      return;
+    }
+    Provider<? extends AddressLookup<A>> lookup = lookupProvider(binder);
+    Key<PersistentConnection<A, GrpcConnection<A>>> key = connectionKey();
+    binder
+        .bind(key)
+        .toProvider(new ConnectionProvider(lookup, binder.getProvider(ConnectionRegistry.class)))
+        .in(Singleton.class);
+    binder.bind(Key.get(new TypeLiteral<PersistentConnection<?, ?>>() {}, Names.named(name))).to(key);
+    Provider<PersistentConnection<A, GrpcConnection<A>>> connection = binder.getProvider(key);
+    Key<PersistentChannel> channelKey = Key.get(PersistentChannel.class, Names.named(name));
+    binder.bind(channelKey).toProvider(() -> PersistentChannel.of(connection.get())).in(Singleton.class);
+    binder.bind(Key.get(Channel.class, Names.named(name))).to(channelKey);
+  }
+
+  @SuppressWarnings("unchecked") // the key is built from A
+  private Provider<? extends AddressLookup<A>> lookupProvider(Binder binder) {
+    jakarta.inject.Provider<? extends AddressLookup<A>> provider = lookupProvider;
+    if (provider != null) {
+      binder.requestInjection(provider);
+      return provider::get;
+    }
+    Key<? extends AddressLookup<A>> key = lookupKey;
+    if (key == null) {
+      Type lookupType = Types.newParameterizedType(AddressLookup.class, addressType.getType());
+      key = (Key<? extends AddressLookup<A>>) Key.get(lookupType, Names.named(name));
+    }
+    return binder.getProvider(key);
+  }
+
+  /** Makes the persistent connection when it is first provisioned. */
+  private final class ConnectionProvider
+      implements Provider<PersistentConnection<A, GrpcConnection<A>>> {
+    private final Provider<? extends AddressLookup<A>> lookup;
+    private final Provider<ConnectionRegistry> registry;
+
+    ConnectionProvider(
+        Provider<? extends AddressLookup<A>> lookup, Provider<ConnectionRegistry> registry) {
+      this.lookup = lookup;
+      this.registry = registry;
+    }
+
+    @Override
+    public PersistentConnection<A, GrpcConnection<A>> get() {
+      PersistentConnection.Builder<A, GrpcConnection<A>> builder =
+          connector.persistentConnection(name).addressLookup(lookup.get());
+      if (retryDelay != null) {
+        builder.retryDelay(retryDelay);
+      }
+      if (randomize != null) {
+        builder.randomizeRetryDelay(randomize);
+      }
+      listeners.forEach(builder::onEvent);
+      PersistentConnection<A, GrpcConnection<A>> connection = builder.build();
+      registry.get().register(name, connection);
+      return connection;
+    }
+
+    @Override
+    public String toString() {
+      return "persistent connection \"" + name + "\"";
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "GrpcConnectionModule[" + name + "]";
+  }
+
+  /**
+   * Declares a connection. Options other than {@link #onEvent} and {@link #customizer} may be set
+   * once; arguments are checked at once.
+   *
+   * @param <A> the address type
+   */
+  public static final class Builder<A> {
+    private final String name;
+    private final TypeLiteral<A> addressType;
+    private final GrpcConnector.Builder<A> connector;
+    private @Nullable Key<? extends AddressLookup<A>> lookupKey;
+    private jakarta.inject.@Nullable Provider<? extends AddressLookup<A>> lookupProvider;
+    private @Nullable RetryDelay retryDelay;
+    private @Nullable Boolean randomize;
+    private final List<EventListener<A, GrpcConnection<A>>> listeners = new ArrayList<>();
+
+    private Builder(String name, TypeLiteral<A> addressType, ChannelFactory<A> channels) {
+      this.name = requireNonNull(name, "name");
+      this.addressType = requireNonNull(addressType, "addressType");
+      this.connector = GrpcConnector.builder(requireNonNull(channels, "channels"));
+    }
+
+    private void checkNoLookup() {
+      checkState(
+          lookupKey == null && lookupProvider == null,
+          "persistent connection \"%s\": lookup was already set",
+          name);
+    }
+
+    /** Takes the address lookup from Guice's binding of {@code type} (just-in-time if unbound). */
+    public Builder<A> lookup(Class<? extends AddressLookup<A>> type) {
+      return lookup(Key.get(requireNonNull(type, "type")));
+    }
+
+    /** Takes the address lookup from Guice's binding of {@code key}. */
+    public Builder<A> lookup(Key<? extends AddressLookup<A>> key) {
+      requireNonNull(key, "key");
+      checkNoLookup();
+      this.lookupKey = key;
+      return this;
+    }
+
+    /**
+     * Takes the address lookup from {@code provider}; Guice injects the provider's members
+     * first, so it can use injected dependencies.
+     */
+    public Builder<A> lookup(jakarta.inject.Provider<? extends AddressLookup<A>> provider) {
+      requireNonNull(provider, "provider");
+      checkNoLookup();
+      this.lookupProvider = provider;
+      return this;
+    }
+
+    /** Sets the retry delay; see {@link PersistentConnection.Builder#retryDelay(RetryDelay)}. */
+    public Builder<A> retryDelay(RetryDelay delay) {
+      requireNonNull(delay, "delay");
+      checkState(retryDelay == null, "persistent connection \"%s\": retryDelay was already set", name);
+      this.retryDelay = delay;
+      return this;
+    }
+
+    /** Sets a constant retry delay; see {@link PersistentConnection.Builder#retryDelay(Duration)}. */
+    public Builder<A> retryDelay(Duration delay) {
+      return retryDelay(RetryDelay.constant(delay));
+    }
+
+    /** See {@link PersistentConnection.Builder#randomizeRetryDelay(boolean)}. */
+    public Builder<A> randomizeRetryDelay(boolean randomize) {
+      checkState(
+          this.randomize == null, "persistent connection \"%s\": randomizeRetryDelay was already set", name);
+      this.randomize = randomize;
+      return this;
+    }
+
+    /** See {@link GrpcConnector.Builder#connectTimeout(Duration)}. */
+    public Builder<A> connectTimeout(Duration timeout) {
+      connector.connectTimeout(timeout);
+      return this;
+    }
+
+    /** See {@link GrpcConnector.Builder#shutdownGrace(Duration)}. */
+    public Builder<A> shutdownGrace(Duration grace) {
+      connector.shutdownGrace(grace);
+      return this;
+    }
+
+    /** See {@link GrpcConnector.Builder#keepAlive(Duration, Duration, boolean)}. */
+    public Builder<A> keepAlive(Duration time, Duration timeout, boolean withoutCalls) {
+      connector.keepAlive(time, timeout, withoutCalls);
+      return this;
+    }
+
+    /** See {@link GrpcConnector.Builder#customizer(Consumer)}. */
+    public Builder<A> customizer(Consumer<? super ManagedChannelBuilder<?>> customizer) {
+      connector.customizer(customizer);
+      return this;
+    }
+
+    /** Adds a listener of the connection's events; may be called several times. */
+    public Builder<A> onEvent(EventListener<A, GrpcConnection<A>> listener) {
+      listeners.add(requireNonNull(listener, "listener"));
+      return this;
+    }
+
+    /** Returns the module. */
+    public GrpcConnectionModule<A> build() {
+      return new GrpcConnectionModule<>(this);
+    }
+  }
+}
