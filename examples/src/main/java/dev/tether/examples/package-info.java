@@ -1,4 +1,4 @@
-/** Placeholder: this module is filled by a later change. */
+/** The runnable failover demo: {@link dev.tether.examples.FailoverDemo}. */
 @NullMarked
 package dev.tether.examples;
 
