@@ -1,4 +1,4 @@
-/** Placeholder: this module is filled by a later change. */
+/** End-to-end tests of Tether with real gRPC servers. */
 @NullMarked
 package dev.tether.it;
 
