@@ -33,71 +33,6 @@ import org.junit.jupiter.api.RepeatedTest;
  * two deliveries may overlap, every connection made must end closed, and close must finish.
  */
 class StressTest {
-  /** Where a listener is in the grammar of events. */
-  private enum State {
-    START,
-    ROUND,
-    CONNECTED,
-    DISCONNECTED
-  }
-
-  /** Checks a listener's events against the grammar, from its first event on. */
-  private static final class Checker implements EventListener<String, FakeConnection> {
-    private final String name;
-    private final boolean fromTheStart;
-    private final Queue<String> problems;
-    private final AtomicInteger inside;
-    private State state = State.START;
-    final AtomicInteger count = new AtomicInteger();
-
-    Checker(String name, boolean fromTheStart, Queue<String> problems, AtomicInteger inside) {
-      this.name = name;
-      this.fromTheStart = fromTheStart;
-      this.problems = problems;
-      this.inside = inside;
-    }
-
-    @Override
-    public void onEvent(Event<String, FakeConnection> event) {
-      if (inside.incrementAndGet() != 1) {
-        problems.add(name + ": overlapping deliveries at " + event);
-      }
-      try {
-        count.incrementAndGet();
-        State next = next(event);
-        if (next == null) {
-          problems.add(name + ": " + RecordingListener.describe(event) + " in state " + state);
-        } else {
-          state = next;
-        }
-      } finally {
-        inside.decrementAndGet();
-      }
-    }
-
-    private @org.jspecify.annotations.Nullable State next(Event<String, FakeConnection> event) {
-      boolean attempting = event instanceof Event.AttemptingToConnect;
-      boolean inRound =
-          event instanceof Event.ObtainedAddress || event instanceof Event.FailedToConnect;
-      boolean connected = event instanceof Event.Connected;
-      boolean disconnected = event instanceof Event.Disconnected;
-      return switch (state) {
-        case START -> {
-          if (attempting || (!fromTheStart && inRound)) {
-            yield State.ROUND;
-          }
-          if (!fromTheStart && connected) {
-            yield State.CONNECTED;
-          }
-          yield !fromTheStart && disconnected ? State.DISCONNECTED : null;
-        }
-        case ROUND -> inRound ? State.ROUND : connected ? State.CONNECTED : null;
-        case CONNECTED -> disconnected ? State.DISCONNECTED : null;
-        case DISCONNECTED -> attempting ? State.ROUND : null;
-      };
-    }
-  }
-
   /** A future the connector completes. */
   private static class Settable<V> extends AbstractFuture<V> {
     @Override
@@ -141,8 +76,7 @@ class StressTest {
     AtomicInteger serial = new AtomicInteger();
     AtomicInteger pendingConnects = new AtomicInteger();
     Queue<Runnable> held = new ConcurrentLinkedQueue<>();
-    Checker main = new Checker("main", true, problems, inside);
-    AtomicInteger connects = new AtomicInteger();
+    EventGrammar<String, FakeConnection> main = new EventGrammar<>("main", true, problems, inside);
 
     PersistentConnection<String, FakeConnection> pc =
         PersistentConnection.<String, FakeConnection>builder("stress")
@@ -192,12 +126,6 @@ class StressTest {
                 })
             .retryDelay(Duration.ofSeconds(1))
             .onEvent(main)
-            .onEvent(
-                event -> {
-                  if (event instanceof Event.Connected) {
-                    connects.incrementAndGet();
-                  }
-                })
             .logger(org.slf4j.helpers.NOPLogger.NOP_LOGGER)
             .scheduler(time)
             .build();
@@ -247,7 +175,8 @@ class StressTest {
     tasks.add(
         party.apply(
             step -> {
-              Checker checker = new Checker("late" + step, false, problems, inside);
+              EventGrammar<String, FakeConnection> checker =
+                new EventGrammar<>("late" + step, false, problems, inside);
               Subscription subscription = pc.subscribe(checker);
               pc.currentConnection();
               subscription.close();
@@ -266,18 +195,18 @@ class StressTest {
     assertTrue(workers.awaitTermination(30, TimeUnit.SECONDS));
 
     assertEquals(List.of(), new ArrayList<>(problems));
-    assertTrue(connects.get() >= 3, "only " + connects.get() + " connections: too little happened");
+    assertTrue(main.connections() >= 3, "only " + main.connections() + " connections: too little happened");
     assertNull(pc.currentConnection());
     for (FakeConnection c : made) {
       assertTrue(c.isClosed(), c + " was left open");
     }
 
     // Nothing happens after close finished.
-    int events = main.count.get();
+    int events = main.count();
     time.advance(Duration.ofMinutes(10));
     for (FakeConnection c : made) {
       c.drop();
     }
-    assertEquals(events, main.count.get(), "no event after closeFinished()");
+    assertEquals(events, main.count(), "no event after closeFinished()");
   }
 }
