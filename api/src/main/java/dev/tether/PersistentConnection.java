@@ -182,7 +182,8 @@ public interface PersistentConnection<A, C extends Closable> extends Closable {
 
     /**
      * Sets the scheduler that runs every timer, the first round included. Default: a scheduler
-     * shared by all persistent connections, with one daemon thread. The persistent connection
+     * shared by all persistent connections, with one daemon thread that ends when it has had
+     * nothing to do for two seconds. The persistent connection
      * never shuts the scheduler down; if the scheduler rejects a task, the persistent connection
      * logs an error and closes itself.
      */

@@ -6,7 +6,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The scheduler that Tether's modules share when none is given: one daemon thread, made on first
- * use, that runs timers and the steps they trigger. Not part of the public API.
+ * use, that runs timers and the steps they trigger, and ends after two seconds with nothing to
+ * do. Not part of the public API.
  */
 public final class DefaultScheduler {
   private DefaultScheduler() {}
@@ -31,6 +32,10 @@ public final class DefaultScheduler {
               });
       // Cancelled retry timers would otherwise stay queued until their time comes.
       executor.setRemoveOnCancelPolicy(true);
+      // No thread is left behind once every persistent connection is closed: the thread ends
+      // after two idle seconds with nothing queued, and starts again with the next timer.
+      executor.setKeepAliveTime(2, java.util.concurrent.TimeUnit.SECONDS);
+      executor.allowCoreThreadTimeOut(true);
       return java.util.concurrent.Executors.unconfigurableScheduledExecutorService(executor);
     }
   }

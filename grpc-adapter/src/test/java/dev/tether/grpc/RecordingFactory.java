@@ -7,15 +7,15 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** Wraps a channel factory and records every channel built from its builders. */
-final class RecordingFactory<A> implements ChannelFactory<A> {
+public final class RecordingFactory<A> implements ChannelFactory<A> {
   private final ChannelFactory<A> delegate;
   private final List<ManagedChannel> created = new ArrayList<>();
 
-  RecordingFactory(ChannelFactory<A> delegate) {
+  public RecordingFactory(ChannelFactory<A> delegate) {
     this.delegate = delegate;
   }
 
-  synchronized List<ManagedChannel> created() {
+  public synchronized List<ManagedChannel> created() {
     return new ArrayList<>(created);
   }
 
