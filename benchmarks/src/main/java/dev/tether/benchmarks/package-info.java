@@ -1,4 +1,7 @@
-/** Placeholder: this module is filled by a later change. */
+/**
+ * Benchmarks of Tether against plain grpc-java: failover, recovery after an outage, the hot path
+ * (JMH) and scale. Run with {@link dev.tether.benchmarks.Bench}; see docs/benchmarks.md.
+ */
 @NullMarked
 package dev.tether.benchmarks;
 
