@@ -40,8 +40,13 @@ import org.jspecify.annotations.Nullable;
  *       cause.
  * </ul>
  *
+ * <p>A wait-for-ready call that its connection's channel has not yet sent when the connection
+ * drops (it never left this client) moves to the next connection, so it cannot sit in an abandoned
+ * channel until its deadline. A call whose headers were sent stays on its channel, as in gRPC: a
+ * drop ends it there, with the transport's status.
+ *
  * <p>After the persistent connection is closed, every waiting and new call fails with UNAVAILABLE
- * saying so. A call already handed to a channel stays on it, as in gRPC: a drop ends it there.
+ * saying so.
  *
  * <p>{@link #authority()} is stable: the server name until a connection exists, then the
  * authority of the latest connection's channel.
@@ -101,15 +106,16 @@ public final class PersistentChannel extends Channel {
   @Override
   public <ReqT, RespT> ClientCall<ReqT, RespT> newCall(
       MethodDescriptor<ReqT, RespT> method, CallOptions options) {
-    GrpcConnection<?> current = connection.currentConnection();
-    if (current != null && current.isReady()) {
-      return current.channel().newCall(method, options);
-    }
     if (connection.isClosed()) {
       return new FailingCall<>(closedStatus(), executorOf(options));
     }
     if (options.isWaitForReady()) {
+      // Even with a ready connection: a call made just as it drops moves to the next one.
       return new WaitingCall<>(this, method, options);
+    }
+    GrpcConnection<?> current = connection.currentConnection();
+    if (current != null && current.isReady()) {
+      return current.channel().newCall(method, options);
     }
     return new FailingCall<>(unavailableStatus(), executorOf(options));
   }

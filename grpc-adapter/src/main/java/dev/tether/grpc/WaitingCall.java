@@ -9,6 +9,7 @@ import com.google.common.util.concurrent.ListenableFuture;
 import io.grpc.Attributes;
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
+import io.grpc.ClientStreamTracer;
 import io.grpc.Context;
 import io.grpc.Contexts;
 import io.grpc.Deadline;
@@ -25,11 +26,19 @@ import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A wait-for-ready call made while the persistent connection had no ready channel. It waits for
- * {@code connected()}, bounded by the call's deadline, the deadline and cancellation of the
- * {@link Context} it was made in, its own {@code cancel()}, and the persistent connection's close;
- * then it starts a real call on the new channel and replays, in order, what the caller did
- * meanwhile. After that every operation goes straight to the real call.
+ * A wait-for-ready call through a {@link PersistentChannel}.
+ *
+ * <p>It waits for a ready connection ({@code connected()}), bounded by the call's deadline, the
+ * deadline and cancellation of the {@link Context} it was made in, its own {@code cancel()}, and
+ * the persistent connection's close. It then starts an <em>attempt</em>: a real call on that
+ * connection's channel, to which it replays, in order, what the caller did meanwhile.
+ *
+ * <p>Until the attempt's headers have left this client (a stream tracer reports it), the call
+ * keeps what the caller did, so that it can move: if the connection drops first, the attempt is
+ * cancelled, and a new one starts on the next connection. Such a call never reached a server, so
+ * moving it cannot run it twice. This closes the window in which a call made just as a connection
+ * drops would sit in the abandoned channel until its deadline. Once the headers are sent, the call
+ * stays on its channel, as in gRPC.
  */
 final class WaitingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private final PersistentChannel owner;
@@ -43,10 +52,15 @@ final class WaitingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private final Object lock = new Object();
   private @Nullable Listener<RespT> listener; // guarded by lock
   private @Nullable Metadata headers; // guarded by lock
-  private @Nullable ClientCall<ReqT, RespT> real; // guarded by lock
-  private boolean passThrough; // guarded by lock
-  private @Nullable Status failure; // guarded by lock
-  private List<Consumer<ClientCall<ReqT, RespT>>> pending = new ArrayList<>(); // guarded by lock
+  /** What the caller did, in order, kept until an attempt has sent its headers and caught up. */
+  private final List<Consumer<ClientCall<ReqT, RespT>>> log = new ArrayList<>(); // guarded by lock
+
+  private boolean committed; // guarded by lock: an attempt's headers were sent
+  private @Nullable Attempt attempt; // guarded by lock: the live attempt
+  private boolean passThrough; // guarded by lock: the live attempt has replayed the log
+  private boolean userCancelled; // guarded by lock
+  private boolean finished; // guarded by lock: the caller's listener got, or will get, onClose
+  private boolean expired; // guarded by lock: the deadline passed while an attempt was live
   private @Nullable Future<?> deadlineTimer; // guarded by lock
   private @Nullable Future<?> awaiting; // guarded by lock
 
@@ -59,15 +73,15 @@ final class WaitingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   @Override
   public void start(Listener<RespT> listener, Metadata headers) {
-    Status failedEarly;
+    boolean cancelledEarly;
     synchronized (lock) {
       checkState(this.listener == null, "call already started");
       this.listener = listener;
       this.headers = headers;
-      failedEarly = failure;
+      cancelledEarly = finished;
     }
-    if (failedEarly != null) { // cancelled before start
-      deliver(listener, failedEarly);
+    if (cancelledEarly) { // cancel() came before start()
+      deliver(listener, Status.CANCELLED.withDescription("call cancelled before start"));
       return;
     }
     Deadline deadline = effectiveDeadline();
@@ -80,7 +94,7 @@ final class WaitingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       return;
     }
     if (deadline != null) {
-      Future<?> timer = deadline.runOnExpiration(() -> fail(deadlineExceeded()), owner.scheduler());
+      Future<?> timer = deadline.runOnExpiration(this::deadlinePassed, owner.scheduler());
       synchronized (lock) {
         deadlineTimer = timer;
       }
@@ -98,15 +112,28 @@ final class WaitingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     return contextDeadline == null ? callDeadline : callDeadline.minimum(contextDeadline);
   }
 
+  /**
+   * Ends a waiting call at its deadline. A live attempt has the same deadline and ends itself;
+   * should it be moved after this, the move is not made and the call ends here instead.
+   */
+  private void deadlinePassed() {
+    synchronized (lock) {
+      expired = true;
+    }
+    fail(deadlineExceeded());
+  }
+
   private Status deadlineExceeded() {
     return Status.DEADLINE_EXCEEDED.withDescription(
         "deadline exceeded while waiting for a connection to " + owner.serverName());
   }
 
+  // ---- waiting ----
+
   private void awaitConnection() {
     ListenableFuture<? extends GrpcConnection<?>> next = owner.connection().connected();
     synchronized (lock) {
-      if (failure != null) {
+      if (finished) {
         next.cancel(false);
         return;
       }
@@ -127,40 +154,157 @@ final class WaitingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       connection.closeFinished().addListener(this::awaitConnection, directExecutor());
       return;
     }
-    Listener<RespT> listener;
-    Metadata headers;
+    startAttempt(connection);
+  }
+
+  // ---- attempts ----
+
+  /** One real call on one connection's channel. */
+  private final class Attempt extends Listener<RespT> {
+    final GrpcConnection<?> connection;
+    volatile boolean sent;
+    /** Cancelled by this call to move it: operations that still reach it are in the log. */
+    volatile boolean moving;
+    @Nullable ClientCall<ReqT, RespT> call; // set once, under lock, before the call starts
+
+    Attempt(GrpcConnection<?> connection) {
+      this.connection = connection;
+    }
+
+    ClientStreamTracer.Factory tracer() {
+      return new ClientStreamTracer.Factory() {
+        @Override
+        public ClientStreamTracer newClientStreamTracer(
+            ClientStreamTracer.StreamInfo info, Metadata headers) {
+          return new ClientStreamTracer() {
+            @Override
+            public void outboundHeaders() {
+              sent = true;
+              synchronized (lock) {
+                committed = true;
+                if (passThrough) {
+                  log.clear(); // delivered already, and never to be replayed now
+                }
+              }
+            }
+          };
+        }
+      };
+    }
+
+    @Override
+    public void onHeaders(Metadata headers) {
+      userListener().onHeaders(headers);
+    }
+
+    @Override
+    public void onMessage(RespT message) {
+      userListener().onMessage(message);
+    }
+
+    @Override
+    public void onReady() {
+      userListener().onReady();
+    }
+
+    @Override
+    public void onClose(Status status, Metadata trailers) {
+      boolean retry;
+      synchronized (lock) {
+        if (attempt != this) {
+          return;
+        }
+        retry =
+            !status.isOk()
+                && !sent
+                && !userCancelled
+                && !expired
+                && status.getCode() != Status.Code.DEADLINE_EXCEEDED
+                && connection.isClosed();
+        if (!retry && moving && expired) {
+          status = deadlineExceeded(); // cancelled for a move that the deadline then forbade
+        }
+        attempt = null;
+        passThrough = false;
+        if (!retry) {
+          finished = true;
+          log.clear();
+          stopWaiting();
+        }
+      }
+      if (retry) {
+        // It never left this client and its connection went away: move it to the next one.
+        awaitConnection();
+      } else {
+        userListener().onClose(status, trailers);
+      }
+    }
+
+    void dropped() {
+      ClientCall<ReqT, RespT> call;
+      synchronized (lock) {
+        if (attempt != this || sent) {
+          return;
+        }
+        moving = true;
+        passThrough = false; // from now on the caller's operations only go to the log
+        call = this.call;
+      }
+      if (call != null) {
+        call.cancel("connection dropped before the call was sent; moving it", null);
+      }
+    }
+  }
+
+  private Listener<RespT> userListener() {
+    synchronized (lock) {
+      return requireNonNull(listener);
+    }
+  }
+
+  private void startAttempt(GrpcConnection<?> connection) {
+    Attempt next = new Attempt(connection);
+    Metadata headersCopy = new Metadata();
     ClientCall<ReqT, RespT> call;
     synchronized (lock) {
-      if (failure != null || this.listener == null || this.headers == null) {
+      if (finished || listener == null || headers == null) {
         return;
       }
-      listener = this.listener;
-      headers = this.headers;
+      headersCopy.merge(headers); // a transport may modify the headers it sends
       // Made in the caller's context, so that the real call honours its deadline and cancellation.
       Context previous = context.attach();
       try {
-        call = connection.channel().newCall(method, options);
+        call = connection.channel().newCall(method, options.withStreamTracerFactory(next.tracer()));
       } finally {
         context.detach(previous);
       }
-      real = call;
-      stopWaiting();
+      next.call = call;
+      attempt = next;
     }
-    context.run(() -> call.start(listener, headers));
-    drain(call);
+    context.run(() -> call.start(next, headersCopy));
+    // After start(): a connection already gone cancels a started call, whose onClose moves it.
+    connection.closeFinished().addListener(next::dropped, directExecutor());
+    replay(next, call);
   }
 
-  /** Replays what was queued, until the queue stays empty; from then on calls pass through. */
-  private void drain(ClientCall<ReqT, RespT> call) {
+  /** Replays the log into the attempt, until it stays caught up; from then on calls pass through. */
+  private void replay(Attempt replaying, ClientCall<ReqT, RespT> call) {
+    int replayed = 0;
     while (true) {
       List<Consumer<ClientCall<ReqT, RespT>>> ops;
       synchronized (lock) {
-        if (pending.isEmpty()) {
-          passThrough = true;
+        if (attempt != replaying) {
           return;
         }
-        ops = pending;
-        pending = new ArrayList<>();
+        if (replayed >= log.size()) {
+          passThrough = true;
+          if (committed) {
+            log.clear(); // delivered, and never to be replayed now
+          }
+          return;
+        }
+        ops = new ArrayList<>(log.subList(replayed, log.size()));
+        replayed = log.size();
       }
       for (Consumer<ClientCall<ReqT, RespT>> op : ops) {
         op.accept(call);
@@ -168,15 +312,17 @@ final class WaitingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     }
   }
 
-  /** Ends the call without a real one, if it has none yet. Idempotent. */
+  // ---- ending ----
+
+  /** Ends the call, unless an attempt is live (it ends the call itself). Idempotent. */
   void fail(Status status) {
     Listener<RespT> listener;
     synchronized (lock) {
-      if (failure != null || real != null) {
+      if (finished || attempt != null) {
         return;
       }
-      failure = status;
-      pending.clear();
+      finished = true;
+      log.clear();
       listener = this.listener;
       stopWaiting();
     }
@@ -203,20 +349,35 @@ final class WaitingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     owner.unregister(this);
   }
 
+  // ---- the caller's operations ----
+
   private void run(Consumer<ClientCall<ReqT, RespT>> op) {
-    ClientCall<ReqT, RespT> call;
+    ClientCall<ReqT, RespT> call = null;
+    Attempt target = null;
     synchronized (lock) {
-      if (failure != null) {
+      if (finished) {
         return;
       }
-      if (!passThrough) {
-        pending.add(op);
-        return;
+      // Logged while a replay may still need it: before any attempt has sent its headers (for a
+      // move), and while the live attempt is still catching up with the log.
+      if (!committed || !passThrough) {
+        log.add(op);
       }
-      call = real;
+      Attempt live = attempt;
+      if (live != null && passThrough) {
+        call = live.call;
+        target = live;
+      }
     }
     if (call != null) {
-      op.accept(call);
+      try {
+        op.accept(call);
+      } catch (IllegalStateException e) {
+        if (target == null || !target.moving) {
+          throw e;
+        }
+        // The attempt was cancelled a moment ago to move the call; the log replays this op.
+      }
     }
   }
 
@@ -227,12 +388,16 @@ final class WaitingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   @Override
   public void cancel(@Nullable String message, @Nullable Throwable cause) {
-    boolean hasReal;
+    ClientCall<ReqT, RespT> call = null;
     synchronized (lock) {
-      hasReal = real != null;
+      userCancelled = true;
+      Attempt live = attempt;
+      if (live != null) {
+        call = live.call;
+      }
     }
-    if (hasReal) {
-      run(call -> call.cancel(message, cause));
+    if (call != null) {
+      call.cancel(message, cause); // its onClose reaches the caller
       return;
     }
     Status status = Status.CANCELLED.withDescription(message != null ? message : "call cancelled");
@@ -256,18 +421,24 @@ final class WaitingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   @Override
   public boolean isReady() {
-    ClientCall<ReqT, RespT> call;
+    ClientCall<ReqT, RespT> call = null;
     synchronized (lock) {
-      call = passThrough ? real : null;
+      Attempt live = attempt;
+      if (live != null && passThrough) {
+        call = live.call;
+      }
     }
     return call != null && call.isReady();
   }
 
   @Override
   public Attributes getAttributes() {
-    ClientCall<ReqT, RespT> call;
+    ClientCall<ReqT, RespT> call = null;
     synchronized (lock) {
-      call = real;
+      Attempt live = attempt;
+      if (live != null) {
+        call = live.call;
+      }
     }
     return call != null ? call.getAttributes() : Attributes.EMPTY;
   }
