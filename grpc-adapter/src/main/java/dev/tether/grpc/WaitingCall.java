@@ -33,14 +33,18 @@ import org.jspecify.annotations.Nullable;
  * the persistent connection's close. It then starts an <em>attempt</em>: a real call on that
  * connection's channel, to which it replays, in order, what the caller did meanwhile.
  *
- * <p>Until the attempt's headers have left this client (a stream tracer reports it), the call
- * keeps what the caller did, so that it can move: if the connection drops first, the attempt is
- * cancelled, and a new one starts on the next connection. Such a call never reached a server, so
- * moving it cannot run it twice. This closes the window in which a call made just as a connection
- * drops would sit in the abandoned channel until its deadline. Once the headers are sent, the call
- * stays on its channel, as in gRPC.
+ * <p>Until the server answers, the call keeps what the caller did (up to {@value #MAX_LOG}
+ * operations once delivered), so that it can move: if the connection drops while the attempt's
+ * current stream has not sent its headers (a stream tracer tells; gRPC's own transparent retries
+ * start a stream that has not), the attempt is cancelled and a new one starts on the next
+ * connection. Such a call never reached a server, so moving it cannot run it twice. This closes
+ * the window in which a call made just as a connection drops would sit in the abandoned channel
+ * until its deadline. A call whose stream was sent stays on its channel, as in gRPC.
  */
 final class WaitingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
+  /** The most operations kept for a move once they have been delivered. */
+  private static final int MAX_LOG = 128;
+
   private final PersistentChannel owner;
   private final MethodDescriptor<ReqT, RespT> method;
   private final CallOptions options;
@@ -52,10 +56,10 @@ final class WaitingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private final Object lock = new Object();
   private @Nullable Listener<RespT> listener; // guarded by lock
   private @Nullable Metadata headers; // guarded by lock
-  /** What the caller did, in order, kept until an attempt has sent its headers and caught up. */
+  /** What the caller did, in order, kept until the server answers (and the attempt caught up). */
   private final List<Consumer<ClientCall<ReqT, RespT>>> log = new ArrayList<>(); // guarded by lock
 
-  private boolean committed; // guarded by lock: an attempt's headers were sent
+  private boolean committed; // guarded by lock: the server answered; the call can no longer move
   private @Nullable Attempt attempt; // guarded by lock: the live attempt
   private boolean passThrough; // guarded by lock: the live attempt has replayed the log
   private boolean userCancelled; // guarded by lock
@@ -176,16 +180,19 @@ final class WaitingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
         @Override
         public ClientStreamTracer newClientStreamTracer(
             ClientStreamTracer.StreamInfo info, Metadata headers) {
+          if (info.isTransparentRetry()) {
+            // gRPC retries a stream transparently only when the server never processed it.
+            sent = false;
+            if (connection.isClosed()) {
+              // The drop came first and found the call sent; now it is not: move it. Not from
+              // inside gRPC's stream creation, though.
+              owner.scheduler().execute(Attempt.this::dropped);
+            }
+          }
           return new ClientStreamTracer() {
             @Override
             public void outboundHeaders() {
               sent = true;
-              synchronized (lock) {
-                committed = true;
-                if (passThrough) {
-                  log.clear(); // delivered already, and never to be replayed now
-                }
-              }
             }
           };
         }
@@ -194,11 +201,13 @@ final class WaitingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
     @Override
     public void onHeaders(Metadata headers) {
+      commit();
       userListener().onHeaders(headers);
     }
 
     @Override
     public void onMessage(RespT message) {
+      commit();
       userListener().onMessage(message);
     }
 
@@ -217,6 +226,7 @@ final class WaitingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
         retry =
             !status.isOk()
                 && !sent
+                && !committed
                 && !userCancelled
                 && !expired
                 && status.getCode() != Status.Code.DEADLINE_EXCEEDED
@@ -243,7 +253,7 @@ final class WaitingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     void dropped() {
       ClientCall<ReqT, RespT> call;
       synchronized (lock) {
-        if (attempt != this || sent) {
+        if (attempt != this || sent || committed) {
           return;
         }
         moving = true;
@@ -252,6 +262,16 @@ final class WaitingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       }
       if (call != null) {
         call.cancel("connection dropped before the call was sent; moving it", null);
+      }
+    }
+  }
+
+  /** The server answered: the call can no longer move, and the log is no longer needed. */
+  private void commit() {
+    synchronized (lock) {
+      committed = true;
+      if (passThrough) {
+        log.clear();
       }
     }
   }
@@ -358,10 +378,15 @@ final class WaitingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       if (finished) {
         return;
       }
-      // Logged while a replay may still need it: before any attempt has sent its headers (for a
-      // move), and while the live attempt is still catching up with the log.
+      // Logged while a replay may still need it: until the server answers (for a move), and
+      // while the live attempt is still catching up with the log. A long client stream stops
+      // being movable rather than be held in memory.
       if (!committed || !passThrough) {
         log.add(op);
+        if (passThrough && log.size() > MAX_LOG) {
+          committed = true;
+          log.clear();
+        }
       }
       Attempt live = attempt;
       if (live != null && passThrough) {

@@ -111,4 +111,50 @@ class CatalogFailoverTest {
       connection.close().get(10, TimeUnit.SECONDS);
     }
   }
+
+  @Test
+  void callsMadeTheMomentTheServingReplicaDies_allSucceedWithinTheirDeadline() throws Exception {
+    Server a = servers.netty("a", 0);
+    Server b = servers.netty("b", 0);
+    catalog.publish(address(a));
+    catalog.publish(address(b));
+    PersistentConnection<HostAndPort, GrpcConnection<HostAndPort>> connection =
+        GrpcConnector.persistentConnection("echo", ChannelFactory.plaintext())
+            .addressLookup(catalog.lookup())
+            .retryDelay(Duration.ofMillis(50))
+            .build();
+    try {
+      Echo.Stub stub = new Echo.Stub(PersistentChannel.of(connection)).withWaitForReady();
+      for (int trial = 0; trial < 20; trial++) {
+        String served = stub.withDeadlineAfter(10, TimeUnit.SECONDS).say("who");
+        Server victim = served.startsWith("a") ? a : b;
+        int port = Servers.port(victim);
+        catalog.withdraw(address(victim));
+        victim.shutdownNow();
+        // Calls made right away race the drop. One already on the dying transport may fail
+        // there (gRPC's rule); one that never left this client must move, not hang.
+        long began = System.nanoTime();
+        for (int call = 0; call < 3; call++) {
+          try {
+            stub.withDeadlineAfter(2, TimeUnit.SECONDS).say("during");
+          } catch (io.grpc.StatusRuntimeException e) {
+            assertTrue(
+                e.getStatus().getCode() != io.grpc.Status.Code.DEADLINE_EXCEEDED,
+                "trial " + trial + ": a call hung until its deadline: " + e.getStatus());
+          }
+        }
+        assertTrue(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - began) < 2);
+        victim.awaitTermination(10, TimeUnit.SECONDS);
+        Server back = servers.netty(victim == a ? "a" : "b", port);
+        if (victim == a) {
+          a = back;
+        } else {
+          b = back;
+        }
+        catalog.publish(address(back));
+      }
+    } finally {
+      connection.close().get(10, TimeUnit.SECONDS);
+    }
+  }
 }
