@@ -3,6 +3,8 @@ package dev.tether.benchmarks;
 import com.google.common.net.HostAndPort;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
+import com.google.common.util.concurrent.ListeningExecutorService;
+import com.google.common.util.concurrent.MoreExecutors;
 import dev.tether.PersistentConnection;
 import dev.tether.grpc.ChannelFactory;
 import dev.tether.grpc.Echo;
@@ -44,6 +46,8 @@ final class RecoveryBench {
     Channel tether = PersistentChannel.of(connection);
     ManagedChannel plain =
         NettyChannelBuilder.forAddress("127.0.0.1", address.getPort()).usePlaintext().build();
+    ListeningExecutorService callers =
+        MoreExecutors.listeningDecorator(java.util.concurrent.Executors.newFixedThreadPool(2));
     try {
       for (double outage : outages) {
         Stats tetherStats = new Stats();
@@ -52,15 +56,13 @@ final class RecoveryBench {
           call(tether).get(10, TimeUnit.SECONDS); // both connected before the outage
           call(plain).get(10, TimeUnit.SECONDS);
           replica.kill();
-          ListenableFuture<String> tetherCall = call(tether);
-          ListenableFuture<String> plainCall = call(plain);
+          ListenableFuture<Long> tetherDone = callers.submit(() -> untilSuccess(tether));
+          ListenableFuture<Long> plainDone = callers.submit(() -> untilSuccess(plain));
           TimeUnit.MILLISECONDS.sleep((long) (outage * 1000));
           replica.start();
           long back = System.nanoTime();
-          tetherCall.addListener(() -> tetherStats.add(System.nanoTime() - back), Runnable::run);
-          plainCall.addListener(() -> plainStats.add(System.nanoTime() - back), Runnable::run);
-          tetherCall.get(200, TimeUnit.SECONDS);
-          plainCall.get(200, TimeUnit.SECONDS);
+          tetherStats.add(tetherDone.get(200, TimeUnit.SECONDS) - back);
+          plainStats.add(plainDone.get(200, TimeUnit.SECONDS) - back);
         }
         System.out.printf(
             Locale.ROOT,
@@ -74,9 +76,25 @@ final class RecoveryBench {
             RETRY_DELAY.toMillis() * 1.3);
       }
     } finally {
+      callers.shutdownNow();
       connection.close().get(10, TimeUnit.SECONDS);
       plain.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
       replica.kill();
+    }
+  }
+
+  /**
+   * Calls until one succeeds, and returns when it did ({@link System#nanoTime()}). Each call waits
+   * for a connection; one that was already on the killed transport fails, and the next one waits.
+   */
+  private static long untilSuccess(Channel channel) throws Exception {
+    while (true) {
+      try {
+        call(channel).get();
+        return System.nanoTime();
+      } catch (java.util.concurrent.ExecutionException e) {
+        // try again
+      }
     }
   }
 
