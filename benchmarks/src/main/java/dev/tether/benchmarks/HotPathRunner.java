@@ -13,7 +13,7 @@ import org.openjdk.jmh.runner.options.OptionsBuilder;
 import org.openjdk.jmh.runner.options.TimeValue;
 
 /**
- * Runs the JMH benchmarks and prints one line per figure. Full: 2 forks, 3 warm-up and 5
+ * Runs the JMH benchmarks and prints one line per figure. Full: 3 forks, 5 warm-up and 5
  * measurement iterations of 2 s; quick: 1 fork, 1 warm-up and 2 measurement iterations of 1 s.
  */
 final class HotPathRunner {
@@ -24,8 +24,8 @@ final class HotPathRunner {
         new OptionsBuilder()
             .include(HotPathBenchmark.class.getName())
             .include(HandleBenchmark.class.getName())
-            .forks(quick ? 1 : 2)
-            .warmupIterations(quick ? 1 : 3)
+            .forks(quick ? 1 : 3)
+            .warmupIterations(quick ? 1 : 5)
             .warmupTime(TimeValue.seconds(quick ? 1 : 2))
             .measurementIterations(quick ? 2 : 5)
             .measurementTime(TimeValue.seconds(quick ? 1 : 2))
