@@ -93,26 +93,47 @@ final class FailoverBench {
                 })
             .build();
     Echo.Stub stub = new Echo.Stub(PersistentChannel.of(connection));
-    Stats stats = new Stats();
     try {
-      for (int trial = 0; trial < trials; trial++) {
-        Replica victim = whoServes(stub).startsWith("r1") ? r1 : r2;
-        // A long-lived connection: older than the randomized retry delay (at most 1.3 x).
-        long age = System.nanoTime() - connectedAt.get();
-        long wait = RETRY_DELAY.toNanos() * 14 / 10 - age;
-        if (wait > 0) {
-          TimeUnit.NANOSECONDS.sleep(wait);
-        }
-        long killed = System.nanoTime();
-        victim.kill();
-        callUntilSuccess(stub);
-        stats.add(System.nanoTime() - killed);
-        victim.start();
-      }
+      return killTheServingReplica(
+          trials,
+          stub,
+          r1,
+          r2,
+          () -> {
+            // A long-lived connection: older than the randomized retry delay (at most 1.3 x).
+            long wait = RETRY_DELAY.toNanos() * 14 / 10 - (System.nanoTime() - connectedAt.get());
+            if (wait > 0) {
+              TimeUnit.NANOSECONDS.sleep(wait);
+            }
+          });
     } finally {
       connection.close().get(10, TimeUnit.SECONDS);
       r1.kill();
       r2.kill();
+    }
+  }
+
+  /** Before each kill, a caller-specific wait; then the trial that all clients share. */
+  @FunctionalInterface
+  private interface BeforeKill {
+    void run() throws InterruptedException;
+  }
+
+  /**
+   * Runs the trials: find the replica that serves, kill it, time the first successful call, start
+   * the replica again on its port.
+   */
+  private static Stats killTheServingReplica(
+      int trials, Echo.Stub stub, Replica r1, Replica r2, BeforeKill beforeKill) throws Exception {
+    Stats stats = new Stats();
+    for (int trial = 0; trial < trials; trial++) {
+      Replica victim = whoServes(stub).startsWith("r1") ? r1 : r2;
+      beforeKill.run();
+      long killed = System.nanoTime();
+      victim.kill();
+      callUntilSuccess(stub);
+      stats.add(System.nanoTime() - killed);
+      victim.start();
     }
     return stats;
   }
@@ -124,23 +145,13 @@ final class FailoverBench {
         NettyChannelBuilder.forTarget(StaticResolverProvider.target(List.of(r1.address(), r2.address())))
             .usePlaintext()
             .build();
-    Echo.Stub stub = new Echo.Stub(channel);
-    Stats stats = new Stats();
     try {
-      for (int trial = 0; trial < trials; trial++) {
-        Replica victim = whoServes(stub).startsWith("r1") ? r1 : r2;
-        long killed = System.nanoTime();
-        victim.kill();
-        callUntilSuccess(stub);
-        stats.add(System.nanoTime() - killed);
-        victim.start();
-      }
+      return killTheServingReplica(trials, new Echo.Stub(channel), r1, r2, () -> {});
     } finally {
       channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
       r1.kill();
       r2.kill();
     }
-    return stats;
   }
 
   private static Stats sameAddress(int trials) throws Exception {
