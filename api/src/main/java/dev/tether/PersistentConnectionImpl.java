@@ -569,42 +569,39 @@ final class PersistentConnectionImpl<A, C extends Closable> implements Persisten
 
   private void closeCurrentConnection(C connection) {
     context.checkInContext();
-    ListenableFuture<Void> closing;
-    try {
-      closing = Objects.requireNonNull(connection.close(), "close() returned null");
-    } catch (Throwable t) {
-      warn("closing connection {} failed; counting it as closed", connection, t);
-      connectionClosed(connection);
-      return;
-    }
     // Its closeFinished() completes too and reports the same; whichever comes first counts.
-    closing.addListener(
-        () -> context.execute(
-            () -> {
-              logIfFailed(closing, connection);
-              connectionClosed(connection);
-            }),
-        directExecutor());
+    closeThen(connection, () -> connectionClosed(connection));
   }
 
   private void closeLateConnection(C connection) {
     context.checkInContext();
     lateConnectionsClosing++;
+    closeThen(
+        connection,
+        () -> {
+          lateConnectionsClosing--;
+          finishCloseIfDone();
+        });
+  }
+
+  /**
+   * Closes {@code connection} and runs {@code closed} in the context once its close completes. A
+   * close that throws, returns null or fails is logged and counted as done.
+   */
+  private void closeThen(C connection, Runnable closed) {
     ListenableFuture<Void> closing;
     try {
       closing = Objects.requireNonNull(connection.close(), "close() returned null");
     } catch (Throwable t) {
       warn("closing connection {} failed; counting it as closed", connection, t);
-      lateConnectionsClosing--;
-      finishCloseIfDone();
+      closed.run();
       return;
     }
     closing.addListener(
         () -> context.execute(
             () -> {
               logIfFailed(closing, connection);
-              lateConnectionsClosing--;
-              finishCloseIfDone();
+              closed.run();
             }),
         directExecutor());
   }

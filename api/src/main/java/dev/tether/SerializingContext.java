@@ -66,9 +66,4 @@ final class SerializingContext implements Executor {
     checkState(
         Thread.currentThread() == drainingThread.get(), "not running in the serializing context");
   }
-
-  /** Returns whether the calling thread is draining this context. */
-  boolean inContext() {
-    return Thread.currentThread() == drainingThread.get();
-  }
 }
