@@ -166,13 +166,15 @@ final class WaitingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   /** One real call on one connection's channel. */
   private final class Attempt extends Listener<RespT> {
     final GrpcConnection<?> connection;
+    final Listener<RespT> caller;
     volatile boolean sent;
     /** Cancelled by this call to move it: operations that still reach it are in the log. */
     volatile boolean moving;
     @Nullable ClientCall<ReqT, RespT> call; // set once, under lock, before the call starts
 
-    Attempt(GrpcConnection<?> connection) {
+    Attempt(GrpcConnection<?> connection, Listener<RespT> caller) {
       this.connection = connection;
+      this.caller = caller;
     }
 
     ClientStreamTracer.Factory tracer() {
@@ -202,18 +204,18 @@ final class WaitingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     @Override
     public void onHeaders(Metadata headers) {
       commit();
-      userListener().onHeaders(headers);
+      caller.onHeaders(headers);
     }
 
     @Override
     public void onMessage(RespT message) {
       commit();
-      userListener().onMessage(message);
+      caller.onMessage(message);
     }
 
     @Override
     public void onReady() {
-      userListener().onReady();
+      caller.onReady();
     }
 
     @Override
@@ -246,7 +248,7 @@ final class WaitingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
         // It never left this client and its connection went away: move it to the next one.
         awaitConnection();
       } else {
-        userListener().onClose(status, trailers);
+        caller.onClose(status, trailers);
       }
     }
 
@@ -276,20 +278,16 @@ final class WaitingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     }
   }
 
-  private Listener<RespT> userListener() {
-    synchronized (lock) {
-      return requireNonNull(listener);
-    }
-  }
-
   private void startAttempt(GrpcConnection<?> connection) {
-    Attempt next = new Attempt(connection);
     Metadata headersCopy = new Metadata();
+    Attempt next;
     ClientCall<ReqT, RespT> call;
     synchronized (lock) {
-      if (finished || listener == null || headers == null) {
+      Listener<RespT> caller = listener;
+      if (finished || caller == null || headers == null) {
         return;
       }
+      next = new Attempt(connection, caller);
       headersCopy.merge(headers); // a transport may modify the headers it sends
       // Made in the caller's context, so that the real call honours its deadline and cancellation.
       Context previous = context.attach();
