@@ -30,6 +30,15 @@ class CatalogFailoverTest {
     return HostAndPort.fromParts("127.0.0.1", Servers.port(server));
   }
 
+  private PersistentConnection<HostAndPort, GrpcConnection<HostAndPort>> connectThroughTheCatalog(
+      EventQueue<HostAndPort, GrpcConnection<HostAndPort>> events) {
+    return GrpcConnector.persistentConnection("echo", ChannelFactory.plaintext())
+        .addressLookup(catalog.lookup())
+        .retryDelay(Duration.ofMillis(200))
+        .onEvent(events)
+        .build();
+  }
+
   private static String describe(Event<?, ?> event) {
     if (event instanceof Event.ObtainedAddress<?, ?> obtained) {
       return "ObtainedAddress " + obtained.address();
@@ -47,11 +56,7 @@ class CatalogFailoverTest {
     }
     EventQueue<HostAndPort, GrpcConnection<HostAndPort>> events = new EventQueue<>();
     PersistentConnection<HostAndPort, GrpcConnection<HostAndPort>> connection =
-        GrpcConnector.persistentConnection("echo", ChannelFactory.plaintext())
-            .addressLookup(catalog.lookup())
-            .retryDelay(Duration.ofMillis(200))
-            .onEvent(events)
-            .build();
+        connectThroughTheCatalog(events);
     try {
       Echo.Stub stub = new Echo.Stub(PersistentChannel.of(connection)).withWaitForReady();
       assertEquals("r1: before", stub.withDeadlineAfter(10, TimeUnit.SECONDS).say("before"));
@@ -90,11 +95,7 @@ class CatalogFailoverTest {
     catalog.publish(address(replica));
     EventQueue<HostAndPort, GrpcConnection<HostAndPort>> events = new EventQueue<>();
     PersistentConnection<HostAndPort, GrpcConnection<HostAndPort>> connection =
-        GrpcConnector.persistentConnection("echo", ChannelFactory.plaintext())
-            .addressLookup(catalog.lookup())
-            .retryDelay(Duration.ofMillis(200))
-            .onEvent(events)
-            .build();
+        connectThroughTheCatalog(events);
     try {
       PersistentChannel channel = PersistentChannel.of(connection);
       Echo.Stub blocking = new Echo.Stub(channel).withWaitForReady();
