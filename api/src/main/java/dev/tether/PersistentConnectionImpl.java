@@ -6,6 +6,7 @@ import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.SettableFuture;
 import dev.tether.ConnectAttemptException.Stage;
+import dev.tether.internal.Scheduled;
 import dev.tether.internal.UncancellableFuture;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -37,7 +38,8 @@ import org.slf4j.spi.LoggingEventBuilder;
  * the callbacks of futures this class completes) runs inside steps, guarded so that whatever it
  * throws cannot break the loop, and never under a lock.
  */
-final class PersistentConnectionImpl<A, C extends Closable> implements PersistentConnection<A, C> {
+final class PersistentConnectionImpl<A, C extends Closable>
+    implements PersistentConnection<A, C>, Scheduled {
   private static final String KEY = "persistent-connection-to";
 
   private enum Phase {
@@ -151,6 +153,11 @@ final class PersistentConnectionImpl<A, C extends Closable> implements Persisten
   }
 
   // ---- public API ----
+
+  @Override
+  public ScheduledExecutorService scheduler() {
+    return scheduler;
+  }
 
   @Override
   public String serverName() {

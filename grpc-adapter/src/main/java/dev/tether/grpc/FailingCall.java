@@ -6,7 +6,7 @@ import io.grpc.Status;
 import java.util.concurrent.Executor;
 import org.jspecify.annotations.Nullable;
 
-/** A call that fails with a fixed status as soon as it starts. */
+/** A call that fails with a fixed status once started: on its executor, never inside start(). */
 final class FailingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private final Status status;
   private final Executor executor;
@@ -18,7 +18,7 @@ final class FailingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   @Override
   public void start(Listener<RespT> listener, Metadata headers) {
-    executor.execute(() -> listener.onClose(status, new Metadata()));
+    Calls.execute(executor, () -> listener.onClose(status, new Metadata()));
   }
 
   @Override

@@ -6,6 +6,8 @@ import dev.tether.internal.UncancellableFuture;
 import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
 import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -34,6 +36,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * @param <A> the address type
  */
 public final class GrpcConnection<A> implements Closable {
+  private static final org.slf4j.Logger logger = org.slf4j.LoggerFactory.getLogger(GrpcConnection.class);
   /** How often a closing channel is checked for termination. */
   private static final long TERMINATION_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
 
@@ -43,6 +46,8 @@ public final class GrpcConnection<A> implements Closable {
   private final ScheduledExecutorService scheduler;
   private final AtomicBoolean closed = new AtomicBoolean();
   private final UncancellableFuture<Void> closeFinished = new UncancellableFuture<>();
+  /** Told once when this connection closes; each leaves when it no longer cares. */
+  private final Set<Runnable> closeWatchers = ConcurrentHashMap.newKeySet();
 
   GrpcConnection(
       ManagedChannel channel, A address, Duration shutdownGrace, ScheduledExecutorService scheduler) {
@@ -80,6 +85,7 @@ public final class GrpcConnection<A> implements Closable {
 
   private void dropped() {
     if (closed.compareAndSet(false, true)) {
+      tellWatchers();
       channel.shutdown();
       closeFinished.set(null);
       schedule(
@@ -95,6 +101,7 @@ public final class GrpcConnection<A> implements Closable {
   @Override
   public ListenableFuture<Void> close() {
     if (closed.compareAndSet(false, true)) {
+      tellWatchers();
       channel.shutdown();
       awaitTermination(System.nanoTime() + shutdownGraceNanos);
     }
@@ -121,6 +128,38 @@ public final class GrpcConnection<A> implements Closable {
       // No timer left: force the channel down now rather than leak it.
       channel.shutdownNow();
       closeFinished.set(null);
+    }
+  }
+
+  /**
+   * Runs {@code watcher} once this connection is closed (it closes itself on a drop), on the
+   * thread that closes it, or at once on this thread if it is closed already. Unlike a listener
+   * of {@link #closeFinished()}, a watcher can leave: {@link #removeCloseWatcher}. The calls of a {@link
+   * PersistentChannel} watch their connection only while they could still move, so that a
+   * long-lived connection holds nothing of calls that are done.
+   */
+  void addCloseWatcher(Runnable watcher) {
+    closeWatchers.add(watcher);
+    if (closed.get() && closeWatchers.remove(watcher)) {
+      watcher.run();
+    }
+  }
+
+  /** Stops {@code watcher} from being told; does nothing if it was told already. */
+  void removeCloseWatcher(Runnable watcher) {
+    closeWatchers.remove(watcher);
+  }
+
+  /** Tells each watcher once; a watcher added from now on runs at once in {@link #addCloseWatcher}. */
+  private void tellWatchers() {
+    for (Runnable watcher : closeWatchers) {
+      if (closeWatchers.remove(watcher)) {
+        try {
+          watcher.run();
+        } catch (RuntimeException e) {
+          logger.error("a close watcher of {} failed", this, e);
+        }
+      }
     }
   }
 

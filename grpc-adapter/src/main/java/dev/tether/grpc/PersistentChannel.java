@@ -3,22 +3,21 @@ package dev.tether.grpc;
 import static com.google.common.util.concurrent.MoreExecutors.directExecutor;
 import static java.util.Objects.requireNonNull;
 
-import com.google.common.util.concurrent.MoreExecutors;
 import dev.tether.Event;
 import dev.tether.PersistentConnection;
 import dev.tether.internal.DefaultScheduler;
+import dev.tether.internal.Scheduled;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
-import java.util.ArrayList;
-import java.util.LinkedHashSet;
-import java.util.List;
 import java.util.Set;
-import java.util.concurrent.Executor;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A {@link Channel} that follows a persistent connection, so that stubs are built once and keep
@@ -41,9 +40,20 @@ import org.jspecify.annotations.Nullable;
  * </ul>
  *
  * <p>A wait-for-ready call that its connection's channel has not yet sent when the connection
- * drops (it never left this client) moves to the next connection, so it cannot sit in an abandoned
- * channel until its deadline. A call whose headers were sent stays on its channel, as in gRPC: a
- * drop ends it there, with the transport's status.
+ * drops (it never left this client) moves to the next connection with its metadata, call options,
+ * messages, half-close and flow-control requests, so it cannot sit in an abandoned channel until
+ * its deadline. What a call keeps for a move is bounded in bytes; past the bound, or once the
+ * server answered, it stays where it is. A call whose headers were sent stays on its channel, as
+ * in gRPC: a drop ends it there, with the transport's status. Every kind of call (unary, client,
+ * server and bidirectional streaming) works this way, flow control ({@code isReady()}, {@code
+ * onReady}, {@code request(n)}) included.
+ *
+ * <p><b>Threads.</b> A call's callbacks run on the executor of its call options; without one, on
+ * a pool of daemon threads that the adapter shares (as gRPC's channels do), never inside {@code
+ * start()}, inside the persistent connection's loop, or on a scheduler's thread. Deadlines of
+ * waiting calls are timed on the persistent connection's scheduler, so a virtual-time scheduler
+ * drives them in tests. No lock of this class is held while it calls into a persistent
+ * connection, a channel or user code.
  *
  * <p>After the persistent connection is closed, every waiting and new call fails with UNAVAILABLE
  * saying so.
@@ -55,20 +65,32 @@ import org.jspecify.annotations.Nullable;
  * subscribes to the persistent connection's events for as long as that lives.
  */
 public final class PersistentChannel extends Channel {
+  private static final Logger logger = LoggerFactory.getLogger(PersistentChannel.class);
+
   private final PersistentConnection<?, ? extends GrpcConnection<?>> connection;
   private final String serverName;
   private final ScheduledExecutorService scheduler;
   private volatile String authority;
   private volatile @Nullable Throwable lastFailure;
-  private final Object lock = new Object();
-  private final Set<WaitingCall<?, ?>> waiting = new LinkedHashSet<>(); // guarded by lock
-  private boolean closed; // guarded by lock
+  /** Attempts of wait-for-ready calls that wait for a connection. */
+  private final Set<Waiter> waiting = ConcurrentHashMap.newKeySet();
+  private volatile boolean closed;
+
+  /** An attempt of a call that waits for a connection. */
+  interface Waiter {
+    /** Runs the attempt on {@code connection}; called once, with no lock held. */
+    void connectTo(GrpcConnection<?> connection);
+
+    /** Ends the attempt, which got no connection, with {@code status}. */
+    void fail(Status status);
+  }
 
   private PersistentChannel(PersistentConnection<?, ? extends GrpcConnection<?>> connection) {
     this.connection = connection;
     this.serverName = connection.serverName();
     this.authority = serverName;
-    this.scheduler = DefaultScheduler.get();
+    this.scheduler =
+        connection instanceof Scheduled scheduled ? scheduled.scheduler() : DefaultScheduler.get();
     connection.subscribe(this::onEvent);
     connection.closeFinished().addListener(this::onClosed, directExecutor());
   }
@@ -83,41 +105,69 @@ public final class PersistentChannel extends Channel {
     return new PersistentChannel(requireNonNull(connection, "connection"));
   }
 
+  /** Runs in the persistent connection's loop: so it only records, or hands work to the pool. */
   private void onEvent(Event<?, ?> event) {
     if (event instanceof Event.FailedToConnect<?, ?> failed) {
       lastFailure = failed.error();
     } else if (event instanceof Event.Connected) {
       lastFailure = null;
+      if (!waiting.isEmpty()) {
+        Calls.execute(Calls.sharedPool(), this::connectWaiting);
+      }
+    }
+  }
+
+  /** Hands the current connection, if it is open, to every attempt that waits. */
+  private void connectWaiting() {
+    GrpcConnection<?> current = usableConnection();
+    if (current == null) {
+      return; // gone again: they wait for the next one
+    }
+    for (Waiter waiter : waiting) {
+      if (waiting.remove(waiter)) {
+        runGuarded(() -> waiter.connectTo(current));
+      }
     }
   }
 
   private void onClosed() {
-    List<WaitingCall<?, ?>> toFail;
-    synchronized (lock) {
-      closed = true;
-      toFail = new ArrayList<>(waiting);
-      waiting.clear();
+    closed = true;
+    Status status = closedStatus();
+    for (Waiter waiter : waiting) {
+      if (waiting.remove(waiter)) {
+        runGuarded(() -> waiter.fail(status));
+      }
     }
-    for (WaitingCall<?, ?> call : toFail) {
-      call.fail(closedStatus());
+  }
+
+  private static void runGuarded(Runnable task) {
+    try {
+      task.run();
+    } catch (RuntimeException e) {
+      logger.warn("a waiting call failed to take its turn; the others go on", e);
     }
+  }
+
+  private @Nullable GrpcConnection<?> usableConnection() {
+    GrpcConnection<?> current = connection.currentConnection();
+    return current != null && !current.isClosed() ? current : null;
   }
 
   @Override
   public <ReqT, RespT> ClientCall<ReqT, RespT> newCall(
       MethodDescriptor<ReqT, RespT> method, CallOptions options) {
     if (connection.isClosed()) {
-      return new FailingCall<>(closedStatus(), executorOf(options));
+      return new FailingCall<>(closedStatus(), Calls.executorOf(options));
     }
     if (options.isWaitForReady()) {
       // Even with a ready connection: a call made just as it drops moves to the next one.
-      return new WaitingCall<>(this, method, options);
+      return new MovingCall<>(this, method, options);
     }
     GrpcConnection<?> current = connection.currentConnection();
     if (current != null && current.isReady()) {
       return current.channel().newCall(method, options);
     }
-    return new FailingCall<>(unavailableStatus(), executorOf(options));
+    return new FailingCall<>(unavailableStatus(), Calls.executorOf(options));
   }
 
   @Override
@@ -134,10 +184,6 @@ public final class PersistentChannel extends Channel {
     return "PersistentChannel[" + serverName + "]";
   }
 
-  PersistentConnection<?, ? extends GrpcConnection<?>> connection() {
-    return connection;
-  }
-
   String serverName() {
     return serverName;
   }
@@ -146,21 +192,39 @@ public final class PersistentChannel extends Channel {
     return scheduler;
   }
 
-  /** Registers a waiting call; returns false if the persistent connection is already closed. */
-  boolean register(WaitingCall<?, ?> call) {
-    synchronized (lock) {
-      if (closed) {
+  /**
+   * Gives {@code waiter} the current connection, on this thread, if there is an open one; fails
+   * it if the persistent connection is closed; otherwise keeps it until the next connection.
+   * Returns true if it was kept waiting.
+   */
+  boolean await(Waiter waiter) {
+    if (!closed && !connection.isClosed()) {
+      GrpcConnection<?> current = usableConnection();
+      if (current != null) {
+        waiter.connectTo(current);
         return false;
       }
-      waiting.add(call);
-      return true;
+      waiting.add(waiter);
+      // A connection or the close that came meanwhile would not have seen it: look again.
+      current = usableConnection();
+      if (current != null && waiting.remove(waiter)) {
+        waiter.connectTo(current);
+        return false;
+      }
+      if (!closed && !connection.isClosed()) {
+        return true;
+      }
+      if (!waiting.remove(waiter)) {
+        return true; // the close took it
+      }
     }
+    waiter.fail(closedStatus());
+    return false;
   }
 
-  void unregister(WaitingCall<?, ?> call) {
-    synchronized (lock) {
-      waiting.remove(call);
-    }
+  /** Forgets a waiter that ended on its own (deadline, cancellation). */
+  void forget(Waiter waiter) {
+    waiting.remove(waiter);
   }
 
   Status closedStatus() {
@@ -177,14 +241,5 @@ public final class PersistentChannel extends Channel {
         .withDescription(
             "no connection to " + serverName + "; the last attempt failed: " + failure.getMessage())
         .withCause(failure);
-  }
-
-  /**
-   * The executor of a call's callbacks: the call's own, or else callbacks run one at a time on
-   * the thread that triggers them.
-   */
-  static Executor executorOf(CallOptions options) {
-    Executor executor = options.getExecutor();
-    return executor != null ? executor : MoreExecutors.newSequentialExecutor(directExecutor());
   }
 }

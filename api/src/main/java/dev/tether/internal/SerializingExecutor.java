@@ -1,0 +1,65 @@
+package dev.tether.internal;
+
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Runs tasks one at a time, in the order they were submitted, on the threads that submit them,
+ * in the manner of grpc-java's {@code SynchronizationContext}. Not part of the public API.
+ *
+ * <p>{@link #execute} queues the task and, unless another thread is draining the queue already,
+ * drains it on the calling thread. A task submitted from inside a running task is queued and run
+ * right after it by the same thread, so a task never runs re-entrantly. No lock is held while a
+ * task runs. A task that throws is handed to the error handler and the next one runs.
+ */
+public final class SerializingExecutor implements Executor {
+  private final Queue<Runnable> queue = new ConcurrentLinkedQueue<>();
+  private final AtomicReference<@Nullable Thread> drainingThread = new AtomicReference<>();
+  private final Consumer<Throwable> onError;
+
+  /** Creates an executor that hands what a task throws to {@code onError}. */
+  public SerializingExecutor(Consumer<Throwable> onError) {
+    this.onError = onError;
+  }
+
+  @Override
+  public void execute(Runnable task) {
+    queue.add(task);
+    drain();
+  }
+
+  private void drain() {
+    do {
+      Thread current = Thread.currentThread();
+      if (!drainingThread.compareAndSet(null, current)) {
+        return;
+      }
+      try {
+        Runnable task;
+        while ((task = queue.poll()) != null) {
+          try {
+            task.run();
+          } catch (Throwable t) {
+            try {
+              onError.accept(t);
+            } catch (Throwable ignored) {
+              // A broken error handler must not strand the queue.
+            }
+          }
+        }
+      } finally {
+        drainingThread.set(null);
+      }
+      // A task queued between the last poll and the release would be stranded: look again.
+    } while (!queue.isEmpty());
+  }
+
+  /** Returns whether the calling thread is the one running this executor's tasks. */
+  public boolean isRunningTasks() {
+    return Thread.currentThread() == drainingThread.get();
+  }
+}

@@ -1,0 +1,280 @@
+package dev.tether.grpc;
+
+import static com.google.common.base.Preconditions.checkState;
+import static java.util.Objects.requireNonNull;
+
+import io.grpc.Attributes;
+import io.grpc.ClientCall;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Executor;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A call whose real call is set later, once, in the shape of grpc-java's {@code
+ * DelayedClientCall}.
+ *
+ * <p>Until {@link #setCall} the operations of the caller are queued. {@code setCall} runs them on
+ * the real call in order, on the thread that calls it and with no lock held, until the queue stays
+ * empty; from then on operations pass straight through. Callbacks that the real call makes while
+ * the queue drains are held and then delivered, in order, on the call executor, so that a listener
+ * never sees {@code onReady} before {@link #isReady()} can say true.
+ *
+ * <p>{@link #cancel} is queued behind pending work, so it reaches the real call after {@code
+ * start}, and it always wins: before {@code setCall} it ends the call at once (the listener gets
+ * {@code onClose} on the call executor, never inside {@code cancel} or {@code start}) and a later
+ * {@code setCall} is refused. {@link #failIfNotSet} ends a call that has no real call yet with a
+ * status of the caller's choosing.
+ */
+final class DelayedCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
+  private final Executor callExecutor;
+
+  private final Object lock = new Object();
+  /** Set once: by {@link #setCall}, or to a no-op call by {@link #fail}. Written under lock. */
+  private volatile @Nullable ClientCall<ReqT, RespT> realCall;
+  /** True once the real call is set and every queued operation has run on it. */
+  private volatile boolean passThrough;
+  private @Nullable List<Runnable> pending = new ArrayList<>(); // guarded by lock
+  private @Nullable Listener<RespT> listener; // guarded by lock
+  private @Nullable HeldListener<RespT> held; // guarded by lock
+  private @Nullable Status error; // guarded by lock: failed before start
+
+  DelayedCall(Executor callExecutor) {
+    this.callExecutor = callExecutor;
+  }
+
+  /** Returns whether a real call (or the failure) has been set. */
+  boolean hasCall() {
+    return realCall != null;
+  }
+
+  /**
+   * Hands every pending and later operation to {@code call}. Returns false, doing nothing, if a
+   * real call was set already or the call failed.
+   */
+  boolean setCall(ClientCall<ReqT, RespT> call) {
+    synchronized (lock) {
+      if (realCall != null) {
+        return false;
+      }
+      realCall = requireNonNull(call, "call");
+    }
+    drainPending();
+    return true;
+  }
+
+  @Override
+  public void start(Listener<RespT> listener, Metadata headers) {
+    Status failed;
+    Listener<RespT> target;
+    synchronized (lock) {
+      checkState(this.listener == null, "call already started");
+      this.listener = requireNonNull(listener, "listener");
+      failed = error;
+      target = passThrough ? listener : (held = new HeldListener<>(listener));
+    }
+    if (failed != null) {
+      deliverClose(listener, failed);
+      return;
+    }
+    delayOrRun(() -> requireNonNull(realCall).start(target, headers));
+  }
+
+  @Override
+  public void cancel(@Nullable String message, @Nullable Throwable cause) {
+    Status status = Status.CANCELLED.withDescription(message != null ? message : "call cancelled");
+    if (!failIfNotSet(cause != null ? status.withCause(cause) : status)) {
+      delayOrRun(() -> requireNonNull(realCall).cancel(message, cause));
+    }
+  }
+
+  /**
+   * Ends the call with {@code status} if no real call is set yet, and refuses any later {@link
+   * #setCall}; returns whether it did. A call that has its real call already is left to it.
+   */
+  boolean failIfNotSet(Status status) {
+    Listener<RespT> toClose;
+    synchronized (lock) {
+      if (realCall != null) {
+        return false;
+      }
+      realCall = NoopCall.get();
+      toClose = listener;
+      if (toClose == null) {
+        error = status; // start() delivers it
+      }
+    }
+    if (toClose != null) {
+      deliverClose(toClose, status);
+    }
+    drainPending();
+    return true;
+  }
+
+  private void deliverClose(Listener<RespT> listener, Status status) {
+    Calls.execute(callExecutor, () -> listener.onClose(status, new Metadata()));
+  }
+
+  private void delayOrRun(Runnable operation) {
+    synchronized (lock) {
+      List<Runnable> queue = pending;
+      if (queue != null) {
+        queue.add(operation);
+        return;
+      }
+    }
+    operation.run();
+  }
+
+  /** Runs the queued operations until the queue stays empty, then passes through. Once. */
+  private void drainPending() {
+    List<Runnable> batch = new ArrayList<>();
+    HeldListener<RespT> heldListener;
+    while (true) {
+      synchronized (lock) {
+        List<Runnable> queue = requireNonNull(pending, "drained twice");
+        if (queue.isEmpty()) {
+          pending = null;
+          passThrough = true;
+          heldListener = held;
+          break;
+        }
+        pending = batch;
+        batch = queue;
+      }
+      for (Runnable operation : batch) {
+        try {
+          operation.run(); // never under the lock: it calls into the channel
+        } catch (RuntimeException e) {
+          ClientCall<ReqT, RespT> call = requireNonNull(realCall);
+          call.cancel("a queued operation failed", e);
+        }
+      }
+      batch.clear();
+    }
+    if (heldListener != null) {
+      Calls.execute(callExecutor, heldListener::release);
+    }
+  }
+
+  @Override
+  public void request(int numMessages) {
+    if (passThrough) {
+      requireNonNull(realCall).request(numMessages);
+    } else {
+      delayOrRun(() -> requireNonNull(realCall).request(numMessages));
+    }
+  }
+
+  @Override
+  public void halfClose() {
+    delayOrRun(() -> requireNonNull(realCall).halfClose());
+  }
+
+  @Override
+  public void sendMessage(ReqT message) {
+    if (passThrough) {
+      requireNonNull(realCall).sendMessage(message);
+    } else {
+      delayOrRun(() -> requireNonNull(realCall).sendMessage(message));
+    }
+  }
+
+  @Override
+  public void setMessageCompression(boolean enabled) {
+    delayOrRun(() -> requireNonNull(realCall).setMessageCompression(enabled));
+  }
+
+  @Override
+  public boolean isReady() {
+    return passThrough && requireNonNull(realCall).isReady();
+  }
+
+  @Override
+  public Attributes getAttributes() {
+    ClientCall<ReqT, RespT> call = realCall;
+    return call != null ? call.getAttributes() : Attributes.EMPTY;
+  }
+
+  @Override
+  public String toString() {
+    return "DelayedCall[" + realCall + "]";
+  }
+
+  /** Holds the real call's callbacks until the queued operations have run, then passes through. */
+  private static final class HeldListener<RespT> extends Listener<RespT> {
+    private final Listener<RespT> listener;
+    private volatile boolean released;
+    private @Nullable List<Runnable> callbacks = new ArrayList<>(); // guarded by this
+
+    HeldListener(Listener<RespT> listener) {
+      this.listener = listener;
+    }
+
+    private void holdOrRun(Runnable callback) {
+      synchronized (this) {
+        List<Runnable> queue = callbacks;
+        if (queue != null) {
+          queue.add(callback);
+          return;
+        }
+      }
+      callback.run();
+    }
+
+    /** Delivers the held callbacks in order until none are left; from then on passes through. */
+    void release() {
+      List<Runnable> batch = new ArrayList<>();
+      while (true) {
+        synchronized (this) {
+          List<Runnable> queue = requireNonNull(callbacks);
+          if (queue.isEmpty()) {
+            callbacks = null;
+            released = true;
+            return;
+          }
+          callbacks = batch;
+          batch = queue;
+        }
+        for (Runnable callback : batch) {
+          callback.run();
+        }
+        batch.clear();
+      }
+    }
+
+    @Override
+    public void onHeaders(Metadata headers) {
+      if (released) {
+        listener.onHeaders(headers);
+      } else {
+        holdOrRun(() -> listener.onHeaders(headers));
+      }
+    }
+
+    @Override
+    public void onMessage(RespT message) {
+      if (released) {
+        listener.onMessage(message);
+      } else {
+        holdOrRun(() -> listener.onMessage(message));
+      }
+    }
+
+    @Override
+    public void onReady() {
+      if (released) {
+        listener.onReady();
+      } else {
+        holdOrRun(listener::onReady);
+      }
+    }
+
+    @Override
+    public void onClose(Status status, Metadata trailers) {
+      holdOrRun(() -> listener.onClose(status, trailers));
+    }
+  }
+}
