@@ -87,14 +87,10 @@ public final class GrpcConnection<A> implements Closable {
     if (closed.compareAndSet(false, true)) {
       tellWatchers();
       channel.shutdown();
-      closeFinished.set(null);
-      schedule(
-          () -> {
-            if (!channel.isTerminated()) {
-              channel.shutdownNow();
-            }
-          },
-          shutdownGraceNanos);
+      closeFinished.set(null); // at once: a reconnect never waits for stragglers
+      // Watched until it terminates, and no longer, so that a channel is not kept for the whole
+      // grace after its last call ended; forced down after the grace.
+      awaitTermination(System.nanoTime() + shutdownGraceNanos);
     }
   }
 

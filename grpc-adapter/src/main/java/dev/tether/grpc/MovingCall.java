@@ -290,7 +290,9 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   @Override
   public String toString() {
-    return "MovingCall[" + method.getFullMethodName() + " to " + owner.serverName() + ", " + state + "]";
+    Attempt live = attempt;
+    return "MovingCall[" + method.getFullMethodName() + " to " + owner.serverName() + ", " + state
+        + (live == null ? "" : ", sent=" + live.sent + ", on " + live.connection + ", " + live.call) + "]";
   }
 
   // ---- state changes ----

@@ -1,0 +1,202 @@
+package dev.tether.grpc;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.common.net.HostAndPort;
+import com.google.common.util.concurrent.Futures;
+import com.google.common.util.concurrent.ListenableFuture;
+import dev.tether.PersistentConnection;
+import io.grpc.CallOptions;
+import io.grpc.InsecureServerCredentials;
+import io.grpc.Server;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ClientCalls;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * Wait-for-ready calls that their connection never sent move to the next connection, with what
+ * the caller did; sent ones stay. A replica that allows one call at a time makes a second call
+ * wait, unsent, in the client's transport, for as long as the first one runs.
+ */
+class MoveTest {
+  @RegisterExtension final Servers servers = new Servers();
+  private final AtomicReference<HostAndPort> address = new AtomicReference<>();
+  private final PersistentConnection<HostAndPort, GrpcConnection<HostAndPort>> connection =
+      GrpcConnector.builder(ChannelFactory.plaintext())
+          .shutdownGrace(Duration.ofMillis(500))
+          .build()
+          .persistentConnection("replicas")
+          .addressLookup(() -> Futures.immediateFuture(address.get()))
+          .retryDelay(Duration.ofMillis(50))
+          .build();
+  private final PersistentChannel channel = PersistentChannel.of(connection);
+
+  @AfterEach
+  void close() throws Exception {
+    connection.close().get(10, TimeUnit.SECONDS);
+  }
+
+  /** A replica that runs one call at a time per connection. */
+  private Server oneCallAtATime(String id) {
+    return servers.netty(
+        id, 0, InsecureServerCredentials.create(), b -> b.maxConcurrentCallsPerConnection(1));
+  }
+
+  private static HostAndPort addressOf(Server server) {
+    return HostAndPort.fromParts("127.0.0.1", Servers.port(server));
+  }
+
+  private static CallOptions waiting(long seconds) {
+    return CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(seconds, TimeUnit.SECONDS);
+  }
+
+  /**
+   * Starts a bidirectional stream that holds the only call slot of the current replica, and waits
+   * until the server answered it once: it was sent, and can no longer move. Completes with its
+   * status when it ends.
+   */
+  private CompletableFuture<Status> holdTheSlot() throws Exception {
+    CompletableFuture<String> answered = new CompletableFuture<>();
+    CompletableFuture<Status> ended = new CompletableFuture<>();
+    io.grpc.ClientCall<String, String> call = channel.newCall(Echo.CHAT, waiting(20));
+    call.start(
+        new io.grpc.ClientCall.Listener<String>() {
+          @Override
+          public void onMessage(String message) {
+            answered.complete(message);
+          }
+
+          @Override
+          public void onClose(Status status, io.grpc.Metadata trailers) {
+            ended.complete(status);
+          }
+        },
+        new io.grpc.Metadata());
+    call.request(1);
+    call.sendMessage("hold");
+    answered.get(10, TimeUnit.SECONDS);
+    return ended;
+  }
+
+  private static Status statusOf(ListenableFuture<?> call) {
+    ExecutionException e = assertThrows(ExecutionException.class, () -> call.get(10, TimeUnit.SECONDS));
+    return ((StatusRuntimeException) java.util.Objects.requireNonNull(e.getCause())).getStatus();
+  }
+
+  @Test
+  void unsentClientStream_movesToTheNextReplica_withItsMessagesAndHalfClose() throws Exception {
+    Server first = oneCallAtATime("A");
+    Server second = oneCallAtATime("B");
+    address.set(addressOf(first));
+    connection.connected().get(10, TimeUnit.SECONDS);
+    CompletableFuture<Status> held = holdTheSlot();
+    CompletableFuture<String> stream = Streams.clientStream(channel, waiting(20), 5);
+    ListenableFuture<String> unary =
+        ClientCalls.futureUnaryCall(channel.newCall(Echo.SAY, waiting(20)), "moved");
+
+    address.set(addressOf(second));
+    first.shutdownNow();
+
+    assertEquals("B: n=5", stream.get(10, TimeUnit.SECONDS));
+    assertEquals("B: moved", unary.get(10, TimeUnit.SECONDS));
+    // The call that A answered stays there and ends with it.
+    assertFalse(held.get(10, TimeUnit.SECONDS).isOk());
+  }
+
+  @Test
+  void unsentCall_whenThePersistentConnectionCloses_endsAtOnce() throws Exception {
+    Server only = oneCallAtATime("A");
+    address.set(addressOf(only));
+    connection.connected().get(10, TimeUnit.SECONDS);
+    CompletableFuture<Status> held = holdTheSlot();
+    ListenableFuture<String> queued =
+        ClientCalls.futureUnaryCall(channel.newCall(Echo.SAY, CallOptions.DEFAULT.withWaitForReady()), "x");
+
+    ListenableFuture<Void> closing = connection.close();
+
+    Status status = statusOf(queued);
+    assertEquals(Status.Code.UNAVAILABLE, status.getCode());
+    assertEquals("persistent connection to replicas is closed", status.getDescription());
+    closing.get(10, TimeUnit.SECONDS);
+    assertFalse(held.get(10, TimeUnit.SECONDS).isOk(), "the sent call ended with its channel");
+  }
+
+  /**
+   * Starts a streaming call of {@code method} that sends {@code messages} requests, asks for two
+   * responses, and then idles without half-closing; completes with its status when it ends. (It
+   * never leaves a response it did not ask for: gRPC holds a close back until the responses before
+   * it are asked for and delivered.)
+   */
+  private final List<Object> made = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+  private CompletableFuture<Status> idleStream(
+      io.grpc.MethodDescriptor<String, String> method, CallOptions options, int messages) {
+    CompletableFuture<Status> ended = new CompletableFuture<>();
+    io.grpc.ClientCall<String, String> call = channel.newCall(method, options);
+    made.add(call);
+    call.start(
+        new io.grpc.ClientCall.Listener<String>() {
+          @Override
+          public void onClose(Status status, io.grpc.Metadata trailers) {
+            ended.complete(status);
+          }
+        },
+        new io.grpc.Metadata());
+    call.request(2);
+    for (int i = 0; i < messages; i++) {
+      call.sendMessage("m" + i);
+    }
+    return ended;
+  }
+
+  private void idleStreams(List<CompletableFuture<Status>> calls, CallOptions options) {
+    for (int i = 0; i < 8; i++) {
+      calls.add(idleStream(Echo.CHAT, options, 1));
+      calls.add(idleStream(Echo.COLLECT, options, 3));
+    }
+  }
+
+  @org.junit.jupiter.api.RepeatedTest(5)
+  void streamsCutByADrop_orMadeAcrossIt_eachEndWithinItsDeadline() throws Exception {
+    Server server = servers.netty("A", 0);
+    int port = Servers.port(server);
+    address.set(HostAndPort.fromParts("127.0.0.1", port));
+    connection.connected().get(10, TimeUnit.SECONDS);
+    long deadlineMillis = 2_000;
+    CallOptions options =
+        CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS);
+    long started = System.nanoTime();
+    List<CompletableFuture<Status>> calls = new ArrayList<>();
+    idleStreams(calls, options); // on A when it dies
+    server.shutdownNow();
+    idleStreams(calls, options); // as it dies, or waiting for the next connection
+    servers.netty("A", port);
+    for (int i = 0; i < calls.size(); i++) {
+      long left = deadlineMillis + 500 - (System.nanoTime() - started) / 1_000_000;
+      try {
+        assertFalse(calls.get(i).get(Math.max(left, 1), TimeUnit.MILLISECONDS).isOk());
+      } catch (java.util.concurrent.TimeoutException e) {
+        String late;
+        try {
+          late = calls.get(i).get(20, TimeUnit.SECONDS) + " at " + (System.nanoTime() - started) / 1_000_000;
+        } catch (Exception again) {
+          late = again.toString() + " " + made.get(i);
+        }
+        throw new AssertionError("call " + i + " outlived its deadline by more than 500 ms: " + late, e);
+      }
+    }
+  }
+}
