@@ -117,6 +117,42 @@ class MoveTest {
   }
 
   @Test
+  void unsentClientStream_pastTheByteBound_staysWhereItIs() throws Exception {
+    Server first = oneCallAtATime("A");
+    Server second = oneCallAtATime("B");
+    address.set(addressOf(first));
+    connection.connected().get(10, TimeUnit.SECONDS);
+    CompletableFuture<Status> held = holdTheSlot();
+    String kilobytes64 = "x".repeat(64 * 1024);
+    CompletableFuture<Status> big = new CompletableFuture<>();
+    CompletableFuture<Status> small = new CompletableFuture<>();
+    for (CompletableFuture<Status> ended : List.of(big, small)) {
+      io.grpc.ClientCall<String, String> call = channel.newCall(Echo.COLLECT, waiting(20));
+      call.start(
+          new io.grpc.ClientCall.Listener<String>() {
+            @Override
+            public void onClose(Status status, io.grpc.Metadata trailers) {
+              ended.complete(status);
+            }
+          },
+          new io.grpc.Metadata());
+      call.request(1);
+      // 1.25 MiB is past the bound of what a call keeps for a move; 640 KiB is not.
+      for (int i = 0; i < (ended == big ? 20 : 10); i++) {
+        call.sendMessage(kilobytes64);
+      }
+      call.halfClose();
+    }
+
+    address.set(addressOf(second));
+    first.shutdownNow();
+
+    assertTrue(small.get(10, TimeUnit.SECONDS).isOk(), "the call within the bound moved to B");
+    assertFalse(big.get(10, TimeUnit.SECONDS).isOk(), "the call past the bound stayed on A");
+    assertFalse(held.get(10, TimeUnit.SECONDS).isOk());
+  }
+
+  @Test
   void unsentCall_whenThePersistentConnectionCloses_endsAtOnce() throws Exception {
     Server only = oneCallAtATime("A");
     address.set(addressOf(only));

@@ -54,7 +54,8 @@ public final class Servers implements AfterEachCallback {
     return track(customizer.apply(builder));
   }
 
-  private Server track(io.grpc.ServerBuilder<?> builder) {
+  /** Starts a server from {@code builder} and stops it after the test. */
+  synchronized Server track(io.grpc.ServerBuilder<?> builder) {
     try {
       Server server = builder.build().start();
       servers.add(server);
@@ -69,7 +70,7 @@ public final class Servers implements AfterEachCallback {
   }
 
   @Override
-  public synchronized void afterEach(ExtensionContext context) throws InterruptedException {
+  public synchronized void afterEach(@org.jspecify.annotations.Nullable ExtensionContext context) throws InterruptedException {
     for (Server server : servers) {
       server.shutdownNow();
     }
