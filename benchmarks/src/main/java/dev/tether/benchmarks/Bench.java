@@ -53,6 +53,9 @@ public final class Bench {
 
   /** The arguments after the benchmark's name that are not a mode: hotpath-ratio's cases. */
   private static List<String> cases(String[] args) {
-    return Arrays.stream(args).skip(1).filter(a -> !a.startsWith("--")).toList();
+    return Arrays.stream(args)
+        .skip(1)
+        .filter(a -> !a.isBlank() && !a.startsWith("--"))
+        .toList();
   }
 }
