@@ -1,19 +1,24 @@
 package dev.tether.benchmarks;
 
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 
 /**
- * The benchmarks' entry point: {@code Bench <failover|recovery|hotpath|scale|all> [--quick|--full]}.
- * Each prints one line per figure. {@code --quick} finishes within a minute; {@code --full}
- * within ten.
+ * The benchmarks' entry point: {@code Bench <failover|recovery|hotpath|hotpath-ratio|scale|all>
+ * [--quick|--full] [case...]}, where the cases (hotpath-ratio only, all by default) are {@code
+ * inprocess/fail-fast}, {@code inprocess/wait-for-ready}, {@code netty/fail-fast} and {@code
+ * netty/wait-for-ready}. Each prints one line per figure. {@code --quick} finishes within a
+ * minute; {@code --full} within ten.
  */
 public final class Bench {
   private Bench() {}
 
   public static void main(String[] args) throws Exception {
     if (args.length == 0) {
-      System.err.println("usage: Bench <failover|recovery|hotpath|scale|all> [--quick|--full]");
+      System.err.println(
+          "usage: Bench <failover|recovery|hotpath|hotpath-ratio|scale|all> [--quick|--full]"
+              + " [case...]");
       System.exit(2);
     }
     boolean quick = Arrays.asList(args).contains("--quick");
@@ -29,11 +34,13 @@ public final class Bench {
       case "failover" -> FailoverBench.run(quick);
       case "recovery" -> RecoveryBench.run(quick);
       case "hotpath" -> HotPathRunner.run(quick);
+      case "hotpath-ratio" -> HotPathRatioBench.run(quick, cases(args));
       case "scale" -> ScaleBench.run(quick);
       case "all" -> {
         FailoverBench.run(quick);
         RecoveryBench.run(quick);
         HotPathRunner.run(quick);
+        HotPathRatioBench.run(quick, List.of());
         ScaleBench.run(quick);
       }
       default -> {
@@ -42,5 +49,13 @@ public final class Bench {
       }
     }
     System.exit(0); // gRPC's and Netty's shared pools would keep the JVM a while longer
+  }
+
+  /** The arguments after the benchmark's name that are not a mode: hotpath-ratio's cases. */
+  private static List<String> cases(String[] args) {
+    return Arrays.stream(args)
+        .skip(1)
+        .filter(a -> !a.isBlank() && !a.startsWith("--"))
+        .toList();
   }
 }
