@@ -29,15 +29,24 @@ public final class SerializingExecutor implements Executor {
   @Override
   public void execute(Runnable task) {
     queue.add(task);
-    drain();
+    if (tryEnter()) {
+      exit();
+    }
   }
 
-  private void drain() {
+  /**
+   * Takes the turn to run tasks, if no thread has it: then the caller runs its own work inline,
+   * as if it were a task, and must call {@link #exit()} after it. A fast path for work that is
+   * seldom contended: it allocates nothing. Returns false, taking nothing, if another thread has
+   * the turn; submit the work with {@link #execute} then.
+   */
+  public boolean tryEnter() {
+    return drainingThread.compareAndSet(null, Thread.currentThread());
+  }
+
+  /** Runs what was queued meanwhile, then gives the turn up. Only after {@link #tryEnter()}. */
+  public void exit() {
     do {
-      Thread current = Thread.currentThread();
-      if (!drainingThread.compareAndSet(null, current)) {
-        return;
-      }
       try {
         Runnable task;
         while ((task = queue.poll()) != null) {
@@ -55,7 +64,7 @@ public final class SerializingExecutor implements Executor {
         drainingThread.set(null);
       }
       // A task queued between the last poll and the release would be stranded: look again.
-    } while (!queue.isEmpty());
+    } while (!queue.isEmpty() && tryEnter());
   }
 
   /** Returns whether the calling thread is the one running this executor's tasks. */

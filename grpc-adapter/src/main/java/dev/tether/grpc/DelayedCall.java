@@ -36,7 +36,8 @@ final class DelayedCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private volatile @Nullable ClientCall<ReqT, RespT> realCall;
   /** True once the real call is set and every queued operation has run on it. */
   private volatile boolean passThrough;
-  private @Nullable List<Runnable> pending = new ArrayList<>(); // guarded by lock
+  /** Operations queued until pass-through; made on the first one. */
+  private @Nullable List<Runnable> pending; // guarded by lock
   private @Nullable Listener<RespT> listener; // guarded by lock
   private @Nullable HeldListener<RespT> held; // guarded by lock
   private @Nullable Status error; // guarded by lock: failed before start
@@ -119,8 +120,11 @@ final class DelayedCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   private void delayOrRun(Runnable operation) {
     synchronized (lock) {
-      List<Runnable> queue = pending;
-      if (queue != null) {
+      if (!passThrough) {
+        List<Runnable> queue = pending;
+        if (queue == null) {
+          pending = queue = new ArrayList<>();
+        }
         queue.add(operation);
         return;
       }
@@ -130,12 +134,13 @@ final class DelayedCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   /** Runs the queued operations until the queue stays empty, then passes through. Once. */
   private void drainPending() {
-    List<Runnable> batch = new ArrayList<>();
+    @Nullable List<Runnable> batch = null;
     HeldListener<RespT> heldListener;
     while (true) {
       synchronized (lock) {
-        List<Runnable> queue = requireNonNull(pending, "drained twice");
-        if (queue.isEmpty()) {
+        checkState(!passThrough, "drained twice");
+        List<Runnable> queue = pending;
+        if (queue == null || queue.isEmpty()) {
           pending = null;
           passThrough = true;
           heldListener = held;

@@ -106,32 +106,57 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   public void start(Listener<RespT> listener, Metadata headers) {
     requireNonNull(listener, "listener");
     requireNonNull(headers, "headers");
-    Attempt first;
     Status early;
     synchronized (lock) {
       checkState(this.listener == null, "call already started");
       this.listener = listener;
       this.headers = headers;
       early = closedBeforeStart;
-      first = early == null ? newAttemptLocked() : null;
       state = early == null ? State.MOVABLE : State.CLOSED;
     }
-    if (first == null) { // cancelled before start; never inside start(), though
-      Status status = requireNonNull(early);
-      Calls.execute(Calls.executorOf(options), () -> deliverClose(status, new Metadata()));
+    if (early != null) { // cancelled before start; never inside start(), though
+      Calls.execute(Calls.executorOf(options), () -> deliverClose(early, new Metadata()));
       return;
     }
+    GrpcConnection<?> now = owner.openConnection();
+    if (now != null) {
+      startOn(now);
+      return;
+    }
+    Attempt first;
+    synchronized (lock) {
+      first = newAttemptLocked();
+    }
     await(first);
+  }
+
+  /**
+   * The usual case: a connection is open as the call starts. The first attempt gets its real call
+   * before anything is queued, so it passes straight through from the start.
+   */
+  private void startOn(GrpcConnection<?> connection) {
+    Attempt first = new Attempt();
+    synchronized (lock) {
+      attempt = first;
+    }
+    if (first.attach(connection)) {
+      first.call.start(first, copyOfHeaders());
+      first.watch(connection); // after start(): a cancel to move it must not come before
+    }
+  }
+
+  private Metadata copyOfHeaders() {
+    Metadata copy = new Metadata();
+    copy.merge(requireNonNull(headers)); // a transport or an interceptor may modify what it sends
+    return copy;
   }
 
   /** Makes the next attempt live and replays into it what the caller did. Under the lock. */
   private Attempt newAttemptLocked() {
     Attempt next = new Attempt();
     attempt = next;
-    Metadata copy = new Metadata();
-    copy.merge(requireNonNull(headers)); // a transport may modify the headers it sends
     // The attempt has no real call yet: these only queue, no channel or user code runs here.
-    next.call.start(next, copy);
+    next.call.start(next, copyOfHeaders());
     for (Consumer<ClientCall<ReqT, RespT>> operation : kept) {
       operation.accept(next.call);
     }
@@ -379,18 +404,46 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   // ---- to the caller ----
 
-  private void deliver(Attempt from, Consumer<Listener<RespT>> callback, String what) {
-    toCaller.execute(
-        () -> {
-          if (closeDelivered || from.abandoned) {
-            return;
-          }
-          try {
-            callback.accept(requireNonNull(listener));
-          } catch (Throwable t) {
-            cancel("the call's listener threw from " + what, t);
-          }
-        });
+  /** The callbacks of the caller's listener, so that the usual one needs no lambda. */
+  private enum Callback {
+    HEADERS,
+    MESSAGE,
+    READY
+  }
+
+  /**
+   * Hands a callback of {@code from} to the caller, unless {@code from} was abandoned or the call
+   * closed. Callbacks reach the caller one at a time: inline when no other thread is delivering
+   * one (the usual case, which allocates nothing), else queued behind it.
+   */
+  private void deliver(Attempt from, Callback callback, @Nullable Object argument) {
+    if (toCaller.tryEnter()) {
+      try {
+        deliverNow(from, callback, argument);
+      } finally {
+        toCaller.exit();
+      }
+    } else {
+      toCaller.execute(() -> deliverNow(from, callback, argument));
+    }
+  }
+
+  @SuppressWarnings("unchecked") // the argument of MESSAGE is a response
+  private void deliverNow(Attempt from, Callback callback, @Nullable Object argument) {
+    if (closeDelivered || from.abandoned) {
+      return;
+    }
+    Listener<RespT> caller = requireNonNull(listener);
+    try {
+      switch (callback) {
+        case HEADERS -> caller.onHeaders((Metadata) requireNonNull(argument));
+        case MESSAGE -> caller.onMessage((RespT) argument);
+        case READY -> caller.onReady();
+      }
+    } catch (Throwable t) {
+      // As gRPC does: a listener that throws cancels its call.
+      cancel("the call's listener threw from " + callback, t);
+    }
   }
 
   private void deliverClose(Status status, Metadata trailers) {
@@ -413,21 +466,30 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
     @Override
     public void connectTo(GrpcConnection<?> connection) {
+      if (attach(connection)) {
+        watch(connection);
+      }
+    }
+
+    /** Gives this attempt its real call on {@code connection}; false if it ended meanwhile. */
+    boolean attach(GrpcConnection<?> connection) {
       synchronized (lock) {
         if (attempt != this || state == State.CLOSED) {
-          return;
+          return false;
         }
         this.connection = connection;
       }
       CallOptions traced = options.withStreamTracerFactory(new Tracer());
       Context previous = context.attach(); // the real call honours the caller's context
       try {
-        if (!call.setCall(connection.channel().newCall(method, traced))) {
-          return; // ended meanwhile
-        }
+        return call.setCall(connection.channel().newCall(method, traced));
       } finally {
         context.detach(previous);
       }
+    }
+
+    /** Moves the call if {@code connection} closes while it could still move. */
+    void watch(GrpcConnection<?> connection) {
       connection.addCloseWatcher(this); // runs at once if the connection closed meanwhile
       if (state != State.MOVABLE || attempt != this) {
         connection.removeCloseWatcher(this); // committed or ended meanwhile
@@ -448,18 +510,18 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     @Override
     public void onHeaders(Metadata headers) {
       commit(this);
-      deliver(this, l -> l.onHeaders(headers), "onHeaders");
+      deliver(this, Callback.HEADERS, headers);
     }
 
     @Override
     public void onMessage(RespT message) {
       commit(this);
-      deliver(this, l -> l.onMessage(message), "onMessage");
+      deliver(this, Callback.MESSAGE, message);
     }
 
     @Override
     public void onReady() {
-      deliver(this, Listener::onReady, "onReady");
+      deliver(this, Callback.READY, null);
     }
 
     @Override

@@ -222,6 +222,11 @@ public final class PersistentChannel extends Channel {
     return false;
   }
 
+  /** Returns the current connection if it is open and the persistent connection is not closed. */
+  @Nullable GrpcConnection<?> openConnection() {
+    return closed || connection.isClosed() ? null : usableConnection();
+  }
+
   /** Forgets a waiter that ended on its own (deadline, cancellation). */
   void forget(Waiter waiter) {
     waiting.remove(waiter);

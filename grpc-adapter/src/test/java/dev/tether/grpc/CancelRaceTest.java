@@ -20,6 +20,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.RepeatedTest;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -36,8 +37,8 @@ class CancelRaceTest {
 
   /** Holds every call until it is cancelled; counts arrivals and cancellations. */
   private static final class Holding {
-    final AtomicInteger arrived = new AtomicInteger();
-    final AtomicInteger cancelled = new AtomicInteger();
+    private int arrived; // guarded by this
+    private int cancelled; // guarded by this
 
     ServerServiceDefinition service() {
       return ServerServiceDefinition.builder("tether.test.Echo")
@@ -45,11 +46,35 @@ class CancelRaceTest {
               Echo.SLOW,
               ServerCalls.asyncUnaryCall(
                   (request, response) -> {
-                    arrived.incrementAndGet();
-                    ((ServerCallStreamObserver<String>) response)
-                        .setOnCancelHandler(cancelled::incrementAndGet);
+                    synchronized (this) {
+                      arrived++;
+                    }
+                    ServerCallStreamObserver<String> call = (ServerCallStreamObserver<String>) response;
+                    AtomicBoolean counted = new AtomicBoolean();
+                    Runnable onCancel =
+                        () -> {
+                          if (counted.compareAndSet(false, true)) {
+                            synchronized (this) {
+                              cancelled++;
+                              notifyAll();
+                            }
+                          }
+                        };
+                    call.setOnCancelHandler(onCancel);
+                    if (call.isCancelled()) { // cancelled before the handler was set
+                      onCancel.run();
+                    }
                   }))
           .build();
+    }
+
+    /** Waits until every call that arrived was cancelled; returns "arrived/cancelled". */
+    synchronized String awaitAllCancelled() throws InterruptedException {
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (cancelled < arrived && System.nanoTime() < end) {
+        TimeUnit.NANOSECONDS.timedWait(this, end - System.nanoTime());
+      }
+      return arrived + "/" + cancelled;
     }
   }
 
@@ -64,7 +89,7 @@ class CancelRaceTest {
     }
   }
 
-  @RepeatedTest(10)
+  @RepeatedTest(50)
   void cancelsRacingTheConnection_eachCallEndsOnceWithCancelled(
       org.junit.jupiter.api.RepetitionInfo repetition) throws Exception {
     String name = "race-" + repetition.getCurrentRepetition();
@@ -129,9 +154,10 @@ class CancelRaceTest {
       for (Recorder recorder : recorders) {
         assertEquals(1, recorder.closes.get(), "onClose calls");
       }
-      // Every call that reached the server was cancelled there (the server ends with the test).
-      servers.afterEach(null);
-      assertEquals(holding.arrived.get(), holding.cancelled.get(), "cancels lost");
+      // Every call that reached the server was cancelled there.
+      String counts = holding.awaitAllCancelled();
+      String[] parts = counts.split("/");
+      assertEquals(parts[0], parts[1], "calls arrived / cancelled at the server");
     } finally {
       connection.close().get(10, TimeUnit.SECONDS);
     }
