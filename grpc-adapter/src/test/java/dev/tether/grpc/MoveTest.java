@@ -10,7 +10,13 @@ import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import dev.tether.PersistentConnection;
 import io.grpc.CallOptions;
+import io.grpc.ClientInterceptors;
 import io.grpc.InsecureServerCredentials;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.stub.MetadataUtils;
 import io.grpc.Server;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -55,6 +61,31 @@ class MoveTest {
         id, 0, InsecureServerCredentials.create(), b -> b.maxConcurrentCallsPerConnection(1));
   }
 
+  /** The headers of the SAY calls that a replica received. */
+  private final List<Metadata> received = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+  private Server oneCallAtATime_recordingHeaders(String id) {
+    ServerInterceptor recorder =
+        new ServerInterceptor() {
+          @Override
+          public <Q, R> ServerCall.Listener<Q> interceptCall(
+              ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
+            if (call.getMethodDescriptor().getFullMethodName().equals(Echo.SAY.getFullMethodName())) {
+              received.add(headers);
+            }
+            return next.startCall(call, headers);
+          }
+        };
+    return servers.netty(
+        id,
+        0,
+        InsecureServerCredentials.create(),
+        b -> b.maxConcurrentCallsPerConnection(1).intercept(recorder));
+  }
+
+  private static final Metadata.Key<String> TRACE =
+      Metadata.Key.of("x-trace", Metadata.ASCII_STRING_MARSHALLER);
+
   private static HostAndPort addressOf(Server server) {
     return HostAndPort.fromParts("127.0.0.1", Servers.port(server));
   }
@@ -97,21 +128,31 @@ class MoveTest {
   }
 
   @Test
-  void unsentClientStream_movesToTheNextReplica_withItsMessagesAndHalfClose() throws Exception {
+  void unsentCalls_moveToTheNextReplica_withMessagesHalfCloseMetadataAndCompression()
+      throws Exception {
     Server first = oneCallAtATime("A");
-    Server second = oneCallAtATime("B");
+    Server second = oneCallAtATime_recordingHeaders("B");
     address.set(addressOf(first));
     connection.connected().get(10, TimeUnit.SECONDS);
     CompletableFuture<Status> held = holdTheSlot();
     CompletableFuture<String> stream = Streams.clientStream(channel, waiting(20), 5);
+    Metadata trace = new Metadata();
+    trace.put(TRACE, "42");
     ListenableFuture<String> unary =
-        ClientCalls.futureUnaryCall(channel.newCall(Echo.SAY, waiting(20)), "moved");
+        ClientCalls.futureUnaryCall(
+            ClientInterceptors.intercept(channel, MetadataUtils.newAttachHeadersInterceptor(trace))
+                .newCall(Echo.SAY, waiting(20).withCompression("gzip")),
+            "moved");
 
     address.set(addressOf(second));
     first.shutdownNow();
 
     assertEquals("B: n=5", stream.get(10, TimeUnit.SECONDS));
     assertEquals("B: moved", unary.get(10, TimeUnit.SECONDS));
+    Metadata got = received.get(0);
+    assertEquals("42", got.get(TRACE));
+    assertEquals(
+        "gzip", got.get(Metadata.Key.of("grpc-encoding", Metadata.ASCII_STRING_MARSHALLER)));
     // The call that A answered stays there and ends with it.
     assertFalse(held.get(10, TimeUnit.SECONDS).isOk());
   }
