@@ -37,14 +37,17 @@ final class Calls {
 
   /**
    * Runs {@code task} on {@code executor}. If the executor rejects it (it was shut down), the
-   * task runs on this thread instead, so that no call is left without its {@code onClose}.
+   * task runs on the shared pool instead, so that no call is left without its {@code onClose}.
    */
   static void execute(Executor executor, Runnable task) {
     try {
       executor.execute(task);
     } catch (RejectedExecutionException e) {
-      logger.warn("a call's executor rejected a callback; running it on the calling thread", e);
-      task.run();
+      if (executor == SharedPool.INSTANCE) {
+        throw e; // cannot happen: the shared pool is never shut down and has no bound
+      }
+      logger.warn("a call's executor rejected a callback; running it on the shared pool", e);
+      SharedPool.INSTANCE.execute(task);
     }
   }
 

@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 
 import io.grpc.Attributes;
 import io.grpc.ClientCall;
+import io.grpc.Context;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import java.util.ArrayList;
@@ -30,20 +31,32 @@ import org.jspecify.annotations.Nullable;
  */
 final class DelayedCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private final Executor callExecutor;
+  private final Context context;
 
   private final Object lock = new Object();
-  /** Set once: by {@link #setCall}, or to a no-op call by {@link #fail}. Written under lock. */
+  /** Set once: by {@link #setCall}, or to a no-op call by {@link #failIfNotSet}. Under lock. */
   private volatile @Nullable ClientCall<ReqT, RespT> realCall;
   /** True once the real call is set and every queued operation has run on it. */
   private volatile boolean passThrough;
+  /** The real call's {@code start} threw: it takes nothing more. */
+  private volatile boolean broken;
   /** Operations queued until pass-through; made on the first one. */
   private @Nullable List<Runnable> pending; // guarded by lock
   private @Nullable Listener<RespT> listener; // guarded by lock
   private @Nullable HeldListener<RespT> held; // guarded by lock
   private @Nullable Status error; // guarded by lock: failed before start
+  /** The real call's {@code start} has returned: a cancel may reach it now. */
+  private boolean realStarted; // guarded by lock
+  /** A cancel that came after pass-through but before the real call started. */
+  private @Nullable Runnable cancelAfterStart; // guarded by lock
 
-  DelayedCall(Executor callExecutor) {
+  /**
+   * Creates a delayed call whose own callbacks (a close before the real call, the callbacks held
+   * while the queue drains) run on {@code callExecutor} in {@code context}, as the real call's do.
+   */
+  DelayedCall(Executor callExecutor, Context context) {
     this.callExecutor = callExecutor;
+    this.context = context;
   }
 
   /** Returns whether a real call (or the failure) has been set. */
@@ -70,25 +83,55 @@ final class DelayedCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   public void start(Listener<RespT> listener, Metadata headers) {
     Status failed;
     Listener<RespT> target;
+    boolean now;
     synchronized (lock) {
       checkState(this.listener == null, "call already started");
       this.listener = requireNonNull(listener, "listener");
       failed = error;
-      target = passThrough ? listener : (held = new HeldListener<>(listener));
+      now = passThrough;
+      target = now ? listener : (held = new HeldListener<>(listener));
     }
     if (failed != null) {
       deliverClose(listener, failed);
-      return;
+    } else if (now) {
+      startReal(target, headers);
+      Runnable cancel;
+      synchronized (lock) {
+        realStarted = true;
+        cancel = cancelAfterStart;
+      }
+      if (cancel != null) {
+        cancel.run();
+      }
+    } else {
+      delayOrRun(() -> startReal(target, headers));
     }
-    delayOrRun(() -> requireNonNull(realCall).start(target, headers));
+  }
+
+  /** Starts the real call; if that throws, the call ends with what it threw, never silently. */
+  private void startReal(Listener<RespT> target, Metadata headers) {
+    try {
+      requireNonNull(realCall).start(target, headers);
+    } catch (RuntimeException e) {
+      broken = true;
+      deliverClose(target, Status.fromThrowable(e).withDescription("the call failed to start: " + e));
+    }
   }
 
   @Override
   public void cancel(@Nullable String message, @Nullable Throwable cause) {
     Status status = Status.CANCELLED.withDescription(message != null ? message : "call cancelled");
-    if (!failIfNotSet(cause != null ? status.withCause(cause) : status)) {
-      delayOrRun(() -> requireNonNull(realCall).cancel(message, cause));
+    if (failIfNotSet(cause != null ? status.withCause(cause) : status)) {
+      return;
     }
+    Runnable cancel = () -> requireNonNull(realCall).cancel(message, cause);
+    synchronized (lock) {
+      if (passThrough && !realStarted) {
+        cancelAfterStart = cancel; // a real call cancelled before its start would refuse to start
+        return;
+      }
+    }
+    delayOrRun(cancel);
   }
 
   /**
@@ -115,7 +158,7 @@ final class DelayedCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   }
 
   private void deliverClose(Listener<RespT> listener, Status status) {
-    Calls.execute(callExecutor, () -> listener.onClose(status, new Metadata()));
+    Calls.execute(callExecutor, context.wrap(() -> listener.onClose(status, new Metadata())));
   }
 
   private void delayOrRun(Runnable operation) {
@@ -129,7 +172,9 @@ final class DelayedCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
         return;
       }
     }
-    operation.run();
+    if (!broken) {
+      operation.run();
+    }
   }
 
   /** Runs the queued operations until the queue stays empty, then passes through. Once. */
@@ -143,6 +188,7 @@ final class DelayedCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
         if (queue == null || queue.isEmpty()) {
           pending = null;
           passThrough = true;
+          realStarted = listener != null; // a queued start has run
           heldListener = held;
           break;
         }
@@ -150,23 +196,25 @@ final class DelayedCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
         batch = queue;
       }
       for (Runnable operation : batch) {
+        if (broken) {
+          continue; // the real call never started: it takes nothing
+        }
         try {
           operation.run(); // never under the lock: it calls into the channel
         } catch (RuntimeException e) {
-          ClientCall<ReqT, RespT> call = requireNonNull(realCall);
-          call.cancel("a queued operation failed", e);
+          requireNonNull(realCall).cancel("a queued operation failed", e);
         }
       }
       batch.clear();
     }
     if (heldListener != null) {
-      Calls.execute(callExecutor, heldListener::release);
+      Calls.execute(callExecutor, context.wrap(heldListener::release));
     }
   }
 
   @Override
   public void request(int numMessages) {
-    if (passThrough) {
+    if (passThrough && !broken) {
       requireNonNull(realCall).request(numMessages);
     } else {
       delayOrRun(() -> requireNonNull(realCall).request(numMessages));
@@ -180,7 +228,7 @@ final class DelayedCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   @Override
   public void sendMessage(ReqT message) {
-    if (passThrough) {
+    if (passThrough && !broken) {
       requireNonNull(realCall).sendMessage(message);
     } else {
       delayOrRun(() -> requireNonNull(realCall).sendMessage(message));
@@ -194,7 +242,7 @@ final class DelayedCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   @Override
   public boolean isReady() {
-    return passThrough && requireNonNull(realCall).isReady();
+    return passThrough && !broken && requireNonNull(realCall).isReady();
   }
 
   @Override

@@ -45,6 +45,8 @@ public final class GrpcConnection<A> implements Closable {
   private final long shutdownGraceNanos;
   private final ScheduledExecutorService scheduler;
   private final AtomicBoolean closed = new AtomicBoolean();
+  /** Closed because the channel left READY, not by {@link #close()}; set before watchers run. */
+  private volatile boolean dropped;
   private final UncancellableFuture<Void> closeFinished = new UncancellableFuture<>();
   /** Told once when this connection closes; each leaves when it no longer cares. */
   private final Set<Runnable> closeWatchers = ConcurrentHashMap.newKeySet();
@@ -85,6 +87,7 @@ public final class GrpcConnection<A> implements Closable {
 
   private void dropped() {
     if (closed.compareAndSet(false, true)) {
+      dropped = true;
       tellWatchers();
       channel.shutdown();
       closeFinished.set(null); // at once: a reconnect never waits for stragglers
@@ -146,8 +149,17 @@ public final class GrpcConnection<A> implements Closable {
     closeWatchers.remove(watcher);
   }
 
-  /** Tells each watcher once; a watcher added from now on runs at once in {@link #addCloseWatcher}. */
+  /**
+   * Tells each watcher once, on the shared pool (never in the loop of the persistent connection
+   * that closes this one); a watcher added from now on runs at once in {@link #addCloseWatcher}.
+   */
   private void tellWatchers() {
+    if (!closeWatchers.isEmpty()) {
+      Calls.execute(Calls.sharedPool(), this::runWatchers);
+    }
+  }
+
+  private void runWatchers() {
     for (Runnable watcher : closeWatchers) {
       if (closeWatchers.remove(watcher)) {
         try {
@@ -157,6 +169,14 @@ public final class GrpcConnection<A> implements Closable {
         }
       }
     }
+  }
+
+  /**
+   * Returns whether this connection closed itself because its channel left READY (the transport
+   * went away), rather than by {@link #close()}. False while it is open.
+   */
+  boolean wasDropped() {
+    return dropped;
   }
 
   @Override

@@ -15,6 +15,7 @@ import io.grpc.Status;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.atomic.AtomicLong;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -75,6 +76,10 @@ public final class PersistentChannel extends Channel {
   /** Attempts of wait-for-ready calls that wait for a connection. */
   private final Set<Waiter> waiting = ConcurrentHashMap.newKeySet();
   private volatile boolean closed;
+  /** Bytes that this channel's calls keep for moves, all together: bounded as gRPC's retry buffer. */
+  private final AtomicLong keptBytes = new AtomicLong();
+  /** The most bytes all calls of one channel keep for moves: gRPC's default retry buffer. */
+  static final long MAX_KEPT_BYTES = 16L << 20;
 
   /** An attempt of a call that waits for a connection. */
   interface Waiter {
@@ -225,6 +230,26 @@ public final class PersistentChannel extends Channel {
   /** Returns the current connection if it is open and the persistent connection is not closed. */
   @Nullable GrpcConnection<?> openConnection() {
     return closed || connection.isClosed() ? null : usableConnection();
+  }
+
+  /** Reserves {@code bytes} of the channel's bound for a call's kept operations, if they fit. */
+  boolean reserve(long bytes) {
+    while (true) {
+      long kept = keptBytes.get();
+      if (kept + bytes > MAX_KEPT_BYTES) {
+        return false;
+      }
+      if (keptBytes.compareAndSet(kept, kept + bytes)) {
+        return true;
+      }
+    }
+  }
+
+  /** Gives back what {@link #reserve} took. */
+  void release(long bytes) {
+    if (bytes != 0) {
+      keptBytes.addAndGet(-bytes);
+    }
   }
 
   /** Forgets a waiter that ended on its own (deadline, cancellation). */

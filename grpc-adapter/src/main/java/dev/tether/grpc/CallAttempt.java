@@ -1,0 +1,149 @@
+package dev.tether.grpc;
+
+import io.grpc.CallOptions;
+import io.grpc.ClientCall;
+import io.grpc.ClientStreamTracer;
+import io.grpc.Context;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * One attempt of a {@link MovingCall}: a {@link DelayedCall} that waits for a connection, then
+ * runs as a real call on that connection's channel. It listens to the real call for the mover,
+ * tells it when its connection closes, and knows whether its stream may have been sent.
+ *
+ * <p>Whether the call may have reached a server depends on how its connection closed. If the
+ * connection dropped (the transport went away), only a stream whose headers were written out may
+ * have ({@code outboundHeaders}): one still queued in the client, say behind the server's limit of
+ * concurrent streams, never will be. If the connection was closed on purpose, its transport is
+ * alive and drains gracefully, so a stream counts as sent from the moment a transport took it
+ * ({@code streamCreated}), even with its headers still queued. A stream that gRPC retries
+ * transparently (the server never processed it) counts as unsent again. So a moved call never
+ * reached a server.
+ */
+final class CallAttempt<ReqT, RespT> extends ClientCall.Listener<RespT>
+    implements PersistentChannel.Waiter, Runnable {
+  private final MovingCall<ReqT, RespT> mover;
+  final DelayedCall<ReqT, RespT> call;
+  volatile @Nullable GrpcConnection<?> connection;
+  /** A transport took a stream of this attempt. */
+  private volatile boolean created;
+  /** A stream of this attempt wrote its headers out. */
+  private volatile boolean sent;
+  /** Set under the mover's lock when the call moved on: what reaches this attempt is stale. */
+  volatile boolean abandoned;
+
+  CallAttempt(MovingCall<ReqT, RespT> mover, CallOptions options, Context context) {
+    this.mover = mover;
+    this.call = new DelayedCall<>(Calls.executorOf(options), context);
+  }
+
+  /** Whether this attempt's call may have reached a server, now that {@code closed} closed. */
+  boolean mayHaveReachedServer(GrpcConnection<?> closed) {
+    return closed.wasDropped() ? sent : created;
+  }
+
+  @Override
+  public void connectTo(GrpcConnection<?> connection) {
+    if (attach(connection)) {
+      watch(connection);
+    }
+  }
+
+  /** Gives this attempt its real call on {@code connection}; false if it ended meanwhile. */
+  boolean attach(GrpcConnection<?> connection) {
+    if (!mover.takes(this, connection)) {
+      return false;
+    }
+    ClientCall<ReqT, RespT> real;
+    Context previous = mover.context().attach(); // the real call honours the caller's context
+    try {
+      real =
+          connection
+              .channel()
+              .newCall(mover.method(), mover.options().withStreamTracerFactory(new Tracer()));
+    } catch (RuntimeException e) { // a user's interceptor
+      call.failIfNotSet(Status.fromThrowable(e).withDescription("the call failed to start: " + e));
+      return false;
+    } finally {
+      mover.context().detach(previous);
+    }
+    return call.setCall(real);
+  }
+
+  /** Tells the mover if {@code connection} closes while the call could still move. */
+  void watch(GrpcConnection<?> connection) {
+    connection.addCloseWatcher(this); // runs at once if the connection closed meanwhile
+    if (!mover.movable(this)) {
+      connection.removeCloseWatcher(this); // committed or ended meanwhile
+    }
+  }
+
+  @Override
+  public void fail(Status status) {
+    call.failIfNotSet(status);
+  }
+
+  /** The connection closed. */
+  @Override
+  public void run() {
+    mover.connectionClosed(this);
+  }
+
+  @Override
+  public void onHeaders(Metadata headers) {
+    mover.answered(this);
+    mover.deliver(this, ToCaller.Callback.HEADERS, headers);
+  }
+
+  @Override
+  public void onMessage(RespT message) {
+    mover.answered(this);
+    mover.deliver(this, ToCaller.Callback.MESSAGE, message);
+  }
+
+  @Override
+  public void onReady() {
+    mover.deliver(this, ToCaller.Callback.READY, null);
+  }
+
+  @Override
+  public void onClose(Status status, Metadata trailers) {
+    mover.attemptClosed(this, status, trailers);
+  }
+
+  /** Tells whether a transport took the attempt's stream. */
+  private final class Tracer extends ClientStreamTracer.Factory {
+    private final ClientStreamTracer tracer =
+        new ClientStreamTracer() {
+          @Override
+          public void streamCreated(io.grpc.Attributes transportAttributes, Metadata headers) {
+            created = true;
+          }
+
+          @Override
+          public void outboundHeaders() {
+            sent = true;
+          }
+        };
+
+    @Override
+    public ClientStreamTracer newClientStreamTracer(
+        ClientStreamTracer.StreamInfo info, Metadata headers) {
+      if (info.isTransparentRetry() && info.getPreviousAttempts() == 0) {
+        // gRPC retries a stream transparently only when the server never processed it; with no
+        // earlier attempt of a retry policy, nothing of this call reached a server.
+        created = false;
+        sent = false;
+        GrpcConnection<?> current = connection;
+        if (current != null && current.isClosed()) {
+          // The close came first and found the call sent; now it is not. Not from inside
+          // gRPC's stream creation, though.
+          Calls.execute(Calls.sharedPool(), CallAttempt.this);
+        }
+      }
+      return tracer;
+    }
+  }
+}

@@ -1,0 +1,181 @@
+package dev.tether.grpc;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.common.util.concurrent.SettableFuture;
+import dev.tether.PersistentConnection;
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
+import io.grpc.ClientInterceptor;
+import io.grpc.Context;
+import io.grpc.ForwardingClientCall;
+import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
+import io.grpc.Status;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.RepeatedTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * Wait-for-ready calls at the edges: an interceptor that throws, the caller's context in
+ * callbacks, and a cancel that races start().
+ */
+class CallEdgesTest {
+  private static final Context.Key<String> KEY = Context.key("caller");
+
+  @RegisterExtension final Servers servers = new Servers();
+  private final SettableFuture<String> lookup = SettableFuture.create();
+  private @Nullable PersistentConnection<String, GrpcConnection<String>> connection;
+
+  @AfterEach
+  void close() throws Exception {
+    if (connection != null) {
+      connection.close().get(10, TimeUnit.SECONDS);
+    }
+  }
+
+  private PersistentChannel channel(String name, @Nullable ClientInterceptor interceptor) {
+    servers.inProcess(name);
+    PersistentConnection<String, GrpcConnection<String>> made =
+        GrpcConnector.persistentConnection(
+                name,
+                (ChannelFactory<String>)
+                    address -> {
+                      InProcessChannelBuilder builder = InProcessChannelBuilder.forName(address);
+                      return interceptor == null ? builder : builder.intercept(interceptor);
+                    })
+            .addressLookup(() -> lookup)
+            .build();
+    connection = made;
+    return PersistentChannel.of(made);
+  }
+
+  /** Records how a call ended, and the caller's context value in its callbacks. */
+  private static final class Recorder extends ClientCall.Listener<String> {
+    final AtomicInteger closes = new AtomicInteger();
+    final CompletableFuture<Status> closed = new CompletableFuture<>();
+    volatile @Nullable String keyInOnMessage;
+    volatile @Nullable String keyInOnClose;
+
+    @Override
+    public void onMessage(String message) {
+      keyInOnMessage = KEY.get();
+    }
+
+    @Override
+    public void onClose(Status status, Metadata trailers) {
+      keyInOnClose = KEY.get();
+      closes.incrementAndGet();
+      closed.complete(status);
+    }
+  }
+
+  private static Recorder unary(Channel channel, MethodDescriptor<String, String> method) {
+    ClientCall<String, String> call =
+        channel.newCall(method, CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(10, TimeUnit.SECONDS));
+    Recorder recorder = new Recorder();
+    call.start(recorder, new Metadata());
+    call.request(1);
+    call.sendMessage("x");
+    call.halfClose();
+    return recorder;
+  }
+
+  private static final ClientInterceptor THROWS_IN_START =
+      new ClientInterceptor() {
+        @Override
+        public <Q, R> ClientCall<Q, R> interceptCall(
+            MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
+          return new ForwardingClientCall.SimpleForwardingClientCall<Q, R>(next.newCall(method, options)) {
+            @Override
+            public void start(Listener<R> listener, Metadata headers) {
+              throw new IllegalStateException("the interceptor refuses");
+            }
+          };
+        }
+      };
+
+  private static final ClientInterceptor THROWS_IN_NEW_CALL =
+      new ClientInterceptor() {
+        @Override
+        public <Q, R> ClientCall<Q, R> interceptCall(
+            MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
+          throw new IllegalStateException("the interceptor refuses");
+        }
+      };
+
+  @Test
+  void interceptorThatThrowsFromStart_endsTheWaitingCall_andTheCallOnAnOpenConnection()
+      throws Exception {
+    PersistentChannel channel = channel("throws-in-start", THROWS_IN_START);
+    Recorder waited = unary(channel, Echo.SAY);
+    lookup.set("throws-in-start");
+    assertEquals(Status.Code.UNKNOWN, waited.closed.get(5, TimeUnit.SECONDS).getCode());
+
+    java.util.Objects.requireNonNull(connection).connected().get(10, TimeUnit.SECONDS);
+    Status direct = unary(channel, Echo.SAY).closed.get(5, TimeUnit.SECONDS);
+    assertEquals(Status.Code.UNKNOWN, direct.getCode());
+    assertTrue(String.valueOf(direct.getDescription()).contains("the interceptor refuses"), direct.toString());
+    assertEquals(1, waited.closes.get());
+  }
+
+  @Test
+  void interceptorThatThrowsFromNewCall_endsTheWaitingCall() throws Exception {
+    PersistentChannel channel = channel("throws-in-new-call", THROWS_IN_NEW_CALL);
+    Recorder waited = unary(channel, Echo.SAY);
+    lookup.set("throws-in-new-call");
+    assertEquals(Status.Code.UNKNOWN, waited.closed.get(5, TimeUnit.SECONDS).getCode());
+  }
+
+  @Test
+  void waitingCall_callbacksRunInTheCallersContext() throws Exception {
+    PersistentChannel channel = channel("context", null);
+    Recorder recorder = Context.current().withValue(KEY, "mine").call(() -> unary(channel, Echo.SAY));
+    lookup.set("context");
+    assertTrue(recorder.closed.get(5, TimeUnit.SECONDS).isOk());
+    assertEquals("mine", recorder.keyInOnMessage);
+    assertEquals("mine", recorder.keyInOnClose);
+  }
+
+  @RepeatedTest(50)
+  void cancelRacingStartOnAnOpenConnection_endsTheCallOnce() throws Exception {
+    PersistentChannel channel = channel("cancel-at-start", null);
+    lookup.set("cancel-at-start");
+    java.util.Objects.requireNonNull(connection).connected().get(10, TimeUnit.SECONDS);
+    CyclicBarrier go = new CyclicBarrier(2);
+    for (int i = 0; i < 20; i++) {
+      ClientCall<String, String> call =
+          channel.newCall(Echo.SLOW, CallOptions.DEFAULT.withWaitForReady());
+      Recorder recorder = new Recorder();
+      CompletableFuture<@Nullable Void> cancelled =
+          CompletableFuture.runAsync(
+              () -> {
+                await(go);
+                call.cancel("racing start", null);
+              });
+      await(go);
+      call.start(recorder, new Metadata());
+      cancelled.get(10, TimeUnit.SECONDS);
+      assertEquals(Status.Code.CANCELLED, recorder.closed.get(5, TimeUnit.SECONDS).getCode());
+      assertFalse(recorder.closes.get() > 1, "onClose more than once");
+    }
+  }
+
+  private static void await(CyclicBarrier barrier) {
+    try {
+      barrier.await(10, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new AssertionError(e);
+    }
+  }
+}
