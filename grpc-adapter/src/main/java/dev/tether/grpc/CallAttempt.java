@@ -5,6 +5,7 @@ import io.grpc.ClientCall;
 import io.grpc.ClientStreamTracer;
 import io.grpc.Context;
 import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import org.jspecify.annotations.Nullable;
 
@@ -25,6 +26,9 @@ import org.jspecify.annotations.Nullable;
 final class CallAttempt<ReqT, RespT> extends ClientCall.Listener<RespT>
     implements PersistentChannel.Waiter, Runnable {
   private final MovingCall<ReqT, RespT> mover;
+  private final MethodDescriptor<ReqT, RespT> method;
+  private final CallOptions options;
+  private final Context context;
   final DelayedCall<ReqT, RespT> call;
   volatile @Nullable GrpcConnection<?> connection;
   /** A transport took a stream of this attempt. */
@@ -34,8 +38,15 @@ final class CallAttempt<ReqT, RespT> extends ClientCall.Listener<RespT>
   /** Set under the mover's lock when the call moved on: what reaches this attempt is stale. */
   volatile boolean abandoned;
 
-  CallAttempt(MovingCall<ReqT, RespT> mover, CallOptions options, Context context) {
+  CallAttempt(
+      MovingCall<ReqT, RespT> mover,
+      MethodDescriptor<ReqT, RespT> method,
+      CallOptions options,
+      Context context) {
     this.mover = mover;
+    this.method = method;
+    this.options = options;
+    this.context = context;
     this.call = new DelayedCall<>(Calls.executorOf(options), context);
   }
 
@@ -57,17 +68,14 @@ final class CallAttempt<ReqT, RespT> extends ClientCall.Listener<RespT>
       return false;
     }
     ClientCall<ReqT, RespT> real;
-    Context previous = mover.context().attach(); // the real call honours the caller's context
+    Context previous = context.attach(); // the real call honours the caller's context
     try {
-      real =
-          connection
-              .channel()
-              .newCall(mover.method(), mover.options().withStreamTracerFactory(new Tracer()));
+      real = connection.channel().newCall(method, options.withStreamTracerFactory(new Tracer()));
     } catch (RuntimeException e) { // a user's interceptor
       call.failIfNotSet(Status.fromThrowable(e).withDescription("the call failed to start: " + e));
       return false;
     } finally {
-      mover.context().detach(previous);
+      context.detach(previous);
     }
     return call.setCall(real);
   }

@@ -1,7 +1,6 @@
 package dev.tether.grpc;
 
 import static com.google.common.base.Preconditions.checkState;
-import static com.google.common.util.concurrent.MoreExecutors.directExecutor;
 import static java.util.Objects.requireNonNull;
 
 import io.grpc.Attributes;
@@ -9,16 +8,9 @@ import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.Context;
 import io.grpc.Contexts;
-import io.grpc.Deadline;
-import io.grpc.KnownLength;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
-import java.io.IOException;
-import java.io.InputStream;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
@@ -29,12 +21,10 @@ import org.jspecify.annotations.Nullable;
  * sent (see {@link CallAttempt} for "sent"), so that it never sits in an abandoned channel.
  *
  * <p>While the call can move ({@link State#MOVABLE}) it keeps what the caller did since {@code
- * start}: headers, messages, half-close, flow-control requests, compression; a new attempt replays
- * them in order. It keeps them no longer, for good ({@link State#COMMITTED}), once the server
- * answers (headers or a message), or once what it keeps would pass {@value #MAX_KEPT_BYTES} bytes
- * for the call or the channel's bound for all its calls, like gRPC's retry buffers: past the bound
- * the call stays where it is. A message whose serialized size is not known counts as past the
- * bound. A unary or server-streaming call's one request is kept without being measured.
+ * start} ({@link KeptOperations}): headers, messages, half-close, flow-control requests,
+ * compression; a new attempt replays them in order. It keeps them no longer, for good ({@link
+ * State#COMMITTED}), once the server answers (headers or a message), or once they would pass
+ * their bound: past the bound the call stays where it is.
  *
  * <p>The call moves only if it was not cancelled, its deadline has not passed, its context was not
  * cancelled, and its connection is closed. While an attempt has no connection, the call's deadline
@@ -42,11 +32,6 @@ import org.jspecify.annotations.Nullable;
  * real call leaves those to it. The caller's listener is reached through {@link ToCaller}.
  */
 final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
-  /** The most bytes of messages one call keeps for a move: gRPC's default per-call retry buffer. */
-  static final long MAX_KEPT_BYTES = 1 << 20;
-  /** What each kept operation counts for, so that operations without a message are bounded too. */
-  private static final long OPERATION_BYTES = 16;
-
   enum State {
     /** Not started. */
     NEW,
@@ -68,19 +53,17 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private volatile State state = State.NEW; // written under lock
   private volatile @Nullable CallAttempt<ReqT, RespT> attempt; // written under lock: the live one
   private @Nullable Metadata headers; // guarded by lock
-  private final List<Consumer<ClientCall<ReqT, RespT>>> kept = new ArrayList<>(4); // guarded by lock
-  private long keptBytes; // guarded by lock; reserved from the owner's bound
+  private final KeptOperations<ReqT, RespT> kept; // guarded by lock
   private boolean cancelled; // guarded by lock: by the caller
   private boolean expired; // guarded by lock: the deadline timer fired
   private @Nullable Status closedBeforeStart; // guarded by lock
-  private boolean waitLimitsArmed; // guarded by lock
-  private @Nullable Future<?> deadlineTimer; // guarded by lock
-  private final Context.CancellationListener onContextCancelled = this::contextCancelled;
+  private @Nullable WaitLimits waitLimits; // guarded by lock: made the first time the call waits
 
   MovingCall(PersistentChannel owner, MethodDescriptor<ReqT, RespT> method, CallOptions options) {
     this.owner = owner;
     this.method = method;
     this.options = options;
+    this.kept = new KeptOperations<>(owner, method);
   }
 
   @Override
@@ -114,7 +97,7 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   }
 
   private CallAttempt<ReqT, RespT> publishLocked() {
-    CallAttempt<ReqT, RespT> next = new CallAttempt<>(this, options, context);
+    CallAttempt<ReqT, RespT> next = new CallAttempt<>(this, method, options, context);
     attempt = next;
     return next;
   }
@@ -125,9 +108,7 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     // It has no real call yet, and nothing else can end it before this returns (everything that
     // does reads the live attempt under the lock): these only queue; no channel or user code runs.
     next.call.start(next, copyOfHeaders());
-    for (Consumer<ClientCall<ReqT, RespT>> operation : kept) {
-      operation.accept(next.call);
-    }
+    kept.replayInto(next.call);
     return next;
   }
 
@@ -142,43 +123,23 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     if (!owner.await(next)) {
       return; // connected, or failed, at once
     }
+    WaitLimits limits;
     synchronized (lock) {
       if (state == State.CLOSED || attempt != next) {
         owner.forget(next); // ended while it was being parked
         return;
       }
-      if (waitLimitsArmed) {
-        return;
-      }
-      waitLimitsArmed = true;
-    }
-    Deadline deadline = effectiveDeadline();
-    Future<?> timer = null;
-    if (deadline != null) {
-      try {
-        timer = deadline.runOnExpiration(this::deadlinePassed, owner.scheduler());
-      } catch (RejectedExecutionException e) { // the scheduler was shut down
-        next.fail(Status.UNAVAILABLE.withDescription("no scheduler to time the deadline").withCause(e));
+      limits = waitLimits;
+      if (limits == null) {
+        waitLimits = limits =
+            new WaitLimits(context, options, owner.scheduler(), this::deadlinePassed, this::contextCancelled);
       }
     }
-    context.addListener(onContextCancelled, directExecutor());
-    boolean closed;
-    synchronized (lock) {
-      deadlineTimer = timer;
-      closed = state == State.CLOSED;
+    try {
+      limits.arm();
+    } catch (RejectedExecutionException e) { // the scheduler was shut down
+      next.fail(Status.UNAVAILABLE.withDescription("no scheduler to time the deadline").withCause(e));
     }
-    if (closed) {
-      releaseWaitLimits(); // closed while they were being armed
-    }
-  }
-
-  private @Nullable Deadline effectiveDeadline() {
-    Deadline callDeadline = options.getDeadline();
-    Deadline contextDeadline = context.getDeadline();
-    if (callDeadline == null) {
-      return contextDeadline;
-    }
-    return contextDeadline == null ? callDeadline : callDeadline.minimum(contextDeadline);
   }
 
   private void deadlinePassed() {
@@ -204,35 +165,17 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     }
   }
 
-  private void releaseWaitLimits() {
-    Future<?> timer;
-    synchronized (lock) {
-      timer = deadlineTimer;
-      deadlineTimer = null;
-    }
-    if (timer != null) {
-      timer.cancel(false);
-    }
-    context.removeListener(onContextCancelled);
-  }
-
   // ---- the caller's operations ----
 
   /** Keeps {@code operation} while the call can move, then applies it to the live attempt. */
   private void run(Consumer<ClientCall<ReqT, RespT>> operation, @Nullable ReqT message) {
-    long bytes = message != null && state == State.MOVABLE ? sizeOf(message) : 0;
+    long bytes = message != null && state == State.MOVABLE ? kept.sizeOf(message) : 0;
     CallAttempt<ReqT, RespT> target;
     GrpcConnection<?> unwatch = null;
     synchronized (lock) {
       target = attempt;
-      if (state == State.MOVABLE) {
-        kept.add(operation);
-        bytes += OPERATION_BYTES;
-        if (keptBytes + bytes > MAX_KEPT_BYTES || !owner.reserve(bytes)) {
-          unwatch = commitLocked(); // too much to keep: the call stays where it is
-        } else {
-          keptBytes += bytes;
-        }
+      if (state == State.MOVABLE && !kept.keep(operation, bytes)) {
+        unwatch = commitLocked(); // too much to keep: the call stays where it is
       }
     }
     checkState(target != null, "call not started");
@@ -246,23 +189,6 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
         throw e;
       }
       // Cancelled a moment ago to move the call; the new attempt got this operation replayed.
-    }
-  }
-
-  /**
-   * The serialized size of a streamed request, as its marshaller's stream tells ({@code
-   * KnownLength}, as protobuf's, or else a positive {@code available()}); past any bound if it
-   * does not tell.
-   */
-  private long sizeOf(ReqT message) {
-    if (method.getType().clientSendsOneMessage()) {
-      return 0;
-    }
-    try (InputStream stream = method.streamRequest(message)) {
-      int available = stream.available();
-      return stream instanceof KnownLength || available > 0 ? available : MAX_KEPT_BYTES + 1;
-    } catch (IOException | RuntimeException e) {
-      return 0; // the real call reports a marshaller that fails
     }
   }
 
@@ -321,18 +247,6 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   // ---- what attempts tell ----
 
-  MethodDescriptor<ReqT, RespT> method() {
-    return method;
-  }
-
-  CallOptions options() {
-    return options;
-  }
-
-  Context context() {
-    return context;
-  }
-
   /** Whether {@code from} is live and may run on {@code connection}, which it then records. */
   boolean takes(CallAttempt<ReqT, RespT> from, GrpcConnection<?> connection) {
     synchronized (lock) {
@@ -368,15 +282,9 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   /** The call keeps nothing more; returns the connection to stop watching, if any. Under lock. */
   private @Nullable GrpcConnection<?> commitLocked() {
     state = State.COMMITTED;
-    dropKeptLocked();
+    kept.drop();
     CallAttempt<ReqT, RespT> live = attempt;
     return live != null ? live.connection : null;
-  }
-
-  private void dropKeptLocked() {
-    kept.clear();
-    owner.release(keptBytes);
-    keptBytes = 0;
   }
 
   /** Whether the end of {@code from} (with {@code status}, if it ended) moves the call. */
@@ -420,7 +328,7 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
         next = newAttemptLocked();
       } else {
         state = State.CLOSED;
-        dropKeptLocked();
+        kept.drop();
       }
     }
     if (unwatch != null) {
@@ -431,7 +339,13 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       return;
     }
     owner.forget(from);
-    releaseWaitLimits();
+    WaitLimits limits;
+    synchronized (lock) {
+      limits = waitLimits;
+    }
+    if (limits != null) {
+      limits.release();
+    }
     toCaller.close(status, trailers);
   }
 

@@ -1,0 +1,75 @@
+package dev.tether.grpc;
+
+import io.grpc.ClientCall;
+import io.grpc.KnownLength;
+import io.grpc.MethodDescriptor;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * What a {@link MovingCall} keeps for a move: the caller's operations since {@code start}, in
+ * order, bounded in bytes like gRPC's retry buffers, per call ({@value #MAX_BYTES} bytes) and for
+ * all calls of a channel ({@link PersistentChannel#reserve}). Each operation counts {@value
+ * #OPERATION_BYTES} bytes besides its message, so operations without one are bounded too. Guarded
+ * by the mover's lock, but for {@link #sizeOf}.
+ */
+final class KeptOperations<ReqT, RespT> {
+  /** The most bytes one call keeps: gRPC's default per-call retry buffer. */
+  static final long MAX_BYTES = 1 << 20;
+  private static final long OPERATION_BYTES = 16;
+
+  private final PersistentChannel owner;
+  private final MethodDescriptor<ReqT, RespT> method;
+  private final List<Consumer<ClientCall<ReqT, RespT>>> operations = new ArrayList<>(4);
+  private long bytes;
+
+  KeptOperations(PersistentChannel owner, MethodDescriptor<ReqT, RespT> method) {
+    this.owner = owner;
+    this.method = method;
+  }
+
+  /**
+   * The serialized size of a streamed request, as its marshaller's stream tells ({@code
+   * KnownLength}, as protobuf's, or else a positive {@code available()}); past any bound if it
+   * does not tell. A unary or server-streaming call's one request counts nothing.
+   */
+  long sizeOf(ReqT message) {
+    if (method.getType().clientSendsOneMessage()) {
+      return 0;
+    }
+    try (InputStream stream = method.streamRequest(message)) {
+      int available = stream.available();
+      return stream instanceof KnownLength || available > 0 ? available : MAX_BYTES + 1;
+    } catch (IOException | RuntimeException e) {
+      return 0; // the real call reports a marshaller that fails
+    }
+  }
+
+  /** Keeps {@code operation}, unless that would pass a bound: then returns false, keeping it not. */
+  boolean keep(Consumer<ClientCall<ReqT, RespT>> operation, long messageBytes) {
+    long more = messageBytes + OPERATION_BYTES;
+    if (bytes + more > MAX_BYTES || !owner.reserve(more)) {
+      return false;
+    }
+    operations.add(operation);
+    bytes += more;
+    return true;
+  }
+
+  /** Applies every kept operation to {@code call}, in order. */
+  void replayInto(ClientCall<ReqT, RespT> call) {
+    for (Consumer<ClientCall<ReqT, RespT>> operation : operations) {
+      operation.accept(call);
+    }
+  }
+
+  /** Keeps nothing more, and gives the bytes back to the channel. */
+  void drop() {
+    operations.clear();
+    owner.release(bytes);
+    bytes = 0;
+  }
+}
