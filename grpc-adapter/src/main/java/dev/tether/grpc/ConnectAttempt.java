@@ -2,11 +2,13 @@ package dev.tether.grpc;
 
 import static com.google.common.util.concurrent.MoreExecutors.directExecutor;
 
+import com.google.common.collect.ImmutableList;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.SettableFuture;
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
+import io.grpc.ClientInterceptor;
 import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
@@ -32,7 +34,9 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>A channel's state carries no cause, so on the first TRANSIENT_FAILURE the attempt makes one
  * fail-fast call on the channel: it fails at once with UNAVAILABLE whose cause is the transport's
- * error (connection refused, a TLS handshake failure), and that cause fails the attempt.
+ * error (connection refused, a TLS handshake failure), and that cause fails the attempt. The probe
+ * goes to the raw channel, which the customizers' interceptors never wrap: users' interceptors
+ * see only users' calls, and none of them can change or hide the probe's outcome.
  */
 final class ConnectAttempt<A> {
   /** A method no server implements; calls to it only ever fail, fast. */
@@ -44,7 +48,9 @@ final class ConnectAttempt<A> {
           .setResponseMarshaller(Bytes.INSTANCE)
           .build();
 
+  /** The raw channel, without the customizers' interceptors: the probe must not meet them. */
   private final ManagedChannel channel;
+  private final ImmutableList<ClientInterceptor> interceptors;
   private final A address;
   private final Duration connectTimeout;
   private final Duration shutdownGrace;
@@ -55,11 +61,13 @@ final class ConnectAttempt<A> {
 
   ConnectAttempt(
       ManagedChannel channel,
+      ImmutableList<ClientInterceptor> interceptors,
       A address,
       Duration connectTimeout,
       Duration shutdownGrace,
       ScheduledExecutorService scheduler) {
     this.channel = channel;
+    this.interceptors = interceptors;
     this.address = address;
     this.connectTimeout = connectTimeout;
     this.shutdownGrace = shutdownGrace;
@@ -87,7 +95,7 @@ final class ConnectAttempt<A> {
     switch (state) {
       case READY -> {
         GrpcConnection<A> connection =
-            new GrpcConnection<>(channel, address, shutdownGrace, scheduler);
+            new GrpcConnection<>(channel, interceptors, address, shutdownGrace, scheduler);
         if (result.set(connection)) {
           connection.watch();
         }

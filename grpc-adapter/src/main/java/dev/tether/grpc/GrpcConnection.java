@@ -2,7 +2,9 @@ package dev.tether.grpc;
 
 import com.google.common.util.concurrent.ListenableFuture;
 import dev.tether.Closable;
+import com.google.common.collect.ImmutableList;
 import dev.tether.internal.UncancellableFuture;
+import io.grpc.ClientInterceptor;
 import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
 import java.time.Duration;
@@ -37,7 +39,10 @@ public final class GrpcConnection<A> implements Closable {
   /** How often a closing channel is checked for termination. */
   private static final long TERMINATION_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
 
+  /** The raw channel: watched, shut down, and never given interceptors. */
   private final ManagedChannel channel;
+  /** What {@link #channel()} returns: the raw channel, or it behind the customizers' interceptors. */
+  private final ManagedChannel forCalls;
   private final A address;
   private final long shutdownGraceNanos;
   private final ScheduledExecutorService scheduler;
@@ -45,8 +50,13 @@ public final class GrpcConnection<A> implements Closable {
   private final UncancellableFuture<Void> closeFinished = new UncancellableFuture<>();
 
   GrpcConnection(
-      ManagedChannel channel, A address, Duration shutdownGrace, ScheduledExecutorService scheduler) {
+      ManagedChannel channel,
+      ImmutableList<ClientInterceptor> interceptors,
+      A address,
+      Duration shutdownGrace,
+      ScheduledExecutorService scheduler) {
     this.channel = channel;
+    this.forCalls = interceptors.isEmpty() ? channel : new InterceptedChannel(channel, interceptors);
     this.address = address;
     this.shutdownGraceNanos = shutdownGrace.toNanos();
     this.scheduler = scheduler;
@@ -63,9 +73,15 @@ public final class GrpcConnection<A> implements Closable {
     }
   }
 
-  /** Returns the channel. Build calls on it only while {@link #isReady()}. */
+  /**
+   * Returns the channel. Build calls on it only while {@link #isReady()}. Calls made on it go
+   * through the interceptors that the connector's customizers added, in the order the builder
+   * would have applied them (the last added runs first); the connector's own connect probe does
+   * not. Without such interceptors this is the channel the factory's builder built; with them, a
+   * channel that forwards everything else (state, shutdown, termination) to that one.
+   */
   public ManagedChannel channel() {
-    return channel;
+    return forCalls;
   }
 
   /** Returns the address this connection's channel was built for. */

@@ -118,12 +118,15 @@ public final class GrpcConnector<A> implements Connector<A, GrpcConnection<A>> {
           .keepAliveTimeout(keepAlive.timeout().toNanos(), TimeUnit.NANOSECONDS)
           .keepAliveWithoutCalls(keepAlive.withoutCalls());
     }
+    InterceptorRecorder customizing = new InterceptorRecorder(builder);
     for (Consumer<? super ManagedChannelBuilder<?>> customizer : customizers) {
-      customizer.accept(builder);
+      customizer.accept(customizing);
     }
     builder.idleTimeout(IDLE_OFF_DAYS, TimeUnit.DAYS);
     ManagedChannel channel = builder.build();
-    return new ConnectAttempt<>(channel, address, connectTimeout, shutdownGrace, scheduler).start();
+    return new ConnectAttempt<>(
+            channel, customizing.interceptors(), address, connectTimeout, shutdownGrace, scheduler)
+        .start();
   }
 
   @Override
@@ -204,6 +207,14 @@ public final class GrpcConnector<A> implements Connector<A, GrpcConnection<A>> {
      * Adds a customizer that every channel builder passes through before its channel is built:
      * interceptors, message limits, executors, user agent. Customizers run in the order added,
      * after the keepalive settings; idle mode is turned off after them.
+     *
+     * <p>A customizer gets a {@link ManagedChannelBuilder} that forwards to the factory's builder,
+     * not that builder itself: do not cast it to a transport's builder (set transport-specific
+     * options in a {@link ChannelFactory}), and do not build it (that throws). Interceptors it
+     * adds with {@code intercept(...)} apply to the calls made on {@link GrpcConnection#channel()}
+     * (and so through {@link PersistentChannel}) in the order the builder would apply them, but
+     * not to the call by which the connector learns why a connect failed: a failed attempt never
+     * reaches them.
      */
     public Builder<A> customizer(Consumer<? super ManagedChannelBuilder<?>> customizer) {
       customizers.add(requireNonNull(customizer, "customizer"));
