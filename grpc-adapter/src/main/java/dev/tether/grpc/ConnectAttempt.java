@@ -3,7 +3,6 @@ package dev.tether.grpc;
 import static com.google.common.util.concurrent.MoreExecutors.directExecutor;
 
 import com.google.common.collect.ImmutableList;
-import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.SettableFuture;
 import io.grpc.CallOptions;
@@ -19,18 +18,19 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.time.Duration;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
 
 /**
  * One connection attempt of a {@link GrpcConnector}: asks a fresh channel to connect and waits
  * until it is READY, fails, or the connect timeout runs out. Whatever the outcome other than
- * success, including cancellation, the channel is shut down at once.
+ * success, including cancellation, the channel is shut down at once: before the returned future
+ * fails, or, on cancellation, before {@code cancel} returns.
  *
  * <p>A channel's state carries no cause, so on the first TRANSIENT_FAILURE the attempt makes one
  * fail-fast call on the channel: it fails at once with UNAVAILABLE whose cause is the transport's
@@ -58,6 +58,12 @@ final class ConnectAttempt<A> {
   private final SettableFuture<GrpcConnection<A>> result = SettableFuture.create();
   private volatile @Nullable Future<?> timeout;
   private volatile @Nullable ClientCall<byte[], byte[]> probe;
+  /**
+   * Set once, by whichever ends the attempt first: READY, a failure, the timeout, or the caller's
+   * cancel. Only that one touches the channel's fate, so a late failure never shuts down the
+   * channel of a connection already handed out.
+   */
+  private final AtomicBoolean ended = new AtomicBoolean();
 
   ConnectAttempt(
       ManagedChannel channel,
@@ -75,12 +81,12 @@ final class ConnectAttempt<A> {
   }
 
   ListenableFuture<GrpcConnection<A>> start() {
-    result.addListener(this::finished, directExecutor());
+    result.addListener(this::cancelled, directExecutor());
     try {
       timeout =
           scheduler.schedule(this::timedOut, connectTimeout.toNanos(), TimeUnit.NANOSECONDS);
     } catch (RejectedExecutionException e) {
-      result.setException(e);
+      fail(e);
       return result;
     }
     check();
@@ -88,21 +94,14 @@ final class ConnectAttempt<A> {
   }
 
   private void check() {
-    if (result.isDone()) {
+    if (ended.get()) {
       return;
     }
     ConnectivityState state = channel.getState(true); // true: an IDLE channel starts connecting
     switch (state) {
-      case READY -> {
-        GrpcConnection<A> connection =
-            new GrpcConnection<>(channel, interceptors, address, shutdownGrace, scheduler);
-        if (result.set(connection)) {
-          connection.watch();
-        }
-      }
+      case READY -> succeed();
       case TRANSIENT_FAILURE -> probeCause();
-      case SHUTDOWN ->
-          result.setException(new IllegalStateException("channel was shut down while connecting"));
+      case SHUTDOWN -> fail(new IllegalStateException("channel was shut down while connecting"));
       case IDLE, CONNECTING -> channel.notifyWhenStateChanged(state, this::check);
     }
   }
@@ -116,7 +115,7 @@ final class ConnectAttempt<A> {
           public void onClose(Status status, Metadata trailers) {
             if (status.getCode() == Status.Code.UNAVAILABLE) {
               Throwable cause = status.getCause();
-              result.setException(cause != null ? cause : status.asException());
+              fail(cause != null ? cause : status.asException());
             } else {
               check(); // the channel left TRANSIENT_FAILURE meanwhile: look again
             }
@@ -125,17 +124,66 @@ final class ConnectAttempt<A> {
         new Metadata());
   }
 
+  /** Fails the attempt, whatever reading the channel's state for the message does. */
   private void timedOut() {
-    result.setException(
+    String lastState;
+    try {
+      lastState = String.valueOf(channel.getState(false));
+    } catch (Throwable t) {
+      lastState = "unknown: getState threw " + t;
+    }
+    fail(
         new TimeoutException(
             "channel not READY within the connect timeout of "
                 + connectTimeout
                 + " (last state: "
-                + channel.getState(false)
+                + lastState
                 + ")"));
   }
 
-  private void finished() {
+  /** Ends the attempt with a connection, unless it has ended already. */
+  private void succeed() {
+    if (!ended.compareAndSet(false, true)) {
+      return;
+    }
+    stopWaiting();
+    GrpcConnection<A> connection =
+        new GrpcConnection<>(channel, interceptors, address, shutdownGrace, scheduler);
+    if (result.set(connection)) {
+      connection.watch();
+    } else {
+      channel.shutdownNow(); // cancelled meanwhile
+    }
+  }
+
+  /**
+   * Ends the attempt with {@code error}, unless it has ended already. The channel is shut down
+   * before the future fails, so whoever sees the failure sees the channel shut down.
+   */
+  private void fail(Throwable error) {
+    if (!ended.compareAndSet(false, true)) {
+      return;
+    }
+    try {
+      stopWaiting();
+      channel.shutdownNow();
+    } finally {
+      result.setException(error);
+    }
+  }
+
+  /** The caller cancelled the attempt: shut the channel down, unless the attempt had ended. */
+  private void cancelled() {
+    if (result.isCancelled() && ended.compareAndSet(false, true)) {
+      try {
+        stopWaiting();
+      } finally {
+        channel.shutdownNow();
+      }
+    }
+  }
+
+  private void stopWaiting() {
     Future<?> timer = timeout;
     if (timer != null) {
       timer.cancel(false);
@@ -143,11 +191,6 @@ final class ConnectAttempt<A> {
     ClientCall<byte[], byte[]> call = probe;
     if (call != null) {
       call.cancel("connect attempt finished", null);
-    }
-    try {
-      Futures.getDone(result);
-    } catch (ExecutionException | RuntimeException e) {
-      channel.shutdownNow(); // failed, timed out or cancelled: never leak the channel
     }
   }
 
