@@ -19,7 +19,6 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.concurrent.Future;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -80,29 +79,43 @@ final class ConnectAttempt<A> {
     this.scheduler = scheduler;
   }
 
+  /**
+   * Starts the attempt and returns its future. Never throws: whatever goes wrong here (a
+   * scheduler that rejects or breaks, a channel that throws) fails the future, the channel
+   * already shut down.
+   */
   ListenableFuture<GrpcConnection<A>> start() {
     result.addListener(this::cancelled, directExecutor());
     try {
       timeout =
-          scheduler.schedule(this::timedOut, connectTimeout.toNanos(), TimeUnit.NANOSECONDS);
-    } catch (RejectedExecutionException e) {
-      fail(e);
+          scheduler.schedule(
+              this::timedOut, GrpcConnector.saturatedNanos(connectTimeout), TimeUnit.NANOSECONDS);
+    } catch (Throwable t) {
+      fail(t);
       return result;
     }
     check();
     return result;
   }
 
+  /**
+   * Looks at the channel's state and acts on it; runs at the start and then as the state's
+   * callback, on a channel's thread. Whatever the channel throws fails the attempt.
+   */
   private void check() {
     if (ended.get()) {
       return;
     }
-    ConnectivityState state = channel.getState(true); // true: an IDLE channel starts connecting
-    switch (state) {
-      case READY -> succeed();
-      case TRANSIENT_FAILURE -> probeCause();
-      case SHUTDOWN -> fail(new IllegalStateException("channel was shut down while connecting"));
-      case IDLE, CONNECTING -> channel.notifyWhenStateChanged(state, this::check);
+    try {
+      ConnectivityState state = channel.getState(true); // true: an IDLE channel starts connecting
+      switch (state) {
+        case READY -> succeed();
+        case TRANSIENT_FAILURE -> probeCause();
+        case SHUTDOWN -> fail(new IllegalStateException("channel was shut down while connecting"));
+        case IDLE, CONNECTING -> channel.notifyWhenStateChanged(state, this::check);
+      }
+    } catch (Throwable t) {
+      fail(t);
     }
   }
 

@@ -58,7 +58,7 @@ public final class GrpcConnection<A> implements Closable {
     this.channel = channel;
     this.forCalls = interceptors.isEmpty() ? channel : new InterceptedChannel(channel, interceptors);
     this.address = address;
-    this.shutdownGraceNanos = shutdownGrace.toNanos();
+    this.shutdownGraceNanos = GrpcConnector.saturatedNanos(shutdownGrace);
     this.scheduler = scheduler;
   }
 

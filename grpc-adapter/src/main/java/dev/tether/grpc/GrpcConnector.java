@@ -124,9 +124,25 @@ public final class GrpcConnector<A> implements Connector<A, GrpcConnection<A>> {
     }
     builder.idleTimeout(IDLE_OFF_DAYS, TimeUnit.DAYS);
     ManagedChannel channel = builder.build();
-    return new ConnectAttempt<>(
-            channel, customizing.interceptors(), address, connectTimeout, shutdownGrace, scheduler)
-        .start();
+    try {
+      return new ConnectAttempt<>(
+              channel, customizing.interceptors(), address, connectTimeout, shutdownGrace, scheduler)
+          .start();
+    } catch (Throwable t) {
+      // The attempt never throws once it owns the channel; whatever threw before that must not
+      // leave the channel to run until the garbage collector complains.
+      channel.shutdownNow();
+      throw t;
+    }
+  }
+
+  /** {@code duration} in nanoseconds, or {@code Long.MAX_VALUE} (about 292 years) if longer. */
+  static long saturatedNanos(Duration duration) {
+    try {
+      return duration.toNanos();
+    } catch (ArithmeticException e) {
+      return Long.MAX_VALUE;
+    }
   }
 
   @Override
@@ -156,7 +172,8 @@ public final class GrpcConnector<A> implements Connector<A, GrpcConnection<A>> {
 
     /**
      * Sets how long an attempt may wait for its channel to become READY. Default {@value
-     * GrpcConnector#DEFAULT_CONNECT_TIMEOUT_SECONDS} s.
+     * GrpcConnector#DEFAULT_CONNECT_TIMEOUT_SECONDS} s. A timeout too long to count in
+     * nanoseconds (about 292 years) waits that long: effectively for ever.
      *
      * @throws IllegalArgumentException if {@code timeout} is not positive
      */
@@ -172,6 +189,7 @@ public final class GrpcConnector<A> implements Connector<A, GrpcConnection<A>> {
     /**
      * Sets how long a closing or dropped channel may drain its calls before it is forced down
      * with {@code shutdownNow()}. Default {@value GrpcConnector#DEFAULT_SHUTDOWN_GRACE_SECONDS} s.
+     * A grace too long to count in nanoseconds (about 292 years) never forces the channel down.
      *
      * @throws IllegalArgumentException if {@code grace} is negative
      */

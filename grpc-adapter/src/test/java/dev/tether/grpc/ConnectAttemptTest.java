@@ -4,12 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static java.util.Objects.requireNonNull;
 
 import com.google.common.util.concurrent.ListenableFuture;
 import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
 import java.time.Duration;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.Test;
@@ -63,5 +66,86 @@ class ConnectAttemptTest {
     assertTrue(channel.isShutdown(), "the timed-out attempt's channel");
     assertTrue(channel.awaitTermination(10, TimeUnit.SECONDS));
     assertEquals(1, channels.created().size());
+  }
+
+  /** A channel whose getState throws: the attempt fails as it starts. */
+  private static final class BrokenState extends ForwardingManagedChannel {
+    BrokenState(ManagedChannel delegate) {
+      super(delegate);
+    }
+
+    @Override
+    public ConnectivityState getState(boolean requestConnection) {
+      throw new IllegalStateException("getState broke");
+    }
+  }
+
+  /**
+   * Starts an attempt that fails before it could wait for anything, and returns its error,
+   * whether {@code connect} threw it or returned it failed; checks that the channel was shut down
+   * by the time {@code connect} returned.
+   */
+  private static Throwable failsAtOnce(GrpcConnector<String> connector, RecordingFactory<String> channels)
+      throws Exception {
+    ListenableFuture<GrpcConnection<String>> attempt;
+    try {
+      attempt = connector.connect("up");
+    } catch (RuntimeException e) {
+      assertTrue(channels.created().get(0).isShutdown(), "shut down before connect threw");
+      return e;
+    }
+    assertTrue(channels.created().get(0).isShutdown(), "shut down before connect returned");
+    ExecutionException failed =
+        assertThrows(ExecutionException.class, () -> attempt.get(10, TimeUnit.SECONDS));
+    return requireNonNull(failed.getCause());
+  }
+
+  @Test
+  void aSchedulerThatThrows_failsTheAttempt_andTheChannelIsShutDownAtOnce() throws Exception {
+    servers.inProcess("up");
+    RecordingFactory<String> channels = new RecordingFactory<>(ChannelFactory.inProcess());
+    ScheduledThreadPoolExecutor broken =
+        new ScheduledThreadPoolExecutor(1) {
+          @Override
+          public ScheduledFuture<?> schedule(Runnable command, long delay, TimeUnit unit) {
+            throw new IllegalStateException("scheduler broke");
+          }
+        };
+    try {
+      Throwable error =
+          failsAtOnce(GrpcConnector.builder(channels).scheduler(broken).build(), channels);
+      assertEquals("scheduler broke", error.getMessage());
+      assertTrue(channels.created().get(0).awaitTermination(10, TimeUnit.SECONDS));
+    } finally {
+      broken.shutdownNow();
+    }
+  }
+
+  @Test
+  void aChannelThatBreaksAsTheAttemptStarts_isShutDownAtOnce() throws Exception {
+    servers.inProcess("up");
+    RecordingFactory<String> channels =
+        new RecordingFactory<>(ChannelFactory.inProcess(), BrokenState::new);
+    Throwable error =
+        failsAtOnce(
+            GrpcConnector.builder(channels).connectTimeout(Duration.ofMinutes(5)).build(), channels);
+    assertEquals("getState broke", error.getMessage());
+    assertTrue(channels.created().get(0).awaitTermination(10, TimeUnit.SECONDS));
+  }
+
+  @Test
+  void hugeTimeouts_meanNoTimeout_ratherThanAnOverflow() throws Exception {
+    servers.inProcess("up");
+    RecordingFactory<String> channels = new RecordingFactory<>(ChannelFactory.inProcess());
+    GrpcConnection<String> connection =
+        GrpcConnector.builder(channels)
+            .connectTimeout(Duration.ofSeconds(Long.MAX_VALUE))
+            .shutdownGrace(Duration.ofSeconds(Long.MAX_VALUE))
+            .build()
+            .connect("up")
+            .get(10, TimeUnit.SECONDS);
+    assertEquals("up: hi", new Echo.Stub(connection.channel()).say("hi"));
+    connection.close().get(10, TimeUnit.SECONDS);
+    assertTrue(channels.created().get(0).isTerminated());
   }
 }
