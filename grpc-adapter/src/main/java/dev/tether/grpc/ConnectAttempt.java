@@ -119,9 +119,14 @@ final class ConnectAttempt<A> {
     }
   }
 
+  /**
+   * Makes the probe call. It is published for {@link #stopWaiting} only once started: a call must
+   * not be cancelled from another thread while it starts (gRPC's retriable stream then fails with
+   * a NullPointerException), and one cancelled before it starts refuses to start. If the attempt
+   * ended meanwhile, whoever ended it may have missed the probe: this cancels it then.
+   */
   private void probeCause() {
     ClientCall<byte[], byte[]> call = channel.newCall(PROBE, CallOptions.DEFAULT);
-    probe = call;
     call.start(
         new ClientCall.Listener<byte[]>() {
           @Override
@@ -135,6 +140,10 @@ final class ConnectAttempt<A> {
           }
         },
         new Metadata());
+    probe = call;
+    if (ended.get()) {
+      call.cancel("connect attempt finished", null);
+    }
   }
 
   /** Fails the attempt, whatever reading the channel's state for the message does. */

@@ -7,14 +7,25 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static java.util.Objects.requireNonNull;
 
 import com.google.common.util.concurrent.ListenableFuture;
+import com.google.common.net.HostAndPort;
+import com.google.common.util.concurrent.SettableFuture;
+import io.grpc.CallOptions;
+import io.grpc.ClientCall;
 import io.grpc.ConnectivityState;
+import io.grpc.ForwardingClientCall;
+import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
 import io.grpc.ManagedChannel;
 import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -147,5 +158,73 @@ class ConnectAttemptTest {
     assertEquals("up: hi", new Echo.Stub(connection.channel()).say("hi"));
     connection.close().get(10, TimeUnit.SECONDS);
     assertTrue(channels.created().get(0).isTerminated());
+  }
+
+  /**
+   * A channel whose calls, as they start, first run {@code beforeStart} (which plays another
+   * thread ending the attempt at that moment), and which records what reaches the real call.
+   */
+  private static final class Watching extends ForwardingManagedChannel {
+    final List<String> reached = new CopyOnWriteArrayList<>();
+    final SettableFuture<Runnable> beforeStart = SettableFuture.create();
+    final SettableFuture<Void> cancelled = SettableFuture.create();
+
+    Watching(ManagedChannel delegate) {
+      super(delegate);
+    }
+
+    @Override
+    public <ReqT, RespT> ClientCall<ReqT, RespT> newCall(
+        MethodDescriptor<ReqT, RespT> method, CallOptions options) {
+      return new ForwardingClientCall.SimpleForwardingClientCall<>(super.newCall(method, options)) {
+        @Override
+        public void start(Listener<RespT> listener, Metadata headers) {
+          try {
+            requireNonNull(beforeStart.get(10, TimeUnit.SECONDS)).run();
+          } catch (Exception e) {
+            throw new AssertionError(e);
+          }
+          try {
+            super.start(listener, headers);
+            reached.add("start");
+          } catch (RuntimeException e) {
+            reached.add("start threw " + e);
+          }
+        }
+
+        @Override
+        public void cancel(@Nullable String message, @Nullable Throwable cause) {
+          reached.add("cancel");
+          super.cancel(message, cause);
+          cancelled.set(null);
+        }
+      };
+    }
+  }
+
+  @Test
+  void theProbe_isCancelledOnlyOnceStarted_whenTheAttemptEndsAsItStarts() throws Exception {
+    int port = FailureCausesTest.deadPort();
+    List<Watching> watching = new CopyOnWriteArrayList<>();
+    RecordingFactory<HostAndPort> channels =
+        new RecordingFactory<>(
+            ChannelFactory.plaintext(),
+            channel -> {
+              Watching w = new Watching(channel);
+              watching.add(w);
+              return w;
+            });
+    ListenableFuture<GrpcConnection<HostAndPort>> attempt =
+        GrpcConnector.create(channels).connect(HostAndPort.fromParts("127.0.0.1", port));
+    // The refused connect shows TRANSIENT_FAILURE and the attempt starts its probe; just then,
+    // the attempt is cancelled (the persistent connection closing, say).
+    watching.get(0).beforeStart.set(() -> attempt.cancel(false));
+
+    assertThrows(CancellationException.class, () -> attempt.get(10, TimeUnit.SECONDS));
+    ManagedChannel channel = channels.created().get(0);
+    assertTrue(channel.awaitTermination(10, TimeUnit.SECONDS));
+    // The cancel reaches the probe on the probe's thread, maybe after the future failed.
+    watching.get(0).cancelled.get(10, TimeUnit.SECONDS);
+    assertEquals(List.of("start", "cancel"), List.copyOf(watching.get(0).reached));
   }
 }
