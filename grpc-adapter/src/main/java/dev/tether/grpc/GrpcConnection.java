@@ -62,13 +62,20 @@ public final class GrpcConnection<A> implements Closable {
     this.scheduler = scheduler;
   }
 
-  /** Starts watching the channel for leaving READY. Called once the channel is READY. */
+  /**
+   * Starts watching the channel for leaving READY. Called once the channel was seen READY.
+   *
+   * <p>{@code notifyWhenStateChanged(READY, callback)} calls back only once the state differs
+   * from READY (at once if it already does), so any callback means the channel left READY: that
+   * is a drop, even if the state reads READY again by the time the callback runs (a READY, IDLE,
+   * CONNECTING, READY blip between two looks, which a re-read would miss). The state is therefore
+   * not read again and the callback is never re-armed. A channel that cannot be watched is
+   * treated as dropped too: nobody would notice it go.
+   */
   void watch() {
-    ConnectivityState state = channel.getState(false);
-    if (state == ConnectivityState.READY) {
-      // One-shot and racy by design: re-arm after every callback and read the state again.
-      channel.notifyWhenStateChanged(state, this::watch);
-    } else {
+    try {
+      channel.notifyWhenStateChanged(ConnectivityState.READY, this::dropped);
+    } catch (Throwable t) {
       dropped();
     }
   }
