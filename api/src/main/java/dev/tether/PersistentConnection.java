@@ -117,6 +117,16 @@ public interface PersistentConnection<A, C extends Closable> extends Closable {
    * emitted for it; no other attempt is started. After this call the only event is that {@code
    * Disconnected}.
    *
+   * <p>This may be called while a new connection is being handed to the waiters, after it became
+   * current but before its {@link Event.Connected}: by a callback of a {@link #connected()} or
+   * {@link #connectedOrFailedToConnect()} future, or by another thread that such a future (or a
+   * call it let through) woke up. That connection is then never announced: no {@code Connected}
+   * is emitted for it, and so no {@code Disconnected} either (the round ends as one closed during
+   * a connect does, and every {@code Disconnected} still follows its {@code Connected}), but it is
+   * closed like the current one. Waiters it had not yet reached are treated as at close: a {@code
+   * connected()} future never completes, a {@code connectedOrFailedToConnect()} future fails. To
+   * close after {@code Connected} was delivered, wait for the event rather than the future.
+   *
    * <p>Returns {@link #closeFinished()}, the same future every time. It completes when nothing is
    * in flight, every connection the connector yielded is closed (a connection whose close fails is
    * logged and counted as closed) and {@code Disconnected} has been delivered. It ignores {@code

@@ -114,6 +114,12 @@ final class PersistentConnectionImpl<A, C extends Closable>
   /** The lookup or connect future of the attempt in flight. */
   private @Nullable ListenableFuture<?> inFlight;
   private int consecutiveFailures;
+  /**
+   * Whether Connected was emitted for {@link #current}. Only then does its end emit Disconnected:
+   * a connection that close() caught between its waiters and its Connected event was never
+   * announced, and the grammar has no Disconnected without Connected.
+   */
+  private boolean announced;
   private @Nullable A previousAddress;
   private @Nullable ErrorKey previousError;
   private final Set<SettableFuture<C>> connectedWaiters = new LinkedHashSet<>();
@@ -352,11 +358,18 @@ final class PersistentConnectionImpl<A, C extends Closable>
     consecutiveFailures = 0;
     phase = Phase.CONNECTED;
     current = new Current<>(connection);
-    completeAll(connectedWaiters, connection);
-    completeAll(outcomeWaiters, connection);
-    emit(new Event.Connected<>(connection));
     dropped.addListener(
         () -> context.execute(() -> connectionClosed(connection)), directExecutor());
+    completeWaiters(connectedWaiters, connection);
+    completeWaiters(outcomeWaiters, connection);
+    if (closeRequested.get()) {
+      // A waiter's callback closed us. No Connected after close: the connection stays current
+      // unannounced until closeNow, queued behind this step, closes it; being unannounced, it
+      // ends without Disconnected too, so the round ends as a close during a connect does.
+      return;
+    }
+    announced = true;
+    emit(new Event.Connected<>(connection));
   }
 
   private void attemptFailed(Stage stage, Throwable cause) {
@@ -401,7 +414,10 @@ final class PersistentConnectionImpl<A, C extends Closable>
     if (!closing) {
       phase = Phase.WAITING_TO_RECONNECT;
     }
-    emit(new Event.Disconnected<>());
+    if (announced) {
+      announced = false;
+      emit(new Event.Disconnected<>());
+    }
     if (closing) {
       finishCloseIfDone();
     } else if (timerFired && phase == Phase.WAITING_TO_RECONNECT) {
@@ -537,10 +553,21 @@ final class PersistentConnectionImpl<A, C extends Closable>
     return taken;
   }
 
-  private void completeAll(Set<SettableFuture<C>> waiters, C connection) {
+  /**
+   * Completes the waiters with {@code connection}, one by one, until one's callback closes the
+   * persistent connection. The waiters not yet completed then stay in the set, for {@link
+   * #closeNow} to treat as it treats every waiter at close: a {@code connected()} future never
+   * completes, a {@code connectedOrFailedToConnect()} future fails.
+   */
+  private void completeWaiters(Set<SettableFuture<C>> waiters, C connection) {
     context.checkInContext();
-    for (SettableFuture<C> waiter : takeAll(waiters)) {
-      waiter.set(connection);
+    List<SettableFuture<C>> taken = takeAll(waiters);
+    for (int i = 0; i < taken.size(); i++) {
+      if (closeRequested.get()) {
+        waiters.addAll(taken.subList(i, taken.size()));
+        return;
+      }
+      taken.get(i).set(connection);
     }
   }
 

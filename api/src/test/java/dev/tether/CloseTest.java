@@ -9,10 +9,21 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import static com.google.common.util.concurrent.MoreExecutors.directExecutor;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
 import com.google.common.util.concurrent.AbstractFuture;
+import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.SettableFuture;
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.slf4j.event.Level;
 
@@ -237,6 +248,101 @@ class CloseTest {
     h.time.runDueTasks();
     h.events.expect("AttemptingToConnect", "ObtainedAddress a");
     assertTrue(pc.closeFinished().isDone());
+  }
+
+  /**
+   * Builds a persistent connection whose events also go to a grammar checker, and registers
+   * {@code waiter}'s future before the first round runs.
+   */
+  private PersistentConnection<String, FakeConnection> startWithWaiter(
+      Queue<String> problems,
+      java.util.function.Function<PersistentConnection<String, FakeConnection>, ListenableFuture<FakeConnection>> waiter,
+      java.util.function.Consumer<PersistentConnection<String, FakeConnection>> then) {
+    PersistentConnection<String, FakeConnection> pc =
+        h.builder().onEvent(new EventGrammar<>("grammar", true, problems, new AtomicInteger())).build();
+    waiter.apply(pc).addListener(() -> then.accept(pc), directExecutor());
+    h.time.runDueTasks();
+    return pc;
+  }
+
+  @Test
+  void closeFromAConnectedCallback_emitsNoConnectedAfterClose_andClosesTheConnection() {
+    Queue<String> problems = new ConcurrentLinkedQueue<>();
+    PersistentConnection<String, FakeConnection> pc =
+        startWithWaiter(problems, PersistentConnection::connected, PersistentConnection::close);
+
+    h.events.expect("AttemptingToConnect", "ObtainedAddress a");
+    FakeConnection c1 = h.made.get(0);
+    assertEquals(1, c1.closeCalls());
+    assertNull(pc.currentConnection());
+    assertTrue(pc.closeFinished().isDone());
+    assertEquals(List.of(), List.copyOf(problems));
+    assertTrue(
+        h.logger.lines().stream().noneMatch(line -> line.message().contains("connected")),
+        h.logger.lines().toString());
+    h.advance(seconds(100));
+    h.events.expect();
+    assertEquals(1, h.lookups);
+  }
+
+  @Test
+  void closeFromAnOutcomeCallbackOnSuccess_emitsNoConnectedAfterClose_andClosesTheConnection() {
+    Queue<String> problems = new ConcurrentLinkedQueue<>();
+    PersistentConnection<String, FakeConnection> pc =
+        startWithWaiter(
+            problems, PersistentConnection::connectedOrFailedToConnect, PersistentConnection::close);
+
+    h.events.expect("AttemptingToConnect", "ObtainedAddress a");
+    assertTrue(h.made.get(0).isClosed());
+    assertNull(pc.currentConnection());
+    assertTrue(pc.closeFinished().isDone());
+    assertEquals(List.of(), List.copyOf(problems));
+  }
+
+  @Test
+  void closeFromAWaiterCallback_waitersLeftBehindAreTreatedAsAtClose() throws Exception {
+    Queue<String> problems = new ConcurrentLinkedQueue<>();
+    List<ListenableFuture<FakeConnection>> later = new ArrayList<>();
+    PersistentConnection<String, FakeConnection> pc =
+        startWithWaiter(
+            problems,
+            self -> {
+              ListenableFuture<FakeConnection> first = self.connected();
+              later.add(self.connected());
+              later.add(self.connectedOrFailedToConnect());
+              return first;
+            },
+            PersistentConnection::close);
+
+    ListenableFuture<FakeConnection> connected = later.get(0);
+    ListenableFuture<FakeConnection> outcome = later.get(1);
+    assertFalse(connected.isDone(), "connected() completes never after close()");
+    ExecutionException failed = assertThrows(ExecutionException.class, () -> Futures.getDone(outcome));
+    assertInstanceOf(IllegalStateException.class, failed.getCause());
+    h.events.expect("AttemptingToConnect", "ObtainedAddress a");
+    assertTrue(pc.closeFinished().isDone());
+    assertEquals(List.of(), List.copyOf(problems));
+  }
+
+  @Test
+  void closeFromAConnectedCallback_closeFinishedWaitsForTheUnannouncedConnection() {
+    h.connector =
+        address -> {
+          FakeConnection c = FakeConnection.slowToClose("slow");
+          h.made.add(c);
+          return immediateFuture(c);
+        };
+    Queue<String> problems = new ConcurrentLinkedQueue<>();
+    PersistentConnection<String, FakeConnection> pc =
+        startWithWaiter(problems, PersistentConnection::connected, PersistentConnection::close);
+
+    FakeConnection slow = h.made.get(0);
+    assertTrue(slow.isClosed());
+    assertFalse(pc.closeFinished().isDone(), "the connection has not finished closing");
+    slow.finishClosing();
+    assertTrue(pc.closeFinished().isDone());
+    h.events.expect("AttemptingToConnect", "ObtainedAddress a");
+    assertEquals(List.of(), List.copyOf(problems));
   }
 
   @Test

@@ -2,7 +2,9 @@ package dev.tether.grpc;
 
 import com.google.common.util.concurrent.ListenableFuture;
 import dev.tether.Closable;
+import com.google.common.collect.ImmutableList;
 import dev.tether.internal.UncancellableFuture;
+import io.grpc.ClientInterceptor;
 import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
 import java.time.Duration;
@@ -40,7 +42,10 @@ public final class GrpcConnection<A> implements Closable {
   /** How often a closing channel is checked for termination. */
   private static final long TERMINATION_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
 
+  /** The raw channel: watched, shut down, and never given interceptors. */
   private final ManagedChannel channel;
+  /** What {@link #channel()} returns: the raw channel, or it behind the customizers' interceptors. */
+  private final ManagedChannel forCalls;
   private final A address;
   private final long shutdownGraceNanos;
   private final ScheduledExecutorService scheduler;
@@ -52,27 +57,45 @@ public final class GrpcConnection<A> implements Closable {
   private final Set<Runnable> closeWatchers = ConcurrentHashMap.newKeySet();
 
   GrpcConnection(
-      ManagedChannel channel, A address, Duration shutdownGrace, ScheduledExecutorService scheduler) {
+      ManagedChannel channel,
+      ImmutableList<ClientInterceptor> interceptors,
+      A address,
+      Duration shutdownGrace,
+      ScheduledExecutorService scheduler) {
     this.channel = channel;
+    this.forCalls = interceptors.isEmpty() ? channel : new InterceptedChannel(channel, interceptors);
     this.address = address;
-    this.shutdownGraceNanos = shutdownGrace.toNanos();
+    this.shutdownGraceNanos = GrpcConnector.saturatedNanos(shutdownGrace);
     this.scheduler = scheduler;
   }
 
-  /** Starts watching the channel for leaving READY. Called once the channel is READY. */
+  /**
+   * Starts watching the channel for leaving READY. Called once the channel was seen READY.
+   *
+   * <p>{@code notifyWhenStateChanged(READY, callback)} calls back only once the state differs
+   * from READY (at once if it already does), so any callback means the channel left READY: that
+   * is a drop, even if the state reads READY again by the time the callback runs (a READY, IDLE,
+   * CONNECTING, READY blip between two looks, which a re-read would miss). The state is therefore
+   * not read again and the callback is never re-armed. A channel that cannot be watched is
+   * treated as dropped too: nobody would notice it go.
+   */
   void watch() {
-    ConnectivityState state = channel.getState(false);
-    if (state == ConnectivityState.READY) {
-      // One-shot and racy by design: re-arm after every callback and read the state again.
-      channel.notifyWhenStateChanged(state, this::watch);
-    } else {
+    try {
+      channel.notifyWhenStateChanged(ConnectivityState.READY, this::dropped);
+    } catch (Throwable t) {
       dropped();
     }
   }
 
-  /** Returns the channel. Build calls on it only while {@link #isReady()}. */
+  /**
+   * Returns the channel. Build calls on it only while {@link #isReady()}. Calls made on it go
+   * through the interceptors that the connector's customizers added, in the order the builder
+   * would have applied them (the last added runs first); the connector's own connect probe does
+   * not. Without such interceptors this is the channel the factory's builder built; with them, a
+   * channel that forwards everything else (state, shutdown, termination) to that one.
+   */
   public ManagedChannel channel() {
-    return channel;
+    return forCalls;
   }
 
   /** Returns the address this connection's channel was built for. */

@@ -118,12 +118,31 @@ public final class GrpcConnector<A> implements Connector<A, GrpcConnection<A>> {
           .keepAliveTimeout(keepAlive.timeout().toNanos(), TimeUnit.NANOSECONDS)
           .keepAliveWithoutCalls(keepAlive.withoutCalls());
     }
+    InterceptorRecorder customizing = new InterceptorRecorder(builder);
     for (Consumer<? super ManagedChannelBuilder<?>> customizer : customizers) {
-      customizer.accept(builder);
+      customizer.accept(customizing);
     }
     builder.idleTimeout(IDLE_OFF_DAYS, TimeUnit.DAYS);
     ManagedChannel channel = builder.build();
-    return new ConnectAttempt<>(channel, address, connectTimeout, shutdownGrace, scheduler).start();
+    try {
+      return new ConnectAttempt<>(
+              channel, customizing.interceptors(), address, connectTimeout, shutdownGrace, scheduler)
+          .start();
+    } catch (Throwable t) {
+      // The attempt never throws once it owns the channel; whatever threw before that must not
+      // leave the channel to run until the garbage collector complains.
+      channel.shutdownNow();
+      throw t;
+    }
+  }
+
+  /** {@code duration} in nanoseconds, or {@code Long.MAX_VALUE} (about 292 years) if longer. */
+  static long saturatedNanos(Duration duration) {
+    try {
+      return duration.toNanos();
+    } catch (ArithmeticException e) {
+      return Long.MAX_VALUE;
+    }
   }
 
   @Override
@@ -153,7 +172,8 @@ public final class GrpcConnector<A> implements Connector<A, GrpcConnection<A>> {
 
     /**
      * Sets how long an attempt may wait for its channel to become READY. Default {@value
-     * GrpcConnector#DEFAULT_CONNECT_TIMEOUT_SECONDS} s.
+     * GrpcConnector#DEFAULT_CONNECT_TIMEOUT_SECONDS} s. A timeout too long to count in
+     * nanoseconds (about 292 years) waits that long: effectively for ever.
      *
      * @throws IllegalArgumentException if {@code timeout} is not positive
      */
@@ -169,6 +189,7 @@ public final class GrpcConnector<A> implements Connector<A, GrpcConnection<A>> {
     /**
      * Sets how long a closing or dropped channel may drain its calls before it is forced down
      * with {@code shutdownNow()}. Default {@value GrpcConnector#DEFAULT_SHUTDOWN_GRACE_SECONDS} s.
+     * A grace too long to count in nanoseconds (about 292 years) never forces the channel down.
      *
      * @throws IllegalArgumentException if {@code grace} is negative
      */
@@ -204,6 +225,14 @@ public final class GrpcConnector<A> implements Connector<A, GrpcConnection<A>> {
      * Adds a customizer that every channel builder passes through before its channel is built:
      * interceptors, message limits, executors, user agent. Customizers run in the order added,
      * after the keepalive settings; idle mode is turned off after them.
+     *
+     * <p>A customizer gets a {@link ManagedChannelBuilder} that forwards to the factory's builder,
+     * not that builder itself: do not cast it to a transport's builder (set transport-specific
+     * options in a {@link ChannelFactory}), and do not build it (that throws). Interceptors it
+     * adds with {@code intercept(...)} apply to the calls made on {@link GrpcConnection#channel()}
+     * (and so through {@link PersistentChannel}) in the order the builder would apply them, but
+     * not to the call by which the connector learns why a connect failed: a failed attempt never
+     * reaches them.
      */
     public Builder<A> customizer(Consumer<? super ManagedChannelBuilder<?>> customizer) {
       customizers.add(requireNonNull(customizer, "customizer"));

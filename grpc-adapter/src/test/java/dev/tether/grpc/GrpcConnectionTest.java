@@ -4,10 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static java.util.Objects.requireNonNull;
 
 import com.google.common.net.HostAndPort;
 import com.google.common.util.concurrent.ListenableFuture;
+import com.google.common.util.concurrent.SettableFuture;
 import io.grpc.CallOptions;
+import io.grpc.ConnectivityState;
+import io.grpc.ManagedChannel;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.Server;
 import io.grpc.Status;
@@ -144,5 +148,45 @@ class GrpcConnectionTest {
         "connectTimeout was already set",
         assertThrows(IllegalStateException.class, () -> builder.connectTimeout(Duration.ofSeconds(2)))
             .getMessage());
+  }
+
+  /**
+   * A channel that keeps the callback the connection arms to watch READY, so that the test can
+   * run it when it likes: as gRPC would after a READY -> IDLE -> CONNECTING -> READY blip that
+   * ended before the callback ran.
+   */
+  private static final class Blipping extends ForwardingManagedChannel {
+    final SettableFuture<Runnable> watcher = SettableFuture.create();
+
+    Blipping(ManagedChannel delegate) {
+      super(delegate);
+    }
+
+    @Override
+    public void notifyWhenStateChanged(ConnectivityState source, Runnable callback) {
+      if (source == ConnectivityState.READY && watcher.set(callback)) {
+        return;
+      }
+      super.notifyWhenStateChanged(source, callback);
+    }
+  }
+
+  @Test
+  void aBlipOutOfReadyAndBack_betweenTwoLooks_isADrop() throws Exception {
+    servers.inProcess("blip");
+    RecordingFactory<String> channels = new RecordingFactory<>(ChannelFactory.inProcess(), Blipping::new);
+    GrpcConnection<String> connection =
+        GrpcConnector.create(channels).connect("blip").get(10, TimeUnit.SECONDS);
+    Blipping channel = (Blipping) channels.created().get(0);
+    Runnable watcher = requireNonNull(channel.watcher.get(10, TimeUnit.SECONDS));
+    assertEquals(ConnectivityState.READY, channel.getState(false));
+    assertFalse(connection.isClosed());
+
+    watcher.run(); // the channel left READY and is READY again: its transport is a new one
+
+    assertTrue(connection.isClosed(), "the blip was not taken for a drop");
+    assertTrue(connection.closeFinished().isDone());
+    assertTrue(channel.isShutdown());
+    assertTrue(channel.awaitTermination(10, TimeUnit.SECONDS));
   }
 }

@@ -135,6 +135,9 @@ class GrpcReconnectTest {
     Echo.Stub stub = new Echo.Stub(PersistentChannel.of(connection));
     assertEquals("echo-c: hi", waiting(stub).say("hi"));
     GrpcConnection<String> current = connection.connected().get(10, TimeUnit.SECONDS);
+    // The call may have been served while the connection was handed to its waiters, before
+    // Connected: a close() then would rightly emit neither Connected nor Disconnected.
+    events.next(Event.Connected.class, 10);
 
     connection.close().get(10, TimeUnit.SECONDS);
     assertTrue(current.channel().isTerminated());

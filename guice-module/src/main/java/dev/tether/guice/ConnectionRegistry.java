@@ -18,7 +18,13 @@ import java.util.Map;
  * place to close them all.
  *
  * <p>Inject it (it is a singleton per injector) and call {@link #closeAll()} when the application
- * stops. A connection that is first provisioned after {@code closeAll()} is closed at once.
+ * stops. A connection that is first provisioned after {@code closeAll()} is closed at once; the
+ * future {@code closeAll()} returned does not wait for it.
+ *
+ * <p>Thread-safe. The registry's lock guards only its own map: it never calls into a persistent
+ * connection while holding it, since closing one runs user code (listeners, connections'
+ * {@code close()}) on the calling thread, which may wait for another thread that reads the
+ * registry.
  */
 @Singleton
 public final class ConnectionRegistry {
@@ -28,9 +34,15 @@ public final class ConnectionRegistry {
   @Inject
   ConnectionRegistry() {}
 
-  synchronized void register(String name, PersistentConnection<?, ?> connection) {
-    connections.put(name, connection);
-    if (closed) {
+  void register(String name, PersistentConnection<?, ?> connection) {
+    boolean closeAtOnce;
+    synchronized (this) {
+      connections.put(name, connection);
+      closeAtOnce = closed;
+    }
+    // Either closeAll() saw this connection under the lock, or this sees its flag: a connection
+    // registered while closeAll() runs is closed by one or the other (close() is idempotent).
+    if (closeAtOnce) {
       ListenableFuture<Void> unused = connection.close();
     }
   }
@@ -45,12 +57,14 @@ public final class ConnectionRegistry {
    * finished closing (its channel terminated). Idempotent.
    */
   public ListenableFuture<Void> closeAll() {
-    List<ListenableFuture<Void>> closing = new ArrayList<>();
+    List<PersistentConnection<?, ?>> toClose;
     synchronized (this) {
       closed = true;
-      for (PersistentConnection<?, ?> connection : connections.values()) {
-        closing.add(connection.close());
-      }
+      toClose = new ArrayList<>(connections.values());
+    }
+    List<ListenableFuture<Void>> closing = new ArrayList<>();
+    for (PersistentConnection<?, ?> connection : toClose) {
+      closing.add(connection.close());
     }
     return Futures.whenAllComplete(closing).call(() -> null, directExecutor());
   }

@@ -1,0 +1,4 @@
+@NullMarked
+package dev.tether.testsupport;
+
+import org.jspecify.annotations.NullMarked;
