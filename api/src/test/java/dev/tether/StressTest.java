@@ -195,7 +195,7 @@ class StressTest {
     assertTrue(workers.awaitTermination(30, TimeUnit.SECONDS));
 
     assertEquals(List.of(), new ArrayList<>(problems));
-    assertTrue(main.connections() >= 3, "only " + main.connections() + " connections: too little happened");
+    assertTrue(main.connections() >= 3, "only " + main.connections() + " connections: too little happened; " + pc + " made " + made.size() + " lookups/serial " + serial.get() + " time " + time.now() + " pending " + time.pendingTaskCount());
     assertNull(pc.currentConnection());
     for (FakeConnection c : made) {
       assertTrue(c.isClosed(), c + " was left open");

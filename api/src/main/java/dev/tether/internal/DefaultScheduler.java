@@ -1,5 +1,6 @@
 package dev.tether.internal;
 
+import com.google.common.util.concurrent.ThreadFactoryBuilder;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
@@ -8,7 +9,6 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,14 +39,9 @@ public final class DefaultScheduler {
     static final ScheduledExecutorService INSTANCE = create();
 
     private static ScheduledExecutorService create() {
-      AtomicInteger count = new AtomicInteger();
       ScheduledThreadPoolExecutor executor =
           new LoggingExecutor(
-              task -> {
-                Thread thread = new Thread(task, "tether-scheduler-" + count.incrementAndGet());
-                thread.setDaemon(true);
-                return thread;
-              });
+              new ThreadFactoryBuilder().setNameFormat("tether-scheduler-%d").setDaemon(true).build());
       // Cancelled retry timers would otherwise stay queued until their time comes.
       executor.setRemoveOnCancelPolicy(true);
       // No thread is left behind once every persistent connection is closed: the thread ends

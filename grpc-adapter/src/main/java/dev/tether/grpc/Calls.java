@@ -1,5 +1,6 @@
 package dev.tether.grpc;
 
+import com.google.common.util.concurrent.ThreadFactoryBuilder;
 import io.grpc.CallOptions;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
@@ -7,7 +8,6 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -55,7 +55,6 @@ final class Calls {
     static final ExecutorService INSTANCE = create();
 
     private static ExecutorService create() {
-      AtomicInteger count = new AtomicInteger();
       ThreadPoolExecutor pool =
           new ThreadPoolExecutor(
               0,
@@ -63,11 +62,7 @@ final class Calls {
               5,
               TimeUnit.SECONDS,
               new SynchronousQueue<>(),
-              task -> {
-                Thread thread = new Thread(task, "tether-grpc-" + count.incrementAndGet());
-                thread.setDaemon(true);
-                return thread;
-              });
+              new ThreadFactoryBuilder().setNameFormat("tether-grpc-%d").setDaemon(true).build());
       return java.util.concurrent.Executors.unconfigurableExecutorService(pool);
     }
   }

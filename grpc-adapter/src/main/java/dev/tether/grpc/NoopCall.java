@@ -4,11 +4,14 @@ import io.grpc.ClientCall;
 import io.grpc.Metadata;
 import org.jspecify.annotations.Nullable;
 
-/** A call that does nothing: what a delayed call forwards to once it failed before a real call. */
-final class NoopCall extends ClientCall<Object, Object> {
-  private static final NoopCall INSTANCE = new NoopCall();
+/**
+ * A call that does nothing: what a delayed call forwards to once it failed before a real call,
+ * and the base of {@link FailingCall}.
+ */
+class NoopCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
+  private static final NoopCall<Object, Object> INSTANCE = new NoopCall<>();
 
-  private NoopCall() {}
+  NoopCall() {}
 
   @SuppressWarnings("unchecked") // it never touches a message
   static <ReqT, RespT> ClientCall<ReqT, RespT> get() {
@@ -16,7 +19,7 @@ final class NoopCall extends ClientCall<Object, Object> {
   }
 
   @Override
-  public void start(Listener<Object> listener, Metadata headers) {}
+  public void start(Listener<RespT> listener, Metadata headers) {}
 
   @Override
   public void request(int numMessages) {}
@@ -28,5 +31,5 @@ final class NoopCall extends ClientCall<Object, Object> {
   public void halfClose() {}
 
   @Override
-  public void sendMessage(Object message) {}
+  public void sendMessage(ReqT message) {}
 }

@@ -165,20 +165,11 @@ class MoveTest {
     connection.connected().get(10, TimeUnit.SECONDS);
     CompletableFuture<Status> held = holdTheSlot();
     String kilobytes64 = "x".repeat(64 * 1024);
+    // 1.25 MiB is past the bound of what a call keeps for a move; 640 KiB is not.
     CompletableFuture<Status> big = new CompletableFuture<>();
     CompletableFuture<Status> small = new CompletableFuture<>();
     for (CompletableFuture<Status> ended : List.of(big, small)) {
-      io.grpc.ClientCall<String, String> call = channel.newCall(Echo.COLLECT, waiting(20));
-      call.start(
-          new io.grpc.ClientCall.Listener<String>() {
-            @Override
-            public void onClose(Status status, io.grpc.Metadata trailers) {
-              ended.complete(status);
-            }
-          },
-          new io.grpc.Metadata());
-      call.request(1);
-      // 1.25 MiB is past the bound of what a call keeps for a move; 640 KiB is not.
+      io.grpc.ClientCall<String, String> call = started(Echo.COLLECT, waiting(20), ended, 1);
       for (int i = 0; i < (ended == big ? 20 : 10); i++) {
         call.sendMessage(kilobytes64);
       }
@@ -218,13 +209,23 @@ class MoveTest {
    * never leaves a response it did not ask for: gRPC holds a close back until the responses before
    * it are asked for and delivered.)
    */
-  private final List<Object> made = new java.util.concurrent.CopyOnWriteArrayList<>();
-
   private CompletableFuture<Status> idleStream(
       io.grpc.MethodDescriptor<String, String> method, CallOptions options, int messages) {
     CompletableFuture<Status> ended = new CompletableFuture<>();
+    io.grpc.ClientCall<String, String> call = started(method, options, ended, 2);
+    for (int i = 0; i < messages; i++) {
+      call.sendMessage("m" + i);
+    }
+    return ended;
+  }
+
+  /** Starts a call whose end completes {@code ended}, and asks for {@code responses}. */
+  private io.grpc.ClientCall<String, String> started(
+      io.grpc.MethodDescriptor<String, String> method,
+      CallOptions options,
+      CompletableFuture<Status> ended,
+      int responses) {
     io.grpc.ClientCall<String, String> call = channel.newCall(method, options);
-    made.add(call);
     call.start(
         new io.grpc.ClientCall.Listener<String>() {
           @Override
@@ -233,11 +234,8 @@ class MoveTest {
           }
         },
         new io.grpc.Metadata());
-    call.request(2);
-    for (int i = 0; i < messages; i++) {
-      call.sendMessage("m" + i);
-    }
-    return ended;
+    call.request(responses);
+    return call;
   }
 
   private void idleStreams(List<CompletableFuture<Status>> calls, CallOptions options) {
@@ -271,7 +269,7 @@ class MoveTest {
         try {
           late = calls.get(i).get(20, TimeUnit.SECONDS) + " at " + (System.nanoTime() - started) / 1_000_000;
         } catch (Exception again) {
-          late = again.toString() + " " + made.get(i);
+          late = again.toString();
         }
         throw new AssertionError("call " + i + " outlived its deadline by more than 500 ms: " + late, e);
       }

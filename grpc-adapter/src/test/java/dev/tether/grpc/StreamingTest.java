@@ -9,6 +9,7 @@ import dev.tether.PersistentConnection;
 import io.grpc.CallOptions;
 import io.grpc.Server;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
@@ -64,42 +65,25 @@ class StreamingTest {
     return executor.equals("direct") ? options.withExecutor(directExecutor()) : options;
   }
 
-  @ParameterizedTest(name = "{0}, {1} executor")
-  @CsvSource({"inprocess, default", "inprocess, direct", "netty, default", "netty, direct"})
-  void clientStreaming_withAnOnReadyHandler_completes(String transport, String executor)
+  @ParameterizedTest(name = "{0} streaming, {1}, {2} executor")
+  @CsvSource({
+    "client, inprocess, default", "client, inprocess, direct", "client, netty, default",
+    "client, netty, direct", "server, inprocess, default", "server, inprocess, direct",
+    "server, netty, default", "server, netty, direct", "bidi, inprocess, default",
+    "bidi, inprocess, direct", "bidi, netty, default", "bidi, netty, direct"
+  })
+  void flowControlledStreams_complete(String kind, String transport, String executor)
       throws Exception {
     PersistentChannel channel = connect(transport);
     for (int run = 0; run < RUNS; run++) {
-      assertEquals(
-          "streams: n=" + MESSAGES,
-          Streams.clientStream(channel, options(executor), MESSAGES).get(10, TimeUnit.SECONDS),
-          "run " + run);
-    }
-  }
-
-  @ParameterizedTest(name = "{0}, {1} executor")
-  @CsvSource({"inprocess, default", "inprocess, direct", "netty, default", "netty, direct"})
-  void serverStreaming_withOneRequestAtATime_completes(String transport, String executor)
-      throws Exception {
-    PersistentChannel channel = connect(transport);
-    for (int run = 0; run < RUNS; run++) {
-      assertEquals(
-          MESSAGES,
-          Streams.serverStream(channel, options(executor), MESSAGES).get(10, TimeUnit.SECONDS),
-          "run " + run);
-    }
-  }
-
-  @ParameterizedTest(name = "{0}, {1} executor")
-  @CsvSource({"inprocess, default", "inprocess, direct", "netty, default", "netty, direct"})
-  void bidiStreaming_withOnReadyAndOneRequestAtATime_completes(String transport, String executor)
-      throws Exception {
-    PersistentChannel channel = connect(transport);
-    for (int run = 0; run < RUNS; run++) {
-      assertEquals(
-          MESSAGES,
-          Streams.bidiStream(channel, options(executor), MESSAGES).get(10, TimeUnit.SECONDS),
-          "run " + run);
+      CompletableFuture<?> call =
+          switch (kind) {
+            case "client" -> Streams.clientStream(channel, options(executor), MESSAGES);
+            case "server" -> Streams.serverStream(channel, options(executor), MESSAGES);
+            default -> Streams.bidiStream(channel, options(executor), MESSAGES);
+          };
+      Object got = call.get(10, TimeUnit.SECONDS);
+      assertEquals(kind.equals("client") ? "streams: n=" + MESSAGES : MESSAGES, got, "run " + run);
     }
   }
 }
