@@ -14,14 +14,13 @@ import org.jspecify.annotations.Nullable;
  * runs as a real call on that connection's channel. It listens to the real call for the mover,
  * tells it when its connection closes, and knows whether its stream may have been sent.
  *
- * <p>Whether the call may have reached a server depends on how its connection closed. If the
- * connection dropped (the transport went away), only a stream whose headers were written out may
- * have ({@code outboundHeaders}): one still queued in the client, say behind the server's limit of
- * concurrent streams, never will be. If the connection was closed on purpose, its transport is
- * alive and drains gracefully, so a stream counts as sent from the moment a transport took it
- * ({@code streamCreated}), even with its headers still queued. A stream that gRPC retries
- * transparently (the server never processed it) counts as unsent again. So a moved call never
- * reached a server.
+ * <p>Whether the call may have reached a server: while its stream is alive, from the moment a
+ * transport took it ({@code streamCreated}), even with its headers still queued, since a
+ * transport that drains (after a GOAWAY, or a close on purpose) may still write them; once the
+ * stream ended, only if its headers were written out ({@code outboundHeaders}): one that was still
+ * queued in the client, say behind the server's limit of concurrent streams, never will be. A
+ * stream that gRPC retries transparently (the server never processed it) counts as neither again,
+ * unless the call hedges. So a moved call never reached a server.
  */
 final class CallAttempt<ReqT, RespT> extends ClientCall.Listener<RespT>
     implements PersistentChannel.Waiter, Runnable {
@@ -50,9 +49,13 @@ final class CallAttempt<ReqT, RespT> extends ClientCall.Listener<RespT>
     this.call = new DelayedCall<>(Calls.executorOf(options), context);
   }
 
-  /** Whether this attempt's call may have reached a server, now that {@code closed} closed. */
-  boolean mayHaveReachedServer(GrpcConnection<?> closed) {
-    return closed.wasDropped() ? sent : created;
+  /**
+   * Whether this attempt's call may have reached a server: once its stream ended, if it wrote its
+   * headers out; while it is alive (and may still be written, say on a transport that drains after
+   * a GOAWAY), if a transport took it at all.
+   */
+  boolean mayHaveReachedServer(boolean streamEnded) {
+    return streamEnded ? sent : created;
   }
 
   @Override
@@ -139,7 +142,7 @@ final class CallAttempt<ReqT, RespT> extends ClientCall.Listener<RespT>
     @Override
     public ClientStreamTracer newClientStreamTracer(
         ClientStreamTracer.StreamInfo info, Metadata headers) {
-      if (info.isTransparentRetry() && info.getPreviousAttempts() == 0) {
+      if (info.isTransparentRetry() && info.getPreviousAttempts() == 0 && !info.isHedging()) {
         // gRPC retries a stream transparently only when the server never processed it; with no
         // earlier attempt of a retry policy, nothing of this call reached a server.
         created = false;

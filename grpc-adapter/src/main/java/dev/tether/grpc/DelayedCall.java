@@ -110,11 +110,22 @@ final class DelayedCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   /** Starts the real call; if that throws, the call ends with what it threw, never silently. */
   private void startReal(Listener<RespT> target, Metadata headers) {
+    ClientCall<ReqT, RespT> call = requireNonNull(realCall);
     try {
-      requireNonNull(realCall).start(target, headers);
+      call.start(target, headers);
     } catch (RuntimeException e) {
       broken = true;
+      // As gRPC's stubs do: whatever the failed start left running is cancelled.
+      cancelQuietly(call, "the call failed to start", e);
       deliverClose(target, Status.fromThrowable(e).withDescription("the call failed to start: " + e));
+    }
+  }
+
+  private static void cancelQuietly(ClientCall<?, ?> call, String message, Throwable cause) {
+    try {
+      call.cancel(message, cause);
+    } catch (RuntimeException e) {
+      cause.addSuppressed(e); // a user's interceptor; the call ends all the same
     }
   }
 
@@ -125,13 +136,20 @@ final class DelayedCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       return;
     }
     Runnable cancel = () -> requireNonNull(realCall).cancel(message, cause);
+    // One decision, under the lock: a real call cancelled before its start would refuse to start
+    // and never close, so a cancel waits for a start that was not issued yet (no listener) or that
+    // runs now on the direct path; it queues behind a queued start; else it goes through at once.
     synchronized (lock) {
-      if (passThrough && !realStarted) {
-        cancelAfterStart = cancel; // a real call cancelled before its start would refuse to start
+      if (!realStarted && (passThrough || listener == null)) {
+        cancelAfterStart = cancel;
+        return;
+      }
+      if (!passThrough) {
+        queueLocked(cancel);
         return;
       }
     }
-    delayOrRun(cancel);
+    cancel.run(); // even after a failed start: what it left running must end
   }
 
   /**
@@ -164,11 +182,7 @@ final class DelayedCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private void delayOrRun(Runnable operation) {
     synchronized (lock) {
       if (!passThrough) {
-        List<Runnable> queue = pending;
-        if (queue == null) {
-          pending = queue = new ArrayList<>();
-        }
-        queue.add(operation);
+        queueLocked(operation);
         return;
       }
     }
@@ -177,10 +191,19 @@ final class DelayedCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     }
   }
 
+  private void queueLocked(Runnable operation) {
+    List<Runnable> queue = pending;
+    if (queue == null) {
+      pending = queue = new ArrayList<>();
+    }
+    queue.add(operation);
+  }
+
   /** Runs the queued operations until the queue stays empty, then passes through. Once. */
   private void drainPending() {
     @Nullable List<Runnable> batch = null;
     HeldListener<RespT> heldListener;
+    Runnable cancel;
     while (true) {
       synchronized (lock) {
         checkState(!passThrough, "drained twice");
@@ -189,6 +212,7 @@ final class DelayedCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
           pending = null;
           passThrough = true;
           realStarted = listener != null; // a queued start has run
+          cancel = realStarted ? cancelAfterStart : null; // one that waited for that start
           heldListener = held;
           break;
         }
@@ -196,16 +220,16 @@ final class DelayedCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
         batch = queue;
       }
       for (Runnable operation : batch) {
-        if (broken) {
-          continue; // the real call never started: it takes nothing
-        }
         try {
           operation.run(); // never under the lock: it calls into the channel
         } catch (RuntimeException e) {
-          requireNonNull(realCall).cancel("a queued operation failed", e);
+          cancelQuietly(requireNonNull(realCall), "a queued operation failed", e);
         }
       }
       batch.clear();
+    }
+    if (cancel != null) {
+      cancel.run();
     }
     if (heldListener != null) {
       Calls.execute(callExecutor, context.wrap(heldListener::release));

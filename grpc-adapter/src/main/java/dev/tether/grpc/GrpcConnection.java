@@ -50,8 +50,6 @@ public final class GrpcConnection<A> implements Closable {
   private final long shutdownGraceNanos;
   private final ScheduledExecutorService scheduler;
   private final AtomicBoolean closed = new AtomicBoolean();
-  /** Closed because the channel left READY, not by {@link #close()}; set before watchers run. */
-  private volatile boolean dropped;
   private final UncancellableFuture<Void> closeFinished = new UncancellableFuture<>();
   /** Told once when this connection closes; each leaves when it no longer cares. */
   private final Set<Runnable> closeWatchers = ConcurrentHashMap.newKeySet();
@@ -110,7 +108,6 @@ public final class GrpcConnection<A> implements Closable {
 
   private void dropped() {
     if (closed.compareAndSet(false, true)) {
-      dropped = true;
       tellWatchers();
       channel.shutdown();
       closeFinished.set(null); // at once: a reconnect never waits for stragglers
@@ -192,14 +189,6 @@ public final class GrpcConnection<A> implements Closable {
         }
       }
     }
-  }
-
-  /**
-   * Returns whether this connection closed itself because its channel left READY (the transport
-   * went away), rather than by {@link #close()}. False while it is open.
-   */
-  boolean wasDropped() {
-    return dropped;
   }
 
   @Override

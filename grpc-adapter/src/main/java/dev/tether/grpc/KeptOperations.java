@@ -34,12 +34,9 @@ final class KeptOperations<ReqT, RespT> {
   /**
    * The serialized size of a streamed request, as its marshaller's stream tells ({@code
    * KnownLength}, as protobuf's, or else a positive {@code available()}); past any bound if it
-   * does not tell. A unary or server-streaming call's one request counts nothing.
+   * does not tell.
    */
   long sizeOf(ReqT message) {
-    if (method.getType().clientSendsOneMessage()) {
-      return 0;
-    }
     try (InputStream stream = method.streamRequest(message)) {
       int available = stream.available();
       return stream instanceof KnownLength || available > 0 ? available : MAX_BYTES + 1;

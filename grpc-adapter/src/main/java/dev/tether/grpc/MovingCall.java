@@ -84,7 +84,8 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       first = early != null ? null : now != null ? publishLocked() : newAttemptLocked();
     }
     if (early != null) { // cancelled before start; never inside start(), though
-      Calls.execute(Calls.executorOf(options), () -> toCaller.close(early, new Metadata()));
+      Calls.execute(
+          Calls.executorOf(options), context.wrap(() -> toCaller.close(early, new Metadata())));
     } else if (now != null) {
       boolean attached = requireNonNull(first).attach(now);
       first.call.start(first, copyOfHeaders()); // also when not attached: it ends the call
@@ -287,25 +288,30 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     return live != null ? live.connection : null;
   }
 
-  /** Whether the end of {@code from} (with {@code status}, if it ended) moves the call. */
-  private boolean shouldMoveLocked(CallAttempt<ReqT, RespT> from, @Nullable Status status) {
+  /**
+   * Whether the end of {@code from} (with {@code status}, if its stream ended) moves the call.
+   * {@code contextCancelled} is read before the lock: reading it may run listeners.
+   */
+  private boolean shouldMoveLocked(
+      CallAttempt<ReqT, RespT> from, @Nullable Status status, boolean contextCancelled) {
     GrpcConnection<?> connection = from.connection;
     return attempt == from
         && state == State.MOVABLE
         && (status == null || (!status.isOk() && status.getCode() != Status.Code.DEADLINE_EXCEEDED))
-        && connection != null
-        && !from.mayHaveReachedServer(connection)
+        && !from.mayHaveReachedServer(status != null)
         && !cancelled
         && !expired
-        && !context.isCancelled()
+        && !contextCancelled
+        && connection != null
         && connection.isClosed();
   }
 
   /** {@code from}'s connection closed: move the call off it if it may. */
   void connectionClosed(CallAttempt<ReqT, RespT> from) {
+    boolean contextCancelled = context.isCancelled();
     CallAttempt<ReqT, RespT> next;
     synchronized (lock) {
-      if (!shouldMoveLocked(from, null)) {
+      if (!shouldMoveLocked(from, null, contextCancelled)) {
         return;
       }
       from.abandoned = true;
@@ -316,6 +322,7 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   }
 
   void attemptClosed(CallAttempt<ReqT, RespT> from, Status status, Metadata trailers) {
+    boolean contextCancelled = context.isCancelled();
     CallAttempt<ReqT, RespT> next = null;
     GrpcConnection<?> unwatch;
     synchronized (lock) {
@@ -323,7 +330,7 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
         return; // an abandoned attempt
       }
       unwatch = from.connection;
-      if (shouldMoveLocked(from, status)) {
+      if (shouldMoveLocked(from, status, contextCancelled)) {
         from.abandoned = true;
         next = newAttemptLocked();
       } else {

@@ -51,7 +51,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Threads.</b> A call's callbacks run on the executor of its call options; without one, on
  * a pool of daemon threads that the adapter shares (as gRPC's channels do), never inside {@code
- * start()}, inside the persistent connection's loop, or on a scheduler's thread. Deadlines of
+ * start()}, inside the persistent connection's loop, or on a scheduler's thread. (A direct
+ * executor in the call options runs them on whichever thread triggers them, as in gRPC: a
+ * transport's, the scheduler's at a waiting call's deadline, or the thread that finishes closing
+ * the persistent connection.) Deadlines of
  * waiting calls are timed on the persistent connection's scheduler, so a virtual-time scheduler
  * drives them in tests. No lock of this class is held while it calls into a persistent
  * connection, a channel or user code.

@@ -56,9 +56,9 @@ final class WaitLimits {
       }
       armed = true;
     }
+    context.addListener(contextCancelled, directExecutor()); // first: the timer may be refused
     Future<?> scheduled =
         deadline == null ? null : deadline.runOnExpiration(deadlinePassed, scheduler);
-    context.addListener(contextCancelled, directExecutor());
     boolean late;
     synchronized (this) {
       timer = scheduled;
