@@ -9,11 +9,8 @@ import dev.tether.ConnectAttemptException.Stage;
 import dev.tether.internal.Scheduled;
 import dev.tether.internal.UncancellableFuture;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
-import java.util.Set;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
@@ -24,7 +21,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
-import org.slf4j.spi.LoggingEventBuilder;
 
 /**
  * The persistent connection's loop.
@@ -40,8 +36,6 @@ import org.slf4j.spi.LoggingEventBuilder;
  */
 final class PersistentConnectionImpl<A, C extends Closable>
     implements PersistentConnection<A, C>, Scheduled {
-  private static final String KEY = "persistent-connection-to";
-
   private enum Phase {
     NOT_STARTED,
     LOOKING_UP,
@@ -71,24 +65,6 @@ final class PersistentConnectionImpl<A, C extends Closable>
     }
   }
 
-  /** A listener's registration; {@code active} is cleared at once by {@link #close()}. */
-  private final class ListenerEntry implements Subscription {
-    final EventListener<A, C> listener;
-    volatile boolean active = true;
-
-    ListenerEntry(EventListener<A, C> listener) {
-      this.listener = listener;
-    }
-
-    @Override
-    public void close() {
-      if (active) {
-        active = false;
-        context.execute(() -> listeners.remove(this));
-      }
-    }
-  }
-
   private final String serverName;
   private final AddressLookup<A> lookup;
   private final Connector<A, C> connector;
@@ -97,6 +73,9 @@ final class PersistentConnectionImpl<A, C extends Closable>
   private final Logger logger;
   private final ScheduledExecutorService scheduler;
   private final SerializingContext context;
+  private final EventLog log;
+  private final Listeners<A, C> listeners;
+  private final Waiters<C> waiters;
 
   private final AtomicBoolean closeRequested = new AtomicBoolean();
   private final UncancellableFuture<Void> closeFinished = new UncancellableFuture<>();
@@ -105,8 +84,6 @@ final class PersistentConnectionImpl<A, C extends Closable>
   private volatile Phase phase = Phase.NOT_STARTED;
 
   // ---- confined to the context ----
-  private final List<ListenerEntry> listeners = new ArrayList<>();
-  private @Nullable Event<A, C> lastEvent;
   /** Identifies the latest attempt, so that the timer of an older one is ignored. */
   private long attemptId;
   private boolean timerFired;
@@ -122,8 +99,6 @@ final class PersistentConnectionImpl<A, C extends Closable>
   private boolean announced;
   private @Nullable A previousAddress;
   private @Nullable ErrorKey previousError;
-  private final Set<SettableFuture<C>> connectedWaiters = new LinkedHashSet<>();
-  private final Set<SettableFuture<C>> outcomeWaiters = new LinkedHashSet<>();
   /** Connections that arrived after close and are being closed without being handed out. */
   private int lateConnectionsClosing;
 
@@ -143,10 +118,10 @@ final class PersistentConnectionImpl<A, C extends Closable>
     this.randomize = randomize;
     this.logger = logger;
     this.scheduler = scheduler;
-    this.context = new SerializingContext(logger, serverName);
-    for (EventListener<A, C> listener : initialListeners) {
-      listeners.add(new ListenerEntry(listener));
-    }
+    this.log = new EventLog(logger, serverName);
+    this.context = new SerializingContext(log);
+    this.listeners = new Listeners<>(context, log, initialListeners);
+    this.waiters = new Waiters<>(context);
   }
 
   /** Hands the first round to the scheduler. Runs no user code. */
@@ -205,10 +180,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
 
   @Override
   public Subscription subscribe(EventListener<A, C> listener) {
-    Objects.requireNonNull(listener, "listener");
-    ListenerEntry entry = new ListenerEntry(listener);
-    context.execute(() -> addListener(entry));
-    return entry;
+    return listeners.subscribe(Objects.requireNonNull(listener, "listener"));
   }
 
   @Override
@@ -243,7 +215,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
     }
     previousAddress = null;
     previousError = null;
-    emit(new Event.AttemptingToConnect<>());
+    listeners.emit(new Event.AttemptingToConnect<>());
     startAttempt();
   }
 
@@ -300,7 +272,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
       return;
     }
     if (!sameAddress(address, previousAddress)) {
-      emit(new Event.ObtainedAddress<>(address));
+      listeners.emit(new Event.ObtainedAddress<>(address));
     }
     previousAddress = address;
     if (closeRequested.get()) {
@@ -360,8 +332,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
     current = new Current<>(connection);
     dropped.addListener(
         () -> context.execute(() -> connectionClosed(connection)), directExecutor());
-    completeWaiters(connectedWaiters, connection);
-    completeWaiters(outcomeWaiters, connection);
+    waiters.connected(connection, closeRequested::get);
     if (closeRequested.get()) {
       // A waiter's callback closed us. No Connected after close: the connection stays current
       // unannounced until closeNow, queued behind this step, closes it; being unannounced, it
@@ -369,7 +340,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
       return;
     }
     announced = true;
-    emit(new Event.Connected<>(connection));
+    listeners.emit(new Event.Connected<>(connection));
   }
 
   private void attemptFailed(Stage stage, Throwable cause) {
@@ -383,19 +354,16 @@ final class PersistentConnectionImpl<A, C extends Closable>
       consecutiveFailures++;
     }
     ConnectAttemptException error = new ConnectAttemptException(stage, cause);
-    List<SettableFuture<C>> waiters = takeAll(outcomeWaiters);
     ErrorKey key = ErrorKey.of(stage, cause);
     boolean repeated = key.equals(previousError);
     previousError = key;
     phase = Phase.WAITING_TO_RETRY;
-    for (SettableFuture<C> waiter : waiters) {
-      waiter.setException(error);
-    }
+    waiters.failed(error);
     if (closeRequested.get()) {
       return; // a waiter's callback closed us: no FailedToConnect after close
     }
     if (!repeated) {
-      emit(new Event.FailedToConnect<>(error));
+      listeners.emit(new Event.FailedToConnect<>(error));
     }
     if (timerFired && phase == Phase.WAITING_TO_RETRY) {
       startAttempt();
@@ -416,7 +384,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
     }
     if (announced) {
       announced = false;
-      emit(new Event.Disconnected<>());
+      listeners.emit(new Event.Disconnected<>());
     }
     if (closing) {
       finishCloseIfDone();
@@ -446,7 +414,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
     try {
       delay = retryDelay.next(consecutiveFailures);
       if (delay == null || delay.isNegative()) {
-        warn(
+        log.warn(
             "retry delay {} returned {}; using {} for this attempt",
             retryDelay,
             delay,
@@ -454,7 +422,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
         delay = PersistentConnection.Builder.DEFAULT_RETRY_DELAY;
       }
     } catch (Throwable t) {
-      warn(
+      log.warn(
           "retry delay {} threw {}; using {} for this attempt",
           retryDelay,
           t,
@@ -489,15 +457,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
   }
 
   private void schedulerRejected(RejectedExecutionException e) {
-    try {
-      logger
-          .atError()
-          .addKeyValue(KEY, serverName)
-          .setCause(e)
-          .log("Persistent connection to {}: the scheduler rejected a task; closing", serverName);
-    } catch (Throwable ignored) {
-      // A broken logger must not stop the close.
-    }
+    log.error("the scheduler rejected a task; closing", e);
     ListenableFuture<Void> unused = close();
   }
 
@@ -513,7 +473,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
       waiter.set(cur.connection);
       return;
     }
-    addWaiter(connectedWaiters, waiter);
+    waiters.addConnected(waiter);
   }
 
   private void addOutcomeWaiter(SettableFuture<C> waiter) {
@@ -530,45 +490,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
       waiter.set(cur.connection);
       return;
     }
-    addWaiter(outcomeWaiters, waiter);
-  }
-
-  @SuppressWarnings("CollectionUndefinedEquality") // identity is the equality meant here
-  private void addWaiter(Set<SettableFuture<C>> waiters, SettableFuture<C> waiter) {
-    context.checkInContext();
-    waiters.add(waiter);
-    // A cancelled waiter leaves the set, so that callers who give up do not pile up.
-    waiter.addListener(
-        () -> {
-          if (waiter.isCancelled()) {
-            context.execute(() -> waiters.remove(waiter));
-          }
-        },
-        directExecutor());
-  }
-
-  private static <V> List<SettableFuture<V>> takeAll(Set<SettableFuture<V>> waiters) {
-    List<SettableFuture<V>> taken = new ArrayList<>(waiters);
-    waiters.clear();
-    return taken;
-  }
-
-  /**
-   * Completes the waiters with {@code connection}, one by one, until one's callback closes the
-   * persistent connection. The waiters not yet completed then stay in the set, for {@link
-   * #closeNow} to treat as it treats every waiter at close: a {@code connected()} future never
-   * completes, a {@code connectedOrFailedToConnect()} future fails.
-   */
-  private void completeWaiters(Set<SettableFuture<C>> waiters, C connection) {
-    context.checkInContext();
-    List<SettableFuture<C>> taken = takeAll(waiters);
-    for (int i = 0; i < taken.size(); i++) {
-      if (closeRequested.get()) {
-        waiters.addAll(taken.subList(i, taken.size()));
-        return;
-      }
-      taken.get(i).set(connection);
-    }
+    waiters.addOutcome(waiter);
   }
 
   private IllegalStateException closedException() {
@@ -585,11 +507,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
     if (pendingTimer != null) {
       pendingTimer.cancel(false);
     }
-    connectedWaiters.clear(); // they never complete, as the seed says
-    IllegalStateException closed = closedException();
-    for (SettableFuture<C> waiter : takeAll(outcomeWaiters)) {
-      waiter.setException(closed);
-    }
+    waiters.closed(closedException());
     ListenableFuture<?> attempt = inFlight;
     if (attempt != null) {
       attempt.cancel(false); // its completion comes back through lookupDone / connectDone
@@ -627,7 +545,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
     try {
       closing = Objects.requireNonNull(connection.close(), "close() returned null");
     } catch (Throwable t) {
-      warn("closing connection {} failed; counting it as closed", connection, t);
+      log.warn("closing connection {} failed; counting it as closed", connection, t);
       closed.run();
       return;
     }
@@ -644,7 +562,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
     try {
       ListenableFuture<Void> unused = connection.close();
     } catch (Throwable t) {
-      warn("closing connection {} failed", connection, t);
+      log.warn("closing connection {} failed", connection, t);
     }
   }
 
@@ -652,9 +570,9 @@ final class PersistentConnectionImpl<A, C extends Closable>
     try {
       Futures.getDone(closing);
     } catch (ExecutionException e) {
-      warn("closing connection {} failed; counting it as closed", connection, causeOf(e));
+      log.warn("closing connection {} failed; counting it as closed", connection, causeOf(e));
     } catch (CancellationException e) {
-      warn("closing connection {} was cancelled; counting it as closed", connection, e);
+      log.warn("closing connection {} was cancelled; counting it as closed", connection, e);
     }
   }
 
@@ -670,91 +588,13 @@ final class PersistentConnectionImpl<A, C extends Closable>
     closeFinished.set(null);
   }
 
-  // ---- events ----
-
-  private void addListener(ListenerEntry entry) {
-    context.checkInContext();
-    if (!entry.active) {
-      return;
-    }
-    listeners.add(entry);
-    Event<A, C> last = lastEvent;
-    if (last != null) {
-      deliver(entry, last);
-    }
-  }
-
-  private void emit(Event<A, C> event) {
-    context.checkInContext();
-    lastEvent = event;
-    log(event);
-    // Listeners are added and removed only by later steps, so this list is stable here.
-    for (ListenerEntry entry : listeners) {
-      if (entry.active) {
-        deliver(entry, event);
-      }
-    }
-  }
-
-  private void deliver(ListenerEntry entry, Event<A, C> event) {
-    try {
-      entry.listener.onEvent(event);
-    } catch (Throwable t) {
-      warn("event listener {} threw on {}; skipped", entry.listener, event, t);
-    }
-  }
-
-  private void log(Event<A, C> event) {
-    try {
-      if (event instanceof Event.FailedToConnect<A, C> failed) {
-        at(logger.atWarn())
-            .log(
-                "Persistent connection to {}: failed to connect: {}",
-                serverName,
-                failed.error().getMessage());
-      } else if (event instanceof Event.ObtainedAddress<A, C> obtained) {
-        at(logger.atInfo())
-            .log("Persistent connection to {}: obtained address {}", serverName, obtained.address());
-      } else if (event instanceof Event.Connected<A, C> connected) {
-        at(logger.atInfo())
-            .log("Persistent connection to {}: connected: {}", serverName, connected.connection());
-      } else if (event instanceof Event.Disconnected) {
-        at(logger.atInfo()).log("Persistent connection to {}: disconnected", serverName);
-      } else {
-        at(logger.atInfo()).log("Persistent connection to {}: attempting to connect", serverName);
-      }
-    } catch (Throwable ignored) {
-      // A broken logger must not stop the loop.
-    }
-  }
-
-  private LoggingEventBuilder at(LoggingEventBuilder builder) {
-    return builder.addKeyValue(KEY, serverName);
-  }
-
-  /** Logs a failure in user code at WARN; a trailing Throwable argument becomes the cause. */
-  private void warn(String format, @Nullable Object... args) {
-    try {
-      LoggingEventBuilder builder = at(logger.atWarn()).addArgument(serverName);
-      for (Object arg : args) {
-        builder = builder.addArgument(arg);
-      }
-      if (args.length > 0 && args[args.length - 1] instanceof Throwable t) {
-        builder = builder.setCause(t);
-      }
-      builder.log("Persistent connection to {}: " + format);
-    } catch (Throwable ignored) {
-      // A broken logger must not stop the loop.
-    }
-  }
-
   // ---- helpers around user code ----
 
   private boolean sameAddress(A address, @Nullable A previous) {
     try {
       return address.equals(previous);
     } catch (Throwable t) {
-      warn("address {}.equals threw; treating it as a new address", address, t);
+      log.warn("address {}.equals threw; treating it as a new address", address, t);
       return false;
     }
   }
@@ -763,7 +603,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
     try {
       return connection.isClosed();
     } catch (Throwable t) {
-      warn("connection {}.isClosed() threw; treating it as closed", connection, t);
+      log.warn("connection {}.isClosed() threw; treating it as closed", connection, t);
       return true;
     }
   }

@@ -4,25 +4,17 @@ import static com.google.common.base.Preconditions.checkState;
 
 import dev.tether.internal.SerializingExecutor;
 import java.util.concurrent.Executor;
-import org.slf4j.Logger;
 
 /**
  * The serializing context of one persistent connection: runs its steps one at a time, in order,
  * on the threads that submit them (a {@link SerializingExecutor}). A step that throws is logged at
- * ERROR, naming the connection, and the next one runs.
+ * ERROR (a broken invariant), naming the connection, and the next one runs.
  */
 final class SerializingContext implements Executor {
   private final SerializingExecutor steps;
 
-  SerializingContext(Logger logger, String name) {
-    this.steps =
-        new SerializingExecutor(
-            t ->
-                logger
-                    .atError()
-                    .addKeyValue("persistent-connection-to", name)
-                    .setCause(t)
-                    .log("Persistent connection to {}: internal task failed", name));
+  SerializingContext(EventLog log) {
+    this.steps = new SerializingExecutor(t -> log.error("internal task failed", t));
   }
 
   @Override

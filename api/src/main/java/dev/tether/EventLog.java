@@ -1,0 +1,76 @@
+package dev.tether;
+
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.spi.LoggingEventBuilder;
+
+/**
+ * The log lines of one persistent connection: one per emitted event ({@code FailedToConnect} at
+ * WARN, the others at INFO), failures of user code at WARN, each through SLF4J's fluent API with
+ * the key-value {@code persistent-connection-to=<server name>} and the server name in the text. A
+ * logger that throws never stops the loop.
+ */
+final class EventLog {
+  static final String KEY = "persistent-connection-to";
+
+  private final Logger logger;
+  private final String serverName;
+
+  EventLog(Logger logger, String serverName) {
+    this.logger = logger;
+    this.serverName = serverName;
+  }
+
+  void event(Event<?, ?> event) {
+    try {
+      if (event instanceof Event.FailedToConnect<?, ?> failed) {
+        at(logger.atWarn())
+            .log(
+                "Persistent connection to {}: failed to connect: {}",
+                serverName,
+                failed.error().getMessage());
+      } else if (event instanceof Event.ObtainedAddress<?, ?> obtained) {
+        at(logger.atInfo())
+            .log("Persistent connection to {}: obtained address {}", serverName, obtained.address());
+      } else if (event instanceof Event.Connected<?, ?> connected) {
+        at(logger.atInfo())
+            .log("Persistent connection to {}: connected: {}", serverName, connected.connection());
+      } else if (event instanceof Event.Disconnected) {
+        at(logger.atInfo()).log("Persistent connection to {}: disconnected", serverName);
+      } else {
+        at(logger.atInfo()).log("Persistent connection to {}: attempting to connect", serverName);
+      }
+    } catch (Throwable ignored) {
+      // A broken logger must not stop the loop.
+    }
+  }
+
+  /** Logs a failure in user code at WARN; a trailing Throwable argument becomes the cause. */
+  void warn(String format, @Nullable Object... args) {
+    try {
+      LoggingEventBuilder builder = at(logger.atWarn()).addArgument(serverName);
+      for (Object arg : args) {
+        builder = builder.addArgument(arg);
+      }
+      if (args.length > 0 && args[args.length - 1] instanceof Throwable t) {
+        builder = builder.setCause(t);
+      }
+      builder.log("Persistent connection to {}: " + format);
+    } catch (Throwable ignored) {
+      // A broken logger must not stop the loop.
+    }
+  }
+
+  /** Logs a broken invariant or a refused scheduler at ERROR. */
+  void error(String message, Throwable cause) {
+    try {
+      at(logger.atError()).setCause(cause).log("Persistent connection to {}: " + message, serverName);
+    } catch (Throwable ignored) {
+      // A broken logger must not stop the loop.
+    }
+  }
+
+  private LoggingEventBuilder at(LoggingEventBuilder builder) {
+    return builder.addKeyValue(KEY, serverName);
+  }
+}
