@@ -11,14 +11,14 @@ import dev.tether.internal.UncancellableFuture;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 
@@ -84,10 +84,8 @@ final class PersistentConnectionImpl<A, C extends Closable>
   private volatile Phase phase = Phase.NOT_STARTED;
 
   // ---- confined to the context ----
-  /** Identifies the latest attempt, so that the timer of an older one is ignored. */
-  private long attemptId;
-  private boolean timerFired;
-  private @Nullable Future<?> timer;
+  /** The timer of the latest attempt; a new attempt cancels the one before. */
+  private @Nullable RetryTimer timer;
   /** The lookup or connect future of the attempt in flight. */
   private @Nullable ListenableFuture<?> inFlight;
   private int consecutiveFailures;
@@ -224,51 +222,71 @@ final class PersistentConnectionImpl<A, C extends Closable>
     if (closeRequested.get()) {
       return;
     }
-    long id = ++attemptId;
-    timerFired = false;
-    timer = scheduleTimer(nextDelayNanos(), id);
-    if (closeRequested.get()) {
-      return; // the scheduler rejected the timer
+    RetryTimer previous = timer;
+    if (previous != null) {
+      previous.cancel();
+    }
+    try {
+      timer = RetryTimer.start(scheduler, context, nextDelayNanos(), this::onTimer);
+    } catch (RejectedExecutionException e) {
+      timer = null;
+      schedulerRejected(e);
+      return;
     }
     phase = Phase.LOOKING_UP;
-    ListenableFuture<A> future;
+    stage(Stage.LOOKUP, "AddressLookup.lookup()", "address", lookup::lookup, this::lookedUp);
+  }
+
+  /**
+   * Runs one stage of the attempt in flight: calls {@code user}, then, in a later step, hands
+   * what its future yields to {@code then}. A throw, a null future, a failed or cancelled future
+   * or a null result fails the attempt at {@code stage}, its message naming {@code call}.
+   */
+  private <T> void stage(
+      Stage stage, String call, String yields, Callable<ListenableFuture<T>> user, Consumer<T> then) {
+    ListenableFuture<T> future;
     try {
-      future = lookup.lookup();
+      future = user.call();
     } catch (Throwable t) {
-      attemptFailed(Stage.LOOKUP, t);
+      attemptFailed(stage, t);
       return;
     }
     if (future == null) {
-      attemptFailed(Stage.LOOKUP, new NullPointerException("AddressLookup.lookup() returned null"));
+      attemptFailed(stage, new NullPointerException(call + " returned null"));
       return;
     }
     inFlight = future;
-    future.addListener(() -> context.execute(() -> lookupDone(future)), directExecutor());
+    future.addListener(
+        () -> context.execute(() -> stageDone(stage, call, yields, future, then)), directExecutor());
   }
 
-  private void lookupDone(ListenableFuture<A> future) {
+  private <T> void stageDone(
+      Stage stage, String call, String yields, ListenableFuture<T> future, Consumer<T> then) {
     context.checkInContext();
     if (inFlight != future) {
       return;
     }
     inFlight = null;
-    if (closeRequested.get()) {
-      finishCloseIfDone();
-      return;
-    }
-    A address;
+    T value;
     try {
-      address = Futures.getDone(future);
+      value = Futures.getDone(future);
     } catch (ExecutionException e) {
-      attemptFailed(Stage.LOOKUP, causeOf(e));
+      attemptFailed(stage, causeOf(e));
       return;
     } catch (CancellationException e) {
-      attemptFailed(Stage.LOOKUP, e);
+      attemptFailed(stage, e);
       return;
     }
-    if (address == null) {
-      attemptFailed(
-          Stage.LOOKUP, new NullPointerException("AddressLookup.lookup() yielded a null address"));
+    if (value == null) {
+      attemptFailed(stage, new NullPointerException(call + " yielded a null " + yields));
+      return;
+    }
+    then.accept(value);
+  }
+
+  private void lookedUp(A address) {
+    if (closeRequested.get()) {
+      finishCloseIfDone();
       return;
     }
     if (!sameAddress(address, previousAddress)) {
@@ -279,42 +297,11 @@ final class PersistentConnectionImpl<A, C extends Closable>
       return;
     }
     phase = Phase.CONNECTING;
-    ListenableFuture<C> connecting;
-    try {
-      connecting = connector.connect(address);
-    } catch (Throwable t) {
-      attemptFailed(Stage.CONNECT, t);
-      return;
-    }
-    if (connecting == null) {
-      attemptFailed(Stage.CONNECT, new NullPointerException("Connector.connect() returned null"));
-      return;
-    }
-    inFlight = connecting;
-    connecting.addListener(() -> context.execute(() -> connectDone(connecting)), directExecutor());
+    stage(
+        Stage.CONNECT, "Connector.connect()", "connection", () -> connector.connect(address), this::connectedTo);
   }
 
-  private void connectDone(ListenableFuture<C> future) {
-    context.checkInContext();
-    if (inFlight != future) {
-      return;
-    }
-    inFlight = null;
-    C connection;
-    try {
-      connection = Futures.getDone(future);
-    } catch (ExecutionException e) {
-      attemptFailed(Stage.CONNECT, causeOf(e));
-      return;
-    } catch (CancellationException e) {
-      attemptFailed(Stage.CONNECT, e);
-      return;
-    }
-    if (connection == null) {
-      attemptFailed(
-          Stage.CONNECT, new NullPointerException("Connector.connect() yielded a null connection"));
-      return;
-    }
+  private void connectedTo(C connection) {
     if (closeRequested.get()) {
       closeLateConnection(connection);
       return;
@@ -365,7 +352,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
     if (!repeated) {
       listeners.emit(new Event.FailedToConnect<>(error));
     }
-    if (timerFired && phase == Phase.WAITING_TO_RETRY) {
+    if (timerHasFired() && phase == Phase.WAITING_TO_RETRY) {
       startAttempt();
     }
   }
@@ -388,18 +375,19 @@ final class PersistentConnectionImpl<A, C extends Closable>
     }
     if (closing) {
       finishCloseIfDone();
-    } else if (timerFired && phase == Phase.WAITING_TO_RECONNECT) {
+    } else if (timerHasFired() && phase == Phase.WAITING_TO_RECONNECT) {
       startRound();
     }
   }
 
-  private void timerFired(long id) {
+  private boolean timerHasFired() {
+    RetryTimer current = timer;
+    return current != null && current.fired();
+  }
+
+  /** The latest attempt's retry timer fired. */
+  private void onTimer() {
     context.checkInContext();
-    if (id != attemptId) {
-      return;
-    }
-    timerFired = true;
-    timer = null;
     if (phase == Phase.WAITING_TO_RETRY) {
       startAttempt();
     } else if (phase == Phase.WAITING_TO_RECONNECT) {
@@ -443,16 +431,6 @@ final class PersistentConnectionImpl<A, C extends Closable>
       return delay.toNanos();
     } catch (ArithmeticException e) {
       return Long.MAX_VALUE;
-    }
-  }
-
-  private @Nullable Future<?> scheduleTimer(long nanos, long id) {
-    try {
-      return scheduler.schedule(
-          () -> context.execute(() -> timerFired(id)), nanos, TimeUnit.NANOSECONDS);
-    } catch (RejectedExecutionException e) {
-      schedulerRejected(e);
-      return null;
     }
   }
 
@@ -502,10 +480,9 @@ final class PersistentConnectionImpl<A, C extends Closable>
   private void closeNow() {
     context.checkInContext();
     phase = Phase.CLOSING;
-    Future<?> pendingTimer = timer;
-    timer = null;
+    RetryTimer pendingTimer = timer;
     if (pendingTimer != null) {
-      pendingTimer.cancel(false);
+      pendingTimer.cancel();
     }
     waiters.closed(closedException());
     ListenableFuture<?> attempt = inFlight;

@@ -1,0 +1,57 @@
+package dev.tether;
+
+import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The retry timer of one attempt: its task runs as a step of the serializing context, unless
+ * {@link #cancel()} (also a step) came first, so a cancel always wins and a stale timer never
+ * acts. Confined to the context, but for the scheduler's thread, which only submits the step.
+ */
+final class RetryTimer {
+  private final @Nullable Future<?> scheduled;
+  private boolean cancelled;
+  private boolean fired;
+
+  private RetryTimer(
+      ScheduledExecutorService scheduler, SerializingContext context, long nanos, Runnable step) {
+    this.scheduled =
+        scheduler.schedule(
+            () ->
+                context.execute(
+                    () -> {
+                      if (!cancelled) {
+                        fired = true;
+                        step.run();
+                      }
+                    }),
+            nanos,
+            TimeUnit.NANOSECONDS);
+  }
+
+  /**
+   * Starts a timer that runs {@code step} in {@code context} after {@code nanos}.
+   *
+   * @throws RejectedExecutionException if the scheduler refuses it
+   */
+  static RetryTimer start(
+      ScheduledExecutorService scheduler, SerializingContext context, long nanos, Runnable step) {
+    return new RetryTimer(scheduler, context, nanos, step);
+  }
+
+  /** Whether the timer fired (and was not cancelled first). */
+  boolean fired() {
+    return fired;
+  }
+
+  /** Cancels the timer: its step will not run, even if the scheduler already submitted it. */
+  void cancel() {
+    cancelled = true;
+    if (scheduled != null) {
+      scheduled.cancel(false);
+    }
+  }
+}
