@@ -136,6 +136,39 @@ public interface PersistentConnection<A, C extends Closable> extends Closable {
   ListenableFuture<Void> close();
 
   /**
+   * Returns a consistent snapshot of this persistent connection: its status, the current
+   * connection and address, the last failure and the failure count, the time until the next
+   * attempt, and counters. See {@link ConnectionState} for each field. From {@link #close()} on,
+   * the status is {@code CLOSING} until closing finishes, then {@code CLOSED} (already inside
+   * callbacks of {@link #closeFinished()}). Any thread: it reads the state that the loop last
+   * published, and the time left on the retry timer.
+   */
+  ConnectionState<A, C> state();
+
+  /**
+   * Subscribes {@code listener} to this persistent connection's states: it gets the current state
+   * at once (in a step: on the calling thread unless another thread runs a step), then every state
+   * the loop passes through whose status, address, connection, last failure, consecutive failures
+   * or standby address differs from the last one it got, one at a time, in order, on the threads
+   * of the loop (see "Threads"). A state that goes with an event is delivered just before that
+   * event. After {@code CLOSED} it gets nothing more. Closing the returned subscription stops the
+   * deliveries. A listener that throws is logged and skipped.
+   *
+   * @throws NullPointerException if {@code listener} is null
+   */
+  Subscription subscribeState(StateListener<A, C> listener);
+
+  /**
+   * Stops waiting: if the status is {@code WAITING_TO_RETRY} (after a failure, after a young
+   * connection died, or before the first round), cancels the timer and starts the next attempt,
+   * round or first round in a step, at once on the calling thread unless another thread runs a
+   * step of this persistent connection. The failure count is kept, so an exponential delay goes on
+   * growing. Returns whether the status was {@code WAITING_TO_RETRY}; in any other status it does
+   * nothing. For operators, and for "the service is back, stop waiting".
+   */
+  boolean retryNow();
+
+  /**
    * Builds a {@link PersistentConnection}. Each option may be set once, except {@link #onEvent},
    * which adds a listener each time; a second call of a set-once option throws {@link
    * IllegalStateException}. Arguments are checked at once. {@link #build()} copies the options,

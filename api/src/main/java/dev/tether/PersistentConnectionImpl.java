@@ -58,6 +58,29 @@ final class PersistentConnectionImpl<A, C extends Closable>
     }
   }
 
+  /**
+   * A published state, and the retry timer whose time left fills in {@code retryIn} when the
+   * state is read (none before the first round: zero then).
+   */
+  private record Published<A, C>(ConnectionState<A, C> state, @Nullable RetryTimer timer) {
+    ConnectionState<A, C> read() {
+      if (state.status() != ConnectionState.Status.WAITING_TO_RETRY) {
+        return state;
+      }
+      Duration retryIn = timer == null ? Duration.ZERO : Duration.ofNanos(timer.remainingNanos());
+      return new ConnectionState<>(
+          state.status(),
+          state.address(),
+          state.connection(),
+          state.lastFailure(),
+          state.consecutiveFailures(),
+          retryIn,
+          state.standbyAddress(),
+          state.attempts(),
+          state.connections());
+    }
+  }
+
   /** What makes two failures "the same" for de-duplication: stage, class and message of the cause. */
   private record ErrorKey(Stage stage, Class<?> causeClass, @Nullable String causeMessage) {
     static ErrorKey of(Stage stage, Throwable cause) {
@@ -76,6 +99,13 @@ final class PersistentConnectionImpl<A, C extends Closable>
   private final EventLog log;
   private final Listeners<A, C> listeners;
   private final Waiters<C> waiters;
+  private final StateListeners<A, C> stateListeners;
+  /** What the loop last published, for any thread; written only by {@link #publish()}. */
+  private volatile Published<A, C> published =
+      new Published<>(
+          new ConnectionState<>(
+              ConnectionState.Status.WAITING_TO_RETRY, null, null, null, 0, null, null, 0, 0),
+          null);
 
   private final AtomicBoolean closeRequested = new AtomicBoolean();
   private final UncancellableFuture<Void> closeFinished = new UncancellableFuture<>();
@@ -95,6 +125,12 @@ final class PersistentConnectionImpl<A, C extends Closable>
    * announced, and the grammar has no Disconnected without Connected.
    */
   private boolean announced;
+  /** The address the current connection was made for. */
+  private @Nullable A currentAddress;
+  /** The last failed attempt since the last connection was published. */
+  private @Nullable ConnectAttemptException lastFailure;
+  private long attempts;
+  private long connections;
   private @Nullable A previousAddress;
   private @Nullable ErrorKey previousError;
   /** Connections that arrived after close and are being closed without being handed out. */
@@ -120,12 +156,13 @@ final class PersistentConnectionImpl<A, C extends Closable>
     this.context = new SerializingContext(log);
     this.listeners = new Listeners<>(context, log, initialListeners);
     this.waiters = new Waiters<>(context);
+    this.stateListeners = new StateListeners<>(context, log);
   }
 
   /** Hands the first round to the scheduler. Runs no user code. */
   void start() {
     try {
-      scheduler.execute(() -> context.execute(this::startRound));
+      scheduler.execute(() -> context.execute(this::firstRound));
     } catch (RejectedExecutionException e) {
       schedulerRejected(e);
     }
@@ -177,6 +214,66 @@ final class PersistentConnectionImpl<A, C extends Closable>
   }
 
   @Override
+  public ConnectionState<A, C> state() {
+    ConnectionState<A, C> state = published.read();
+    if (closeRequested.get()
+        && state.status() != ConnectionState.Status.CLOSING
+        && state.status() != ConnectionState.Status.CLOSED) {
+      // close() was called; its step has not run yet.
+      return new ConnectionState<>(
+          ConnectionState.Status.CLOSING,
+          state.address(),
+          state.connection(),
+          state.lastFailure(),
+          state.consecutiveFailures(),
+          null,
+          state.standbyAddress(),
+          state.attempts(),
+          state.connections());
+    }
+    return state;
+  }
+
+  @Override
+  public Subscription subscribeState(StateListener<A, C> listener) {
+    Objects.requireNonNull(listener, "listener");
+    return stateListeners.subscribe(listener, () -> published.read());
+  }
+
+  /**
+   * Publishes the loop's state, as its fields now say, and offers it to the state listeners: the
+   * one place a {@link ConnectionState} is made. Called by every step that changes what a state
+   * shows, before the event that goes with it.
+   */
+  private void publish() {
+    context.checkInContext();
+    Current<C> cur = current;
+    ConnectionState.Status status =
+        switch (phase) {
+          case NOT_STARTED, WAITING_TO_RETRY, WAITING_TO_RECONNECT -> ConnectionState.Status.WAITING_TO_RETRY;
+          case LOOKING_UP, CONNECTING -> ConnectionState.Status.CONNECTING;
+          case CONNECTED -> ConnectionState.Status.CONNECTED;
+          case CLOSING -> ConnectionState.Status.CLOSING;
+          case CLOSED -> ConnectionState.Status.CLOSED;
+        };
+    Published<A, C> next =
+        new Published<>(
+            new ConnectionState<>(
+                status,
+                cur != null ? currentAddress : previousAddress,
+                cur != null ? cur.connection : null,
+                lastFailure,
+                consecutiveFailures,
+                null,
+                null,
+                attempts,
+                connections),
+            status == ConnectionState.Status.WAITING_TO_RETRY ? timer : null);
+    published = next;
+    stateListeners.publish(next.read());
+  }
+
+  @Override
   public Subscription subscribe(EventListener<A, C> listener) {
     return listeners.subscribe(Objects.requireNonNull(listener, "listener"));
   }
@@ -206,6 +303,13 @@ final class PersistentConnectionImpl<A, C extends Closable>
 
   // ---- rounds and attempts ----
 
+  /** The first round, unless {@link #retryNow()} started it already. */
+  private void firstRound() {
+    if (phase == Phase.NOT_STARTED) {
+      startRound();
+    }
+  }
+
   private void startRound() {
     context.checkInContext();
     if (closeRequested.get()) {
@@ -213,6 +317,8 @@ final class PersistentConnectionImpl<A, C extends Closable>
     }
     previousAddress = null;
     previousError = null;
+    phase = Phase.LOOKING_UP; // the state goes before its event
+    publish();
     listeners.emit(new Event.AttemptingToConnect<>());
     startAttempt();
   }
@@ -234,6 +340,8 @@ final class PersistentConnectionImpl<A, C extends Closable>
       return;
     }
     phase = Phase.LOOKING_UP;
+    attempts++;
+    publish();
     stage(Stage.LOOKUP, "AddressLookup.lookup()", "address", lookup::lookup, this::lookedUp);
   }
 
@@ -289,14 +397,16 @@ final class PersistentConnectionImpl<A, C extends Closable>
       finishCloseIfDone();
       return;
     }
-    if (!sameAddress(address, previousAddress)) {
+    boolean isNew = !sameAddress(address, previousAddress);
+    previousAddress = address;
+    phase = Phase.CONNECTING;
+    publish();
+    if (isNew) {
       listeners.emit(new Event.ObtainedAddress<>(address));
     }
-    previousAddress = address;
     if (closeRequested.get()) {
       return;
     }
-    phase = Phase.CONNECTING;
     stage(
         Stage.CONNECT, "Connector.connect()", "connection", () -> connector.connect(address), this::connectedTo);
   }
@@ -315,8 +425,12 @@ final class PersistentConnectionImpl<A, C extends Closable>
       return;
     }
     consecutiveFailures = 0;
+    lastFailure = null;
+    currentAddress = previousAddress;
+    connections++;
     phase = Phase.CONNECTED;
     current = new Current<>(connection);
+    publish();
     dropped.addListener(
         () -> context.execute(() -> connectionClosed(connection)), directExecutor());
     waiters.connected(connection, closeRequested::get);
@@ -344,7 +458,11 @@ final class PersistentConnectionImpl<A, C extends Closable>
     ErrorKey key = ErrorKey.of(stage, cause);
     boolean repeated = key.equals(previousError);
     previousError = key;
-    phase = Phase.WAITING_TO_RETRY;
+    lastFailure = error;
+    // The next attempt starts at once if this one outlasted its timer: no waiting then.
+    boolean retryAtOnce = timerHasFired();
+    phase = retryAtOnce ? Phase.LOOKING_UP : Phase.WAITING_TO_RETRY;
+    publish();
     waiters.failed(error);
     if (closeRequested.get()) {
       return; // a waiter's callback closed us: no FailedToConnect after close
@@ -352,7 +470,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
     if (!repeated) {
       listeners.emit(new Event.FailedToConnect<>(error));
     }
-    if (timerHasFired() && phase == Phase.WAITING_TO_RETRY) {
+    if (retryAtOnce) {
       startAttempt();
     }
   }
@@ -366,16 +484,19 @@ final class PersistentConnectionImpl<A, C extends Closable>
     }
     current = null;
     boolean closing = phase == Phase.CLOSING;
+    // A connection that outlived its attempt's timer is replaced at once: no waiting then.
+    boolean roundAtOnce = !closing && timerHasFired();
     if (!closing) {
-      phase = Phase.WAITING_TO_RECONNECT;
+      phase = roundAtOnce ? Phase.LOOKING_UP : Phase.WAITING_TO_RECONNECT;
     }
+    publish();
     if (announced) {
       announced = false;
       listeners.emit(new Event.Disconnected<>());
     }
     if (closing) {
       finishCloseIfDone();
-    } else if (timerHasFired() && phase == Phase.WAITING_TO_RECONNECT) {
+    } else if (roundAtOnce) {
       startRound();
     }
   }
@@ -386,6 +507,29 @@ final class PersistentConnectionImpl<A, C extends Closable>
   }
 
   /** The latest attempt's retry timer fired. */
+  @Override
+  public boolean retryNow() {
+    if (state().status() != ConnectionState.Status.WAITING_TO_RETRY) {
+      return false;
+    }
+    context.execute(this::retryNowStep);
+    return true;
+  }
+
+  /** Stops waiting, if the loop still waits: the failure count is kept; no token is taken. */
+  private void retryNowStep() {
+    context.checkInContext();
+    if (closeRequested.get()) {
+      return;
+    }
+    switch (phase) {
+      case NOT_STARTED -> startRound();
+      case WAITING_TO_RETRY -> startAttempt(); // which cancels the pending timer
+      case WAITING_TO_RECONNECT -> startRound();
+      default -> {} // an attempt started meanwhile, or a connection: nothing to hurry
+    }
+  }
+
   private void onTimer() {
     context.checkInContext();
     if (phase == Phase.WAITING_TO_RETRY) {
@@ -480,6 +624,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
   private void closeNow() {
     context.checkInContext();
     phase = Phase.CLOSING;
+    publish();
     RetryTimer pendingTimer = timer;
     if (pendingTimer != null) {
       pendingTimer.cancel();
@@ -562,6 +707,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
       return;
     }
     phase = Phase.CLOSED;
+    publish(); // callbacks of closeFinished() see CLOSED
     closeFinished.set(null);
   }
 

@@ -1,10 +1,9 @@
 package dev.tether;
 
-import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import org.jspecify.annotations.Nullable;
 
 /**
  * The retry timer of one attempt: its task runs as a step of the serializing context, unless
@@ -12,9 +11,9 @@ import org.jspecify.annotations.Nullable;
  * acts. Confined to the context, but for the scheduler's thread, which only submits the step.
  */
 final class RetryTimer {
-  private final @Nullable Future<?> scheduled;
+  private final ScheduledFuture<?> scheduled;
   private boolean cancelled;
-  private boolean fired;
+  private volatile boolean fired;
 
   private RetryTimer(
       ScheduledExecutorService scheduler, SerializingContext context, long nanos, Runnable step) {
@@ -50,8 +49,11 @@ final class RetryTimer {
   /** Cancels the timer: its step will not run, even if the scheduler already submitted it. */
   void cancel() {
     cancelled = true;
-    if (scheduled != null) {
-      scheduled.cancel(false);
-    }
+    scheduled.cancel(false);
+  }
+
+  /** The time left until the timer fires, on the scheduler's clock; never negative. Any thread. */
+  long remainingNanos() {
+    return fired ? 0 : Math.max(0, scheduled.getDelay(TimeUnit.NANOSECONDS));
   }
 }

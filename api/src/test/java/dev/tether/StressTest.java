@@ -25,6 +25,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import java.util.function.IntConsumer;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.RepeatedTest;
 
 /**
@@ -129,6 +130,9 @@ class StressTest {
             .logger(org.slf4j.helpers.NOPLogger.NOP_LOGGER)
             .scheduler(time)
             .build();
+    StatesAgreeWithEvents states = new StatesAgreeWithEvents(problems);
+    pc.subscribeState(states);
+    pc.subscribe(states);
 
     // Four parties work in lockstep: at each step all of them pass a barrier and then act at
     // once, so that time, drops, waiters, subscribers and close race each other (and the
@@ -195,6 +199,7 @@ class StressTest {
     assertTrue(workers.awaitTermination(30, TimeUnit.SECONDS));
 
     assertEquals(List.of(), new ArrayList<>(problems));
+    assertTrue(states.closedSeen, "the state listener saw CLOSED");
     assertTrue(main.connections() >= 3, "only " + main.connections() + " connections: too little happened; " + pc + " made " + made.size() + " lookups/serial " + serial.get() + " time " + time.now() + " pending " + time.pendingTaskCount());
     assertNull(pc.currentConnection());
     for (FakeConnection c : made) {
@@ -208,5 +213,58 @@ class StressTest {
       c.drop();
     }
     assertEquals(events, main.count(), "no event after closeFinished()");
+  }
+
+  /**
+   * Checks that the states a listener sees form a valid sequence and agree with the events: each
+   * event is preceded by a state that shows it, and nothing comes after CLOSED.
+   */
+  private static final class StatesAgreeWithEvents
+      implements StateListener<String, FakeConnection>, EventListener<String, FakeConnection> {
+    private final Queue<String> problems;
+    private @Nullable ConnectionState<String, FakeConnection> last;
+    volatile boolean closedSeen;
+
+    StatesAgreeWithEvents(Queue<String> problems) {
+      this.problems = problems;
+    }
+
+    @Override
+    public synchronized void onState(ConnectionState<String, FakeConnection> state) {
+      ConnectionState.Status before = last == null ? null : last.status();
+      if (before == ConnectionState.Status.CLOSED) {
+        problems.add("a state after CLOSED: " + state);
+      } else if (before == ConnectionState.Status.CLOSING
+          && state.status() != ConnectionState.Status.CLOSING
+          && state.status() != ConnectionState.Status.CLOSED) {
+        problems.add("CLOSING, then " + state);
+      }
+      if ((state.status() == ConnectionState.Status.CONNECTED) != (state.connection() != null)
+          && state.status() != ConnectionState.Status.CLOSING) {
+        problems.add("status and connection disagree: " + state);
+      }
+      closedSeen |= state.status() == ConnectionState.Status.CLOSED;
+      last = state;
+    }
+
+    @Override
+    public synchronized void onEvent(Event<String, FakeConnection> event) {
+      ConnectionState<String, FakeConnection> state = last;
+      if (state == null) {
+        return; // subscribed after build: the first event may come first
+      }
+      if (state.status() == ConnectionState.Status.CLOSED) {
+        problems.add("an event after CLOSED: " + event);
+      } else if (event instanceof Event.Connected<String, FakeConnection> connected
+          && (state.status() != ConnectionState.Status.CONNECTED
+              || state.connection() != connected.connection())) {
+        problems.add(event + " after " + state);
+      } else if (event instanceof Event.Disconnected && state.connection() != null) {
+        problems.add(event + " after " + state);
+      } else if (event instanceof Event.FailedToConnect<String, FakeConnection> failed
+          && state.lastFailure() != failed.error()) {
+        problems.add(event + " after " + state);
+      }
+    }
   }
 }

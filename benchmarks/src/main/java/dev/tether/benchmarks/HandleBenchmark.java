@@ -72,4 +72,9 @@ public class HandleBenchmark {
   public @Nullable Idle currentConnection() {
     return java.util.Objects.requireNonNull(connection).currentConnection();
   }
+
+  @Benchmark
+  public dev.tether.ConnectionState<String, Idle> state() {
+    return java.util.Objects.requireNonNull(connection).state();
+  }
 }
