@@ -22,7 +22,9 @@ public final class ConnectAttemptException extends Exception {
     /** The {@link AddressLookup} failed. */
     LOOKUP,
     /** The {@link Connector} failed. */
-    CONNECT
+    CONNECT,
+    /** The {@link ConnectionInitializer} failed, or the connection closed while it ran. */
+    INITIALIZE
   }
 
   private final Stage stage;
@@ -41,7 +43,12 @@ public final class ConnectAttemptException extends Exception {
   private static String messageOf(Stage stage, Throwable cause) {
     requireNonNull(stage, "stage");
     requireNonNull(cause, "cause");
-    String what = stage == Stage.LOOKUP ? "address lookup" : "connector";
+    String what =
+        switch (stage) {
+          case LOOKUP -> "address lookup";
+          case CONNECT -> "connector";
+          case INITIALIZE -> "initializer";
+        };
     return what + " failed: " + cause;
   }
 

@@ -233,6 +233,18 @@ public interface PersistentConnection<A, C extends Closable> extends Closable {
     Builder<A, C> scheduler(ScheduledExecutorService scheduler);
 
     /**
+     * Sets an initializer that prepares each new connection before it is published (see {@link
+     * ConnectionInitializer}): only when its future succeeds does the connection become current,
+     * complete the waiters and emit {@code Connected}; until then the status stays {@code
+     * CONNECTING}. This fixes a flaw of the original, where {@code connected()} could complete
+     * before the handlers of {@code Connected} had prepared the connection. Set once.
+     *
+     * @throws NullPointerException if {@code initializer} is null
+     * @throws IllegalStateException if an initializer was set already
+     */
+    Builder<A, C> initializer(ConnectionInitializer<? super C> initializer);
+
+    /**
      * Builds the persistent connection and starts connecting: the first round is handed to the
      * scheduler, so this runs no user code.
      *

@@ -27,6 +27,7 @@ final class PersistentConnectionBuilder<A, C extends Closable>
   private final List<EventListener<A, C>> listeners = new ArrayList<>();
   private @Nullable Logger logger;
   private @Nullable ScheduledExecutorService scheduler;
+  private @Nullable ConnectionInitializer<? super C> initializer;
 
   PersistentConnectionBuilder(String serverName) {
     requireNonNull(serverName, "serverName");
@@ -94,6 +95,14 @@ final class PersistentConnectionBuilder<A, C extends Closable>
   }
 
   @Override
+  public PersistentConnection.Builder<A, C> initializer(ConnectionInitializer<? super C> initializer) {
+    requireNonNull(initializer, "initializer");
+    checkState(this.initializer == null, "initializer was already set");
+    this.initializer = initializer;
+    return this;
+  }
+
+  @Override
   public PersistentConnection<A, C> build() {
     AddressLookup<A> lookup = this.lookup;
     Connector<A, C> connector = this.connector;
@@ -110,7 +119,8 @@ final class PersistentConnectionBuilder<A, C extends Closable>
             randomize == null || randomize,
             ImmutableList.copyOf(listeners),
             logger != null ? logger : DEFAULT_LOGGER,
-            scheduler != null ? scheduler : DefaultScheduler.get());
+            scheduler != null ? scheduler : DefaultScheduler.get(),
+            initializer);
     connection.start();
     return connection;
   }

@@ -95,6 +95,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
   private final boolean randomize;
   private final Logger logger;
   private final ScheduledExecutorService scheduler;
+  private final @Nullable ConnectionInitializer<? super C> initializer;
   private final SerializingContext context;
   private final EventLog log;
   private final Listeners<A, C> listeners;
@@ -125,6 +126,8 @@ final class PersistentConnectionImpl<A, C extends Closable>
    * announced, and the grammar has no Disconnected without Connected.
    */
   private boolean announced;
+  /** The connection the initializer prepares, not yet published. */
+  private @Nullable C initializing;
   /** The address the current connection was made for. */
   private @Nullable A currentAddress;
   /** The last failed attempt since the last connection was published. */
@@ -144,7 +147,9 @@ final class PersistentConnectionImpl<A, C extends Closable>
       boolean randomize,
       List<EventListener<A, C>> initialListeners,
       Logger logger,
-      ScheduledExecutorService scheduler) {
+      ScheduledExecutorService scheduler,
+      @Nullable ConnectionInitializer<? super C> initializer) {
+    this.initializer = initializer;
     this.serverName = serverName;
     this.lookup = lookup;
     this.connector = connector;
@@ -342,34 +347,48 @@ final class PersistentConnectionImpl<A, C extends Closable>
     phase = Phase.LOOKING_UP;
     attempts++;
     publish();
-    stage(Stage.LOOKUP, "AddressLookup.lookup()", "address", lookup::lookup, this::lookedUp);
+    stage(
+        "AddressLookup.lookup()",
+        "address",
+        lookup::lookup,
+        this::lookedUp,
+        t -> attemptFailed(Stage.LOOKUP, t));
   }
 
   /**
    * Runs one stage of the attempt in flight: calls {@code user}, then, in a later step, hands
    * what its future yields to {@code then}. A throw, a null future, a failed or cancelled future
-   * or a null result fails the attempt at {@code stage}, its message naming {@code call}.
+   * or a null result goes to {@code failed}, its message naming {@code call}.
    */
   private <T> void stage(
-      Stage stage, String call, String yields, Callable<ListenableFuture<T>> user, Consumer<T> then) {
+      String call,
+      String yields,
+      Callable<ListenableFuture<T>> user,
+      Consumer<T> then,
+      Consumer<Throwable> failed) {
     ListenableFuture<T> future;
     try {
       future = user.call();
     } catch (Throwable t) {
-      attemptFailed(stage, t);
+      failed.accept(t);
       return;
     }
     if (future == null) {
-      attemptFailed(stage, new NullPointerException(call + " returned null"));
+      failed.accept(new NullPointerException(call + " returned null"));
       return;
     }
     inFlight = future;
     future.addListener(
-        () -> context.execute(() -> stageDone(stage, call, yields, future, then)), directExecutor());
+        () -> context.execute(() -> stageDone(call, yields, future, then, failed)),
+        directExecutor());
   }
 
   private <T> void stageDone(
-      Stage stage, String call, String yields, ListenableFuture<T> future, Consumer<T> then) {
+      String call,
+      String yields,
+      ListenableFuture<T> future,
+      Consumer<T> then,
+      Consumer<Throwable> failed) {
     context.checkInContext();
     if (inFlight != future) {
       return;
@@ -379,14 +398,14 @@ final class PersistentConnectionImpl<A, C extends Closable>
     try {
       value = Futures.getDone(future);
     } catch (ExecutionException e) {
-      attemptFailed(stage, causeOf(e));
+      failed.accept(causeOf(e));
       return;
     } catch (CancellationException e) {
-      attemptFailed(stage, e);
+      failed.accept(e);
       return;
     }
     if (value == null) {
-      attemptFailed(stage, new NullPointerException(call + " yielded a null " + yields));
+      failed.accept(new NullPointerException(call + " yielded a null " + yields));
       return;
     }
     then.accept(value);
@@ -408,7 +427,11 @@ final class PersistentConnectionImpl<A, C extends Closable>
       return;
     }
     stage(
-        Stage.CONNECT, "Connector.connect()", "connection", () -> connector.connect(address), this::connectedTo);
+        "Connector.connect()",
+        "connection",
+        () -> connector.connect(address),
+        this::connectedTo,
+        t -> attemptFailed(Stage.CONNECT, t));
   }
 
   private void connectedTo(C connection) {
@@ -424,6 +447,66 @@ final class PersistentConnectionImpl<A, C extends Closable>
       attemptFailed(Stage.CONNECT, t);
       return;
     }
+    dropped.addListener(
+        () -> context.execute(() -> connectionEnded(connection)), directExecutor());
+    ConnectionInitializer<? super C> init = initializer;
+    if (init == null) {
+      publishConnection(connection);
+      return;
+    }
+    initializing = connection;
+    stage(
+        "ConnectionInitializer.initialize()",
+        "result",
+        () -> {
+          ListenableFuture<?> preparing = init.initialize(connection);
+          return preparing == null
+              ? null
+              : Futures.transform(preparing, ignored -> Boolean.TRUE, directExecutor());
+        },
+        ready -> initialized(connection),
+        t -> initializationFailed(connection, t));
+  }
+
+  private void initialized(C connection) {
+    initializing = null;
+    if (closeRequested.get()) {
+      closeLateConnection(connection); // never published
+      return;
+    }
+    publishConnection(connection);
+  }
+
+  /** The initializer failed: the connection is closed, unless it closed itself. */
+  private void initializationFailed(C connection, Throwable cause) {
+    if (initializing == connection) {
+      initializing = null;
+      if (!isClosedSafely(connection)) {
+        closeSafely(connection);
+      }
+    }
+    attemptFailed(Stage.INITIALIZE, cause);
+  }
+
+  /** A connection's {@code closeFinished()} completed: during its initialization, or later. */
+  private void connectionEnded(C connection) {
+    context.checkInContext();
+    if (initializing != connection) {
+      connectionClosed(connection);
+      return;
+    }
+    initializing = null;
+    ListenableFuture<?> preparing = inFlight;
+    inFlight = null; // its completion is ignored now
+    if (preparing != null) {
+      preparing.cancel(false);
+    }
+    attemptFailed(
+        Stage.INITIALIZE, new IllegalStateException("the connection closed during initialization"));
+  }
+
+  /** Makes {@code connection} current, completes the waiters and announces it. */
+  private void publishConnection(C connection) {
     consecutiveFailures = 0;
     lastFailure = null;
     currentAddress = previousAddress;
@@ -431,8 +514,6 @@ final class PersistentConnectionImpl<A, C extends Closable>
     phase = Phase.CONNECTED;
     current = new Current<>(connection);
     publish();
-    dropped.addListener(
-        () -> context.execute(() -> connectionClosed(connection)), directExecutor());
     waiters.connected(connection, closeRequested::get);
     if (closeRequested.get()) {
       // A waiter's callback closed us. No Connected after close: the connection stays current
@@ -630,9 +711,14 @@ final class PersistentConnectionImpl<A, C extends Closable>
       pendingTimer.cancel();
     }
     waiters.closed(closedException());
+    C preparing = initializing;
+    if (preparing != null) {
+      initializing = null;
+      closeLateConnection(preparing); // never published
+    }
     ListenableFuture<?> attempt = inFlight;
     if (attempt != null) {
-      attempt.cancel(false); // its completion comes back through lookupDone / connectDone
+      attempt.cancel(false); // its completion comes back through stageDone
     }
     Current<C> cur = current;
     if (cur != null) {

@@ -1,0 +1,161 @@
+package dev.tether;
+
+import static com.google.common.util.concurrent.Futures.immediateFailedFuture;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.common.util.concurrent.ListenableFuture;
+import com.google.common.util.concurrent.SettableFuture;
+import dev.tether.ConnectionState.Status;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** DESIGN 7.4: a connection is published only once its initializer succeeded. On virtual time. */
+class InitializerTest {
+  private final Harness h = new Harness();
+  private final List<FakeConnection> initialized = new ArrayList<>();
+  private final List<SettableFuture<Void>> preparing = new ArrayList<>();
+
+  /** An initializer whose futures the test completes. */
+  private PersistentConnection<String, FakeConnection> startWithPendingInitializer() {
+    PersistentConnection<String, FakeConnection> pc =
+        h.builder()
+            .initializer(
+                connection -> {
+                  initialized.add(connection);
+                  SettableFuture<Void> future = SettableFuture.create();
+                  preparing.add(future);
+                  return future;
+                })
+            .build();
+    h.time.runDueTasks();
+    return pc;
+  }
+
+  private PersistentConnection<String, FakeConnection> startWith(
+      ConnectionInitializer<FakeConnection> initializer) {
+    PersistentConnection<String, FakeConnection> pc = h.builder().initializer(initializer).build();
+    h.time.runDueTasks();
+    return pc;
+  }
+
+  @Test
+  void connectionIsPublished_onlyWhenTheInitializerSucceeds() {
+    PersistentConnection<String, FakeConnection> pc = startWithPendingInitializer();
+    FakeConnection c1 = h.made.get(0);
+    assertEquals(List.of(c1), initialized);
+    h.events.expect("AttemptingToConnect", "ObtainedAddress a");
+    assertEquals(Status.CONNECTING, pc.state().status());
+    assertNull(pc.currentConnection());
+    ListenableFuture<FakeConnection> waiting = pc.connected();
+    assertFalse(waiting.isDone());
+
+    preparing.get(0).set(null);
+
+    h.events.expect("Connected c1");
+    assertSame(c1, pc.currentConnection());
+    assertTrue(waiting.isDone());
+    assertEquals(Status.CONNECTED, pc.state().status());
+  }
+
+  @Test
+  void initializerThatThrows_failsTheAttempt_closesTheConnection_andTheLoopRetries() {
+    PersistentConnection<String, FakeConnection> pc =
+        startWith(
+            connection -> {
+              throw new IOException("handshake refused");
+            });
+    h.events.expect(
+        "AttemptingToConnect",
+        "ObtainedAddress a",
+        "FailedToConnect INITIALIZE initializer failed: java.io.IOException: handshake refused");
+    assertEquals(1, h.made.get(0).closeCalls());
+    assertEquals(Status.WAITING_TO_RETRY, pc.state().status());
+    assertEquals(
+        ConnectAttemptException.Stage.INITIALIZE,
+        java.util.Objects.requireNonNull(pc.state().lastFailure()).stage());
+    h.advance(Duration.ofSeconds(10));
+    assertEquals(2, h.made.size(), "the loop goes on");
+  }
+
+  @Test
+  @SuppressWarnings("NullAway") // the null is the point
+  void initializerReturningNull_failsNamingIt() {
+    startWith(connection -> null);
+    h.events.expect(
+        "AttemptingToConnect",
+        "ObtainedAddress a",
+        "FailedToConnect INITIALIZE initializer failed: java.lang.NullPointerException:"
+            + " ConnectionInitializer.initialize() returned null");
+    assertEquals(1, h.made.get(0).closeCalls());
+  }
+
+  @Test
+  void initializerWhoseFutureFails_failsTheAttempt_andClosesTheConnection() {
+    startWith(connection -> immediateFailedFuture(new IOException("not serving")));
+    h.events.expect(
+        "AttemptingToConnect",
+        "ObtainedAddress a",
+        "FailedToConnect INITIALIZE initializer failed: java.io.IOException: not serving");
+    assertEquals(1, h.made.get(0).closeCalls());
+  }
+
+  @Test
+  void connectionThatClosesDuringInitialization_failsTheAttempt_andCancelsTheInitializer() {
+    PersistentConnection<String, FakeConnection> pc = startWithPendingInitializer();
+    h.events.take();
+
+    h.made.get(0).drop();
+
+    h.events.expect(
+        "FailedToConnect INITIALIZE initializer failed: java.lang.IllegalStateException:"
+            + " the connection closed during initialization");
+    assertTrue(preparing.get(0).isCancelled());
+    assertEquals(0, h.made.get(0).closeCalls(), "it closed itself");
+    assertNull(pc.currentConnection());
+  }
+
+  @Test
+  void closeDuringInitialization_cancelsIt_closesTheConnection_andAnnouncesNothing() {
+    PersistentConnection<String, FakeConnection> pc = startWithPendingInitializer();
+    h.events.take();
+
+    ListenableFuture<Void> closing = pc.close();
+
+    assertTrue(preparing.get(0).isCancelled());
+    assertEquals(1, h.made.get(0).closeCalls());
+    assertTrue(closing.isDone());
+    h.events.expect(); // never connected: no Disconnected either
+    assertEquals(Status.CLOSED, pc.state().status());
+  }
+
+  @Test
+  void initializedConnection_isClosedAtCloseLikeAnyOther() {
+    PersistentConnection<String, FakeConnection> pc =
+        startWith(connection -> com.google.common.util.concurrent.Futures.immediateFuture(null));
+    h.events.expect("AttemptingToConnect", "ObtainedAddress a", "Connected c1");
+    pc.close();
+    h.events.expect("Disconnected");
+  }
+
+  @Test
+  @SuppressWarnings("NullAway") // the null is the point
+  void builder_initializerIsSetOnce_andNotNull() {
+    PersistentConnection.Builder<String, FakeConnection> builder = h.builder();
+    NullPointerException missing = assertThrows(NullPointerException.class, () -> builder.initializer(null));
+    assertEquals("initializer", missing.getMessage());
+    builder.initializer(connection -> com.google.common.util.concurrent.Futures.immediateFuture(null));
+    IllegalStateException twice =
+        assertThrows(
+            IllegalStateException.class,
+            () -> builder.initializer(c -> com.google.common.util.concurrent.Futures.immediateFuture(null)));
+    assertEquals("initializer was already set", twice.getMessage());
+  }
+}
