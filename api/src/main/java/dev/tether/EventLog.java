@@ -21,7 +21,7 @@ final class EventLog {
     this.serverName = serverName;
   }
 
-  void event(Event<?, ?> event) {
+  void event(Event<?, ?> event, @Nullable String detail) {
     try {
       if (event instanceof Event.FailedToConnect<?, ?> failed) {
         at(logger.atWarn())
@@ -36,7 +36,11 @@ final class EventLog {
         at(logger.atInfo())
             .log("Persistent connection to {}: connected: {}", serverName, connected.connection());
       } else if (event instanceof Event.Disconnected) {
-        at(logger.atInfo()).log("Persistent connection to {}: disconnected", serverName);
+        at(logger.atInfo())
+            .log(
+                "Persistent connection to {}: disconnected{}",
+                serverName,
+                detail == null ? "" : "; " + detail);
       } else {
         at(logger.atInfo()).log("Persistent connection to {}: attempting to connect", serverName);
       }

@@ -65,9 +65,14 @@ final class Listeners<A, C> {
 
   /** Logs {@code event} and delivers it to every listener. In the context. */
   void emit(Event<A, C> event) {
+    emit(event, null);
+  }
+
+  /** The same, with {@code detail} added to the log line (what comes next, say). */
+  void emit(Event<A, C> event, @Nullable String detail) {
     context.checkInContext();
     last = event;
-    log.event(event);
+    log.event(event, detail);
     // Listeners are added and removed only by later steps, so this list is stable here.
     for (Entry entry : entries) {
       if (entry.active) {

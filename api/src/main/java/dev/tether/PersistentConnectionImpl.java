@@ -4,7 +4,6 @@ import static com.google.common.util.concurrent.MoreExecutors.directExecutor;
 
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
-import com.google.common.util.concurrent.SettableFuture;
 import dev.tether.ConnectAttemptException.Stage;
 import dev.tether.internal.Scheduled;
 import dev.tether.internal.UncancellableFuture;
@@ -191,7 +190,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
     if (cur != null && !isClosedSafely(cur.connection)) {
       return cur.future;
     }
-    SettableFuture<C> waiter = SettableFuture.create();
+    WaitingFuture<C> waiter = new WaitingFuture<>(this::describeWait);
     if (!closeRequested.get()) {
       context.execute(() -> addConnectedWaiter(waiter));
     }
@@ -207,7 +206,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
     if (closeRequested.get()) {
       return Futures.immediateFailedFuture(closedException());
     }
-    SettableFuture<C> waiter = SettableFuture.create();
+    WaitingFuture<C> waiter = new WaitingFuture<>(this::describeWait);
     context.execute(() -> addOutcomeWaiter(waiter));
     return waiter;
   }
@@ -573,7 +572,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
     publish();
     if (announced) {
       announced = false;
-      listeners.emit(new Event.Disconnected<>());
+      listeners.emit(new Event.Disconnected<>(), whatComesNext());
     }
     if (closing) {
       finishCloseIfDone();
@@ -666,7 +665,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
 
   // ---- waiting for a connection ----
 
-  private void addConnectedWaiter(SettableFuture<C> waiter) {
+  private void addConnectedWaiter(WaitingFuture<C> waiter) {
     context.checkInContext();
     if (waiter.isDone() || closeRequested.get()) {
       return; // cancelled already, or closed: a connected() future then never completes
@@ -679,7 +678,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
     waiters.addConnected(waiter);
   }
 
-  private void addOutcomeWaiter(SettableFuture<C> waiter) {
+  private void addOutcomeWaiter(WaitingFuture<C> waiter) {
     context.checkInContext();
     if (waiter.isDone()) {
       return;
@@ -694,6 +693,56 @@ final class PersistentConnectionImpl<A, C extends Closable>
       return;
     }
     waiters.addOutcome(waiter);
+  }
+
+  /** For the log line of Disconnected: when the next attempt comes. */
+  private String whatComesNext() {
+    ConnectionState<A, C> state = published.read();
+    return switch (state.status()) {
+      case CONNECTING -> "reconnecting now";
+      case WAITING_TO_RETRY ->
+          "next attempt in " + seconds(java.util.Objects.requireNonNullElse(state.retryIn(), Duration.ZERO));
+      default -> "closing";
+    };
+  }
+
+  /** What a waiting future waits for, for its {@code toString()}: see {@link WaitingFuture}. */
+  private String describeWait() {
+    return "waiting for a connection to " + serverName + "; " + describe(state());
+  }
+
+  /**
+   * A state in words, for people: "waiting to retry, next attempt in 8.2 s; the last attempt
+   * failed: connector failed: ...". Shared by waiting futures and the log line of Disconnected.
+   */
+  static String describe(ConnectionState<?, ?> state) {
+    StringBuilder text = new StringBuilder();
+    switch (state.status()) {
+      case CONNECTING -> text.append("connecting");
+      case CONNECTED -> text.append("connected to ").append(state.address());
+      case CLOSING -> text.append("closing");
+      case CLOSED -> text.append("closed");
+      case WAITING_TO_RETRY -> {
+        text.append("waiting to retry");
+        Duration retryIn = state.retryIn();
+        if (retryIn != null) {
+          text.append(", next attempt in ").append(seconds(retryIn));
+        }
+      }
+    }
+    ConnectAttemptException failure = state.lastFailure();
+    if (failure != null) {
+      text.append("; the last attempt failed: ").append(failure.getMessage());
+    } else if (state.connection() == null && state.connections() > 0) {
+      text.append("; the last connection dropped");
+    }
+    return text.toString();
+  }
+
+  /** A duration as people read it: "8.2 s", "350 ms". */
+  static String seconds(Duration duration) {
+    long millis = duration.toMillis();
+    return millis < 1000 ? millis + " ms" : String.format(java.util.Locale.ROOT, "%.1f s", millis / 1000.0);
   }
 
   private IllegalStateException closedException() {

@@ -2,7 +2,6 @@ package dev.tether;
 
 import static com.google.common.util.concurrent.MoreExecutors.directExecutor;
 
-import com.google.common.util.concurrent.SettableFuture;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -17,23 +16,23 @@ import java.util.function.BooleanSupplier;
  */
 final class Waiters<C> {
   private final SerializingContext context;
-  private final Set<SettableFuture<C>> connected = new LinkedHashSet<>();
-  private final Set<SettableFuture<C>> outcome = new LinkedHashSet<>();
+  private final Set<WaitingFuture<C>> connected = new LinkedHashSet<>();
+  private final Set<WaitingFuture<C>> outcome = new LinkedHashSet<>();
 
   Waiters(SerializingContext context) {
     this.context = context;
   }
 
-  void addConnected(SettableFuture<C> waiter) {
+  void addConnected(WaitingFuture<C> waiter) {
     add(connected, waiter);
   }
 
-  void addOutcome(SettableFuture<C> waiter) {
+  void addOutcome(WaitingFuture<C> waiter) {
     add(outcome, waiter);
   }
 
   @SuppressWarnings("CollectionUndefinedEquality") // identity is the equality meant here
-  private void add(Set<SettableFuture<C>> waiters, SettableFuture<C> waiter) {
+  private void add(Set<WaitingFuture<C>> waiters, WaitingFuture<C> waiter) {
     context.checkInContext();
     waiters.add(waiter);
     waiter.addListener(
@@ -57,8 +56,8 @@ final class Waiters<C> {
   }
 
   private static <C> void completeUntilClosing(
-      Set<SettableFuture<C>> waiters, C connection, BooleanSupplier closing) {
-    List<SettableFuture<C>> taken = takeAll(waiters);
+      Set<WaitingFuture<C>> waiters, C connection, BooleanSupplier closing) {
+    List<WaitingFuture<C>> taken = takeAll(waiters);
     for (int i = 0; i < taken.size(); i++) {
       if (closing.getAsBoolean()) {
         waiters.addAll(taken.subList(i, taken.size()));
@@ -71,7 +70,7 @@ final class Waiters<C> {
   /** Fails the waiters of the next outcome with {@code error}. */
   void failed(Throwable error) {
     context.checkInContext();
-    for (SettableFuture<C> waiter : takeAll(outcome)) {
+    for (WaitingFuture<C> waiter : takeAll(outcome)) {
       waiter.setException(error);
     }
   }
@@ -86,8 +85,8 @@ final class Waiters<C> {
     failed(error);
   }
 
-  private static <V> List<SettableFuture<V>> takeAll(Set<SettableFuture<V>> waiters) {
-    List<SettableFuture<V>> taken = new ArrayList<>(waiters);
+  private static <V> List<WaitingFuture<V>> takeAll(Set<WaitingFuture<V>> waiters) {
+    List<WaitingFuture<V>> taken = new ArrayList<>(waiters);
     waiters.clear();
     return taken;
   }

@@ -276,7 +276,8 @@ class EventsTest {
             "WARN [persistent-connection-to=orders] Persistent connection to orders: failed to connect:"
                 + " connector failed: java.io.IOException: refused",
             "INFO [persistent-connection-to=orders] Persistent connection to orders: connected: c1",
-            "INFO [persistent-connection-to=orders] Persistent connection to orders: disconnected"),
+            "INFO [persistent-connection-to=orders] Persistent connection to orders: disconnected;"
+                + " next attempt in 10.0 s"),
         lines.stream().map(RecordingLogger.Line::toString).toList());
   }
 

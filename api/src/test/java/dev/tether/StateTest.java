@@ -253,4 +253,45 @@ class StateTest {
     h.made.get(0).drop();
     assertEquals(List.of(Status.CONNECTED), seen);
   }
+
+  @Test
+  void boundedWaitForAConnection_timesOutNamingTheServerTheStateAndTheLastFailure() {
+    h.lookup = () -> immediateFailedFuture(new IOException("catalog down"));
+    PersistentConnection<String, FakeConnection> pc = h.start();
+    h.advance(Duration.ofMillis(1800));
+
+    java.util.concurrent.TimeoutException timeout =
+        assertThrows(
+            java.util.concurrent.TimeoutException.class,
+            () -> pc.connected().get(0, java.util.concurrent.TimeUnit.NANOSECONDS));
+
+    String message = String.valueOf(timeout.getMessage());
+    assertTrue(
+        message.contains(
+            "waiting for a connection to orders; waiting to retry, next attempt in 8.2 s;"
+                + " the last attempt failed: address lookup failed: java.io.IOException: catalog down"),
+        message);
+  }
+
+  @Test
+  void disconnectedLogLine_saysWhenTheNextAttemptComes() {
+    PersistentConnection<String, FakeConnection> pc = h.start();
+    h.logger.take();
+    h.made.get(0).drop(); // young
+    h.advance(Duration.ofSeconds(10));
+    h.advance(Duration.ofSeconds(30));
+    h.made.get(1).drop(); // old
+    pc.close();
+    List<String> disconnected =
+        h.logger.take().stream()
+            .map(line -> line.message())
+            .filter(line -> line.contains("disconnected"))
+            .toList();
+    assertEquals(
+        List.of(
+            "Persistent connection to orders: disconnected; next attempt in 10.0 s",
+            "Persistent connection to orders: disconnected; reconnecting now",
+            "Persistent connection to orders: disconnected; closing"),
+        disconnected);
+  }
 }
