@@ -6,6 +6,7 @@ import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import dev.tether.ConnectAttemptException.Stage;
 import dev.tether.internal.Scheduled;
+import dev.tether.internal.StateText;
 import dev.tether.internal.UncancellableFuture;
 import java.time.Duration;
 import java.util.List;
@@ -701,48 +702,14 @@ final class PersistentConnectionImpl<A, C extends Closable>
     return switch (state.status()) {
       case CONNECTING -> "reconnecting now";
       case WAITING_TO_RETRY ->
-          "next attempt in " + seconds(java.util.Objects.requireNonNullElse(state.retryIn(), Duration.ZERO));
+          "next attempt in " + StateText.seconds(java.util.Objects.requireNonNullElse(state.retryIn(), Duration.ZERO));
       default -> "closing";
     };
   }
 
   /** What a waiting future waits for, for its {@code toString()}: see {@link WaitingFuture}. */
   private String describeWait() {
-    return "waiting for a connection to " + serverName + "; " + describe(state());
-  }
-
-  /**
-   * A state in words, for people: "waiting to retry, next attempt in 8.2 s; the last attempt
-   * failed: connector failed: ...". Shared by waiting futures and the log line of Disconnected.
-   */
-  static String describe(ConnectionState<?, ?> state) {
-    StringBuilder text = new StringBuilder();
-    switch (state.status()) {
-      case CONNECTING -> text.append("connecting");
-      case CONNECTED -> text.append("connected to ").append(state.address());
-      case CLOSING -> text.append("closing");
-      case CLOSED -> text.append("closed");
-      case WAITING_TO_RETRY -> {
-        text.append("waiting to retry");
-        Duration retryIn = state.retryIn();
-        if (retryIn != null) {
-          text.append(", next attempt in ").append(seconds(retryIn));
-        }
-      }
-    }
-    ConnectAttemptException failure = state.lastFailure();
-    if (failure != null) {
-      text.append("; the last attempt failed: ").append(failure.getMessage());
-    } else if (state.connection() == null && state.connections() > 0) {
-      text.append("; the last connection dropped");
-    }
-    return text.toString();
-  }
-
-  /** A duration as people read it: "8.2 s", "350 ms". */
-  static String seconds(Duration duration) {
-    long millis = duration.toMillis();
-    return millis < 1000 ? millis + " ms" : String.format(java.util.Locale.ROOT, "%.1f s", millis / 1000.0);
+    return "waiting for a connection to " + serverName + "; " + StateText.describe(state());
   }
 
   private IllegalStateException closedException() {

@@ -294,4 +294,15 @@ class StateTest {
             "Persistent connection to orders: disconnected; closing"),
         disconnected);
   }
+
+  @Test
+  void stateInWords_tellsWhatTheLoopDoes_andWhy() {
+    PersistentConnection<String, FakeConnection> pc = h.start();
+    assertEquals("connected to a", dev.tether.internal.StateText.describe(pc.state()));
+    h.made.get(0).drop(); // young: waits
+    h.advance(Duration.ofMillis(1800));
+    assertEquals(
+        "waiting to retry, next attempt in 8.2 s; the last connection to a dropped",
+        dev.tether.internal.StateText.describe(pc.state()));
+  }
 }

@@ -76,7 +76,10 @@ class PersistentChannelTest {
         failure(ClientCalls.futureUnaryCall(channel.newCall(Echo.SAY, CallOptions.DEFAULT), "x"));
     assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
     String description = String.valueOf(e.getStatus().getDescription());
-    assertTrue(description.startsWith("no connection to echo; the last attempt failed: connector failed:"), description);
+    // What the loop does, then the failure: "no connection to echo: waiting to retry, next
+    // attempt in 40 ms; the last attempt failed: connector failed: ..."
+    assertTrue(description.startsWith("no connection to echo: "), description);
+    assertTrue(description.contains("; the last attempt failed: connector failed:"), description);
     assertTrue(description.contains("Could not find server"), description);
     assertTrue(e.getCause() instanceof ConnectAttemptException, String.valueOf(e.getCause()));
   }
