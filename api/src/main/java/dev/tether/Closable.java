@@ -12,6 +12,11 @@ import com.google.common.util.concurrent.ListenableFuture;
  * completes {@link #closeFinished()} without anyone calling {@link #close()}. That is the only way
  * a {@code PersistentConnection} learns that a connection dropped, so an implementation that does
  * this must say so in its documentation.
+ *
+ * <p><b>Threads.</b> {@link #closeFinished()} may complete on any thread: the implementation's
+ * own (a transport's, a timer's) or the caller of {@code close()}. A {@code PersistentConnection}
+ * reacts to it with a step of its loop on that thread, so an implementation must not complete it
+ * while holding a lock that the loop's user code might need.
  */
 public interface Closable {
 

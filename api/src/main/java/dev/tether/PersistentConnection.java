@@ -74,7 +74,15 @@ public interface PersistentConnection<A, C extends Closable> extends Closable {
    * <p>On a connected persistent connection this returns an already completed future and
    * allocates nothing. After {@link #close()} the future never completes, as in the seed
    * contract: use {@link #connectedOrFailedToConnect()} to wait with a way out. Cancelling a
-   * returned future never disturbs the connection or other callers.
+   * returned future never disturbs the connection or other callers. A waiting future's {@code
+   * toString()} (and so the {@code TimeoutException} of a bounded {@code get}) says what it waits
+   * for: the server, the state, the last failure.
+   *
+   * <p><b>Threads.</b> The future completes in the step of the loop that publishes the
+   * connection, on the thread that runs it (the one that completed the connect, or initializer,
+   * future). Listeners added with {@code directExecutor()} run there, before {@link
+   * Event.Connected} is delivered; they must not block. An already completed future runs a
+   * listener at once on the thread that adds it.
    */
   ListenableFuture<C> connected();
 
@@ -87,6 +95,12 @@ public interface PersistentConnection<A, C extends Closable> extends Closable {
    * the persistent connection is closed, the future fails with an {@link IllegalStateException}
    * that says so: futures already handed out fail at {@link #close()}, later ones at once.
    * Cancelling a returned future disturbs no one else.
+   *
+   * <p><b>Threads.</b> The future completes in the step of the loop that ends the attempt (on the
+   * thread that completed its lookup, connect or initializer future) or that closes the
+   * persistent connection (the caller of {@code close()}, unless another thread runs a step),
+   * before the event that goes with it. Listeners added with {@code directExecutor()} run there
+   * and must not block.
    */
   ListenableFuture<C> connectedOrFailedToConnect();
 
@@ -131,6 +145,12 @@ public interface PersistentConnection<A, C extends Closable> extends Closable {
    * in flight, every connection the connector yielded is closed (a connection whose close fails is
    * logged and counted as closed) and {@code Disconnected} has been delivered. It ignores {@code
    * cancel()}.
+   *
+   * <p><b>Threads.</b> The closing steps run on the calling thread, unless another thread runs a
+   * step then (that one runs them); the returned future completes in the last of them, on the
+   * thread that completed the last connection's {@code closeFinished()} or the cancelled attempt's
+   * future, or on the calling thread if nothing was left to wait for. Listeners added with {@code
+   * directExecutor()} run there and see {@link #state()} as {@code CLOSED}.
    */
   @Override
   ListenableFuture<Void> close();
