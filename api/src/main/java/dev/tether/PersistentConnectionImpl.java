@@ -136,7 +136,10 @@ final class PersistentConnectionImpl<A, C extends Closable>
   private long connections;
   private @Nullable A previousAddress;
   private @Nullable ErrorKey previousError;
-  /** Connections that arrived after close and are being closed without being handed out. */
+  /**
+   * Connections never published (they arrived after close, failed to initialize, or broke at
+   * once) that are being closed: closeFinished() waits for them.
+   */
   private int lateConnectionsClosing;
 
   PersistentConnectionImpl(
@@ -248,13 +251,17 @@ final class PersistentConnectionImpl<A, C extends Closable>
   /**
    * Publishes the loop's state, as its fields now say, and offers it to the state listeners: the
    * one place a {@link ConnectionState} is made. Called by every step that changes what a state
-   * shows, before the event that goes with it.
+   * shows, before the event that goes with it. Returns false if the persistent connection is
+   * closing, perhaps because a state listener just closed it: the step must then stop, as it
+   * would had close() come before it (no event, no new stage).
    */
-  private void publish() {
+  private boolean publish() {
     context.checkInContext();
     Current<C> cur = current;
     ConnectionState.Status status =
-        switch (phase) {
+        phase != Phase.CLOSED && closeRequested.get()
+            ? ConnectionState.Status.CLOSING // close() was called; its step is queued
+            : switch (phase) {
           case NOT_STARTED, WAITING_TO_RETRY, WAITING_TO_RECONNECT -> ConnectionState.Status.WAITING_TO_RETRY;
           case LOOKING_UP, CONNECTING -> ConnectionState.Status.CONNECTING;
           case CONNECTED -> ConnectionState.Status.CONNECTED;
@@ -276,6 +283,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
             status == ConnectionState.Status.WAITING_TO_RETRY ? timer : null);
     published = next;
     stateListeners.publish(next.read());
+    return !closeRequested.get();
   }
 
   @Override
@@ -323,7 +331,9 @@ final class PersistentConnectionImpl<A, C extends Closable>
     previousAddress = null;
     previousError = null;
     phase = Phase.LOOKING_UP; // the state goes before its event
-    publish();
+    if (!publish()) {
+      return;
+    }
     listeners.emit(new Event.AttemptingToConnect<>());
     startAttempt();
   }
@@ -346,7 +356,9 @@ final class PersistentConnectionImpl<A, C extends Closable>
     }
     phase = Phase.LOOKING_UP;
     attempts++;
-    publish();
+    if (!publish()) {
+      return; // a state listener closed us: the queued close cancels the timer
+    }
     stage(
         "AddressLookup.lookup()",
         "address",
@@ -419,7 +431,9 @@ final class PersistentConnectionImpl<A, C extends Closable>
     boolean isNew = !sameAddress(address, previousAddress);
     previousAddress = address;
     phase = Phase.CONNECTING;
-    publish();
+    if (!publish()) {
+      return;
+    }
     if (isNew) {
       listeners.emit(new Event.ObtainedAddress<>(address));
     }
@@ -436,14 +450,14 @@ final class PersistentConnectionImpl<A, C extends Closable>
 
   private void connectedTo(C connection) {
     if (closeRequested.get()) {
-      closeLateConnection(connection);
+      closeUnpublished(connection);
       return;
     }
     ListenableFuture<Void> dropped;
     try {
       dropped = Objects.requireNonNull(connection.closeFinished(), "closeFinished() returned null");
     } catch (Throwable t) {
-      closeSafely(connection);
+      closeUnpublished(connection);
       attemptFailed(Stage.CONNECT, t);
       return;
     }
@@ -471,7 +485,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
   private void initialized(C connection) {
     initializing = null;
     if (closeRequested.get()) {
-      closeLateConnection(connection); // never published
+      closeUnpublished(connection); // never published
       return;
     }
     publishConnection(connection);
@@ -482,7 +496,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
     if (initializing == connection) {
       initializing = null;
       if (!isClosedSafely(connection)) {
-        closeSafely(connection);
+        closeUnpublished(connection); // counted: closeFinished() waits for it
       }
     }
     attemptFailed(Stage.INITIALIZE, cause);
@@ -730,7 +744,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
     C preparing = initializing;
     if (preparing != null) {
       initializing = null;
-      closeLateConnection(preparing); // never published
+      closeUnpublished(preparing); // never published
     }
     ListenableFuture<?> attempt = inFlight;
     if (attempt != null) {
@@ -749,7 +763,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
     closeThen(connection, () -> connectionClosed(connection));
   }
 
-  private void closeLateConnection(C connection) {
+  private void closeUnpublished(C connection) {
     context.checkInContext();
     lateConnectionsClosing++;
     closeThen(
@@ -780,14 +794,6 @@ final class PersistentConnectionImpl<A, C extends Closable>
               closed.run();
             }),
         directExecutor());
-  }
-
-  private void closeSafely(C connection) {
-    try {
-      ListenableFuture<Void> unused = connection.close();
-    } catch (Throwable t) {
-      log.warn("closing connection {} failed", connection, t);
-    }
   }
 
   private void logIfFailed(ListenableFuture<Void> closing, C connection) {

@@ -158,4 +158,24 @@ class InitializerTest {
             () -> builder.initializer(c -> com.google.common.util.concurrent.Futures.immediateFuture(null)));
     assertEquals("initializer was already set", twice.getMessage());
   }
+
+  @Test
+  void connectionClosedAfterAFailedInitializer_isWaitedForByCloseFinished() {
+    List<FakeConnection> slow = new ArrayList<>();
+    h.connector =
+        address -> {
+          FakeConnection c = FakeConnection.slowToClose("s" + slow.size());
+          slow.add(c);
+          return com.google.common.util.concurrent.Futures.immediateFuture(c);
+        };
+    PersistentConnection<String, FakeConnection> pc =
+        startWith(connection -> immediateFailedFuture(new IOException("not serving")));
+    assertEquals(1, slow.get(0).closeCalls());
+
+    pc.close();
+
+    assertFalse(pc.closeFinished().isDone(), "a connection is still closing");
+    slow.get(0).finishClosing();
+    assertTrue(pc.closeFinished().isDone());
+  }
 }

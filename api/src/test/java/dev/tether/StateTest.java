@@ -305,4 +305,40 @@ class StateTest {
         "waiting to retry, next attempt in 8.2 s; the last connection to a dropped",
         dev.tether.internal.StateText.describe(pc.state()));
   }
+
+  @Test
+  void stateListenerThatCloses_stopsTheStep_noEventOrLookupAfterClose() {
+    PersistentConnection<String, FakeConnection> first = h.builder().build();
+    first.subscribeState(s -> {
+      if (s.status() == Status.CONNECTING) {
+        first.close();
+      }
+    });
+    h.time.runDueTasks();
+    h.events.expect(); // no AttemptingToConnect after close()
+    assertEquals(0, h.lookups);
+    assertTrue(first.closeFinished().isDone());
+
+    Harness retry = new Harness();
+    retry.lookup = () -> immediateFailedFuture(new IOException("down"));
+    PersistentConnection<String, FakeConnection> second = retry.start();
+    second.subscribeState(s -> {
+      if (s.status() == Status.CONNECTING) {
+        second.close();
+      }
+    });
+    retry.advance(Duration.ofSeconds(10));
+    assertEquals(1, retry.lookups, "no lookup after close()");
+
+    Harness address = new Harness();
+    PersistentConnection<String, FakeConnection> third = address.builder().build();
+    third.subscribeState(s -> {
+      if (s.address() != null) {
+        third.close();
+      }
+    });
+    address.time.runDueTasks();
+    address.events.expect("AttemptingToConnect"); // no ObtainedAddress after close()
+    assertTrue(third.closeFinished().isDone());
+  }
 }

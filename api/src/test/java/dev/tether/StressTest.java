@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.common.util.concurrent.ListenableFuture;
+import com.google.common.util.concurrent.SettableFuture;
 import com.google.common.util.concurrent.AbstractFuture;
 import dev.tether.testing.VirtualTimeScheduler;
 import java.io.IOException;
@@ -126,6 +127,20 @@ class StressTest {
                   return result;
                 })
             .retryDelay(Duration.ofSeconds(1))
+            // One connection in eight fails its initializer, from this thread or another.
+            .initializer(
+                connection -> {
+                  int dice = ThreadLocalRandom.current().nextInt(16);
+                  if (dice == 0) {
+                    return immediateFailedFuture(new IOException("not ready"));
+                  }
+                  if (dice == 1) {
+                    SettableFuture<Void> later = SettableFuture.create();
+                    connectors.execute(() -> later.setException(new IOException("not ready")));
+                    return later;
+                  }
+                  return immediateFuture(null);
+                })
             .onEvent(main)
             .logger(org.slf4j.helpers.NOPLogger.NOP_LOGGER)
             .scheduler(time)
@@ -158,6 +173,9 @@ class StressTest {
               FakeConnection c = pc.currentConnection();
               if (c != null && ThreadLocalRandom.current().nextInt(3) == 0) {
                 c.drop();
+              }
+              if (ThreadLocalRandom.current().nextInt(4) == 0) {
+                pc.retryNow(); // races the timer, the attempts and close
               }
             }));
     tasks.add(
