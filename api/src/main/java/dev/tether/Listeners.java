@@ -1,6 +1,5 @@
 package dev.tether;
 
-import java.util.ArrayList;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
 
@@ -10,57 +9,26 @@ import org.jspecify.annotations.Nullable;
  * listener that throws is logged and skipped. A late listener first gets the last event.
  */
 final class Listeners<A, C> {
-  private final SerializingContext context;
   private final EventLog log;
-  private final List<Entry> entries = new ArrayList<>();
+  private final Subscriptions<EventListener<A, C>> subscriptions;
   private @Nullable Event<A, C> last;
 
-  /** A listener's registration; {@code active} is cleared at once by {@link #close()}. */
-  private final class Entry implements Subscription {
-    final EventListener<A, C> listener;
-    volatile boolean active = true;
-
-    Entry(EventListener<A, C> listener) {
-      this.listener = listener;
-    }
-
-    @Override
-    public void close() {
-      if (active) {
-        active = false;
-        context.execute(() -> entries.remove(this));
-      }
-    }
-
-    @Override
-    public String toString() {
-      return "Subscription[" + listener + (active ? "" : ", closed") + "]";
-    }
-  }
-
   Listeners(SerializingContext context, EventLog log, List<EventListener<A, C>> initial) {
-    this.context = context;
     this.log = log;
-    for (EventListener<A, C> listener : initial) {
-      entries.add(new Entry(listener));
-    }
+    this.subscriptions = new Subscriptions<>(context);
+    initial.forEach(subscriptions::addInitial);
   }
 
   /** Adds {@code listener} in a step of the context, which gives it the last event first. */
   Subscription subscribe(EventListener<A, C> listener) {
-    Entry entry = new Entry(listener);
-    context.execute(
-        () -> {
-          if (!entry.active) {
-            return;
-          }
-          entries.add(entry);
+    return subscriptions.add(
+        listener,
+        added -> {
           Event<A, C> previous = last;
           if (previous != null) {
-            deliver(entry, previous);
+            deliver(added, previous);
           }
         });
-    return entry;
   }
 
   /** Logs {@code event} and delivers it to every listener. In the context. */
@@ -70,22 +38,16 @@ final class Listeners<A, C> {
 
   /** The same, with {@code detail} added to the log line (what comes next, say). */
   void emit(Event<A, C> event, @Nullable String detail) {
-    context.checkInContext();
     last = event;
     log.event(event, detail);
-    // Listeners are added and removed only by later steps, so this list is stable here.
-    for (Entry entry : entries) {
-      if (entry.active) {
-        deliver(entry, event);
-      }
-    }
+    subscriptions.forEach(listener -> deliver(listener, event));
   }
 
-  private void deliver(Entry entry, Event<A, C> event) {
+  private void deliver(EventListener<A, C> listener, Event<A, C> event) {
     try {
-      entry.listener.onEvent(event);
+      listener.onEvent(event);
     } catch (Throwable t) {
-      log.warn("event listener {} threw on {}; skipped", entry.listener, event, t);
+      log.warn("event listener {} threw on {}; skipped", listener, event, t);
     }
   }
 }

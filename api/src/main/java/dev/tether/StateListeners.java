@@ -1,7 +1,5 @@
 package dev.tether;
 
-import java.util.ArrayList;
-import java.util.List;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 
@@ -12,25 +10,22 @@ import org.jspecify.annotations.Nullable;
  * and skipped.
  */
 final class StateListeners<A, C> {
-  private final SerializingContext context;
   private final EventLog log;
-  private final List<Entry> entries = new ArrayList<>();
+  private final Subscriptions<Offered> subscriptions;
 
-  private final class Entry implements Subscription {
+  /** A listener and the last state it got. */
+  private final class Offered {
     final StateListener<A, C> listener;
-    volatile boolean active = true;
     @Nullable ConnectionState<A, C> last; // confined to the context
 
-    Entry(StateListener<A, C> listener) {
+    Offered(StateListener<A, C> listener) {
       this.listener = listener;
     }
 
     void offer(ConnectionState<A, C> state) {
       ConnectionState<A, C> previous = last;
-      if (!active
-          || (previous != null
-              && (previous.status() == ConnectionState.Status.CLOSED
-                  || !state.differsFrom(previous)))) {
+      if (previous != null
+          && (previous.status() == ConnectionState.Status.CLOSED || !state.differsFrom(previous))) {
         return;
       }
       last = state;
@@ -42,44 +37,23 @@ final class StateListeners<A, C> {
     }
 
     @Override
-    public void close() {
-      if (active) {
-        active = false;
-        context.execute(() -> entries.remove(this));
-      }
-    }
-
-    @Override
     public String toString() {
-      return "Subscription[" + listener + (active ? "" : ", closed") + "]";
+      return listener.toString();
     }
   }
 
   StateListeners(SerializingContext context, EventLog log) {
-    this.context = context;
     this.log = log;
+    this.subscriptions = new Subscriptions<>(context);
   }
 
   /** Adds {@code listener} in a step, which gives it the state {@code current} supplies then. */
   Subscription subscribe(StateListener<A, C> listener, Supplier<ConnectionState<A, C>> current) {
-    Entry entry = new Entry(listener);
-    context.execute(
-        () -> {
-          if (!entry.active) {
-            return;
-          }
-          entries.add(entry);
-          entry.offer(current.get());
-        });
-    return entry;
+    return subscriptions.add(new Offered(listener), added -> added.offer(current.get()));
   }
 
   /** Offers {@code state} to every listener. In the context. */
   void publish(ConnectionState<A, C> state) {
-    context.checkInContext();
-    // Listeners are added and removed only by later steps, so this list is stable here.
-    for (Entry entry : entries) {
-      entry.offer(state);
-    }
+    subscriptions.forEach(offered -> offered.offer(state));
   }
 }
