@@ -16,7 +16,6 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
@@ -91,8 +90,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
   private final String serverName;
   private final AddressLookup<A> lookup;
   private final Connector<A, C> connector;
-  private final RetryDelay retryDelay;
-  private final boolean randomize;
+  private final GuardedDelay delay;
   private final Logger logger;
   private final ScheduledExecutorService scheduler;
   private final @Nullable ConnectionInitializer<? super C> initializer;
@@ -156,11 +154,10 @@ final class PersistentConnectionImpl<A, C extends Closable>
     this.serverName = serverName;
     this.lookup = lookup;
     this.connector = connector;
-    this.retryDelay = retryDelay;
-    this.randomize = randomize;
     this.logger = logger;
     this.scheduler = scheduler;
     this.log = new EventLog(logger, serverName);
+    this.delay = new GuardedDelay(retryDelay, randomize, log);
     this.context = new SerializingContext(log);
     this.listeners = new Listeners<>(context, log, initialListeners);
     this.waiters = new Waiters<>(context);
@@ -348,7 +345,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
       previous.cancel();
     }
     try {
-      timer = RetryTimer.start(scheduler, context, nextDelayNanos(), this::onTimer);
+      timer = RetryTimer.start(scheduler, context, delay.nanos(consecutiveFailures), this::onTimer);
     } catch (RejectedExecutionException e) {
       timer = null;
       schedulerRejected(e);
@@ -631,45 +628,6 @@ final class PersistentConnectionImpl<A, C extends Closable>
       startAttempt();
     } else if (phase == Phase.WAITING_TO_RECONNECT) {
       startRound();
-    }
-  }
-
-  // ---- retry timer ----
-
-  private long nextDelayNanos() {
-    Duration delay;
-    try {
-      delay = retryDelay.next(consecutiveFailures);
-      if (delay == null || delay.isNegative()) {
-        log.warn(
-            "retry delay {} returned {}; using {} for this attempt",
-            retryDelay,
-            delay,
-            PersistentConnection.Builder.DEFAULT_RETRY_DELAY);
-        delay = PersistentConnection.Builder.DEFAULT_RETRY_DELAY;
-      }
-    } catch (Throwable t) {
-      log.warn(
-          "retry delay {} threw {}; using {} for this attempt",
-          retryDelay,
-          t,
-          PersistentConnection.Builder.DEFAULT_RETRY_DELAY);
-      delay = PersistentConnection.Builder.DEFAULT_RETRY_DELAY;
-    }
-    long nanos = saturatedNanos(delay);
-    if (!randomize) {
-      return nanos;
-    }
-    double factor = 0.7 + 0.6 * ThreadLocalRandom.current().nextDouble();
-    double randomized = nanos * factor;
-    return randomized >= Long.MAX_VALUE ? Long.MAX_VALUE : (long) randomized;
-  }
-
-  private static long saturatedNanos(Duration delay) {
-    try {
-      return delay.toNanos();
-    } catch (ArithmeticException e) {
-      return Long.MAX_VALUE;
     }
   }
 
