@@ -81,6 +81,7 @@ class ProcessKillTest {
         List<CompletableFuture<Status>> streams = new ArrayList<>();
         for (int i = 0; i < 10; i++) {
           streams.add(openStream(channel, options()));
+          streams.add(pumpingStream(channel, options()));
         }
         // Some traffic on A first.
         while (outcomes.stream().filter(o -> o.code() == Status.Code.OK).count() < 200) {
@@ -133,6 +134,37 @@ class ProcessKillTest {
       byCode.merge(outcome.code(), 1L, Long::sum);
     }
     return byCode.toString();
+  }
+
+  /**
+   * Opens a bidirectional stream that sends whenever it is ready (flow control: only while
+   * {@code isReady()}, from {@code onReady}) and asks for each echo; completes when it ends.
+   */
+  private static CompletableFuture<Status> pumpingStream(PersistentChannel channel, CallOptions options) {
+    CompletableFuture<Status> ended = new CompletableFuture<>();
+    ClientCall<String, String> call = channel.newCall(Echo.CHAT, options);
+    call.start(
+        new ClientCall.Listener<String>() {
+          @Override
+          public void onReady() {
+            for (int i = 0; i < 16 && call.isReady(); i++) {
+              call.sendMessage("pump");
+            }
+          }
+
+          @Override
+          public void onMessage(String message) {
+            call.request(1);
+          }
+
+          @Override
+          public void onClose(Status status, Metadata trailers) {
+            ended.complete(status);
+          }
+        },
+        new Metadata());
+    call.request(1);
+    return ended;
   }
 
   /** Opens a bidirectional stream that sends one message and idles; completes when it ends. */
