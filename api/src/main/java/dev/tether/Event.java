@@ -28,7 +28,13 @@ public sealed interface Event<A, C>
         Event.Disconnected {
 
   /** A round of connecting begins. Emitted once per round, not once per attempt. */
-  record AttemptingToConnect<A, C>() implements Event<A, C> {}
+  record AttemptingToConnect<A, C>() implements Event<A, C> {
+    /** Returns {@code "AttemptingToConnect"}. */
+    @Override
+    public String toString() {
+      return "AttemptingToConnect";
+    }
+  }
 
   /**
    * The address lookup of an attempt returned {@code address}; connecting to it comes next.
@@ -74,5 +80,11 @@ public sealed interface Event<A, C>
    * The current connection finished closing: it dropped, or the persistent connection closed it.
    * {@link PersistentConnection#currentConnection()} is {@code null} from just before this event.
    */
-  record Disconnected<A, C>() implements Event<A, C> {}
+  record Disconnected<A, C>() implements Event<A, C> {
+    /** Returns {@code "Disconnected"}. */
+    @Override
+    public String toString() {
+      return "Disconnected";
+    }
+  }
 }

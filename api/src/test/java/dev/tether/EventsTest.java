@@ -302,4 +302,11 @@ class EventsTest {
     h.events.expect("AttemptingToConnect", "ObtainedAddress a", "Connected c1");
     assertTrue(pc.connected().isDone());
   }
+
+  @Test
+  void eventsWithoutFields_printTheirNameAlone() {
+    assertEquals("AttemptingToConnect", new Event.AttemptingToConnect<String, FakeConnection>().toString());
+    assertEquals("Disconnected", new Event.Disconnected<String, FakeConnection>().toString());
+    assertEquals("ObtainedAddress[address=a]", new Event.ObtainedAddress<String, FakeConnection>("a").toString());
+  }
 }
