@@ -1,5 +1,6 @@
 package dev.tether;
 
+import dev.tether.internal.Durations;
 import java.time.Duration;
 import java.util.concurrent.ThreadLocalRandom;
 
@@ -34,7 +35,7 @@ final class GuardedDelay {
       log.warn("retry delay {} threw {}; using {} for this attempt", retryDelay, t, fallback);
       delay = fallback;
     }
-    long nanos = saturatedNanos(delay);
+    long nanos = Durations.saturatedNanos(delay);
     if (!randomize) {
       return nanos;
     }
@@ -43,11 +44,4 @@ final class GuardedDelay {
     return randomized >= Long.MAX_VALUE ? Long.MAX_VALUE : (long) randomized;
   }
 
-  private static long saturatedNanos(Duration delay) {
-    try {
-      return delay.toNanos();
-    } catch (ArithmeticException e) {
-      return Long.MAX_VALUE;
-    }
-  }
 }

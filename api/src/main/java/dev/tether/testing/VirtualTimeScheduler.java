@@ -8,6 +8,7 @@ import com.google.common.util.concurrent.AbstractFuture;
 import com.google.common.util.concurrent.AbstractListeningExecutorService;
 import com.google.common.util.concurrent.ListenableScheduledFuture;
 import com.google.common.util.concurrent.ListeningScheduledExecutorService;
+import dev.tether.internal.Durations;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -103,12 +104,7 @@ public final class VirtualTimeScheduler extends AbstractListeningExecutorService
   public int advance(Duration duration) {
     requireNonNull(duration, "duration");
     checkArgument(!duration.isNegative(), "duration must not be negative: %s", duration);
-    long nanos;
-    try {
-      nanos = duration.toNanos();
-    } catch (ArithmeticException e) {
-      nanos = Long.MAX_VALUE;
-    }
+    long nanos = Durations.saturatedNanos(duration);
     running.lock();
     try {
       long target;

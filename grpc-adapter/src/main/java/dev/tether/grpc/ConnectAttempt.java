@@ -5,6 +5,7 @@ import static com.google.common.util.concurrent.MoreExecutors.directExecutor;
 import com.google.common.collect.ImmutableList;
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.SettableFuture;
+import dev.tether.internal.Durations;
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.ClientInterceptor;
@@ -89,7 +90,7 @@ final class ConnectAttempt<A> {
     try {
       timeout =
           scheduler.schedule(
-              this::timedOut, GrpcConnector.saturatedNanos(connectTimeout), TimeUnit.NANOSECONDS);
+              this::timedOut, Durations.saturatedNanos(connectTimeout), TimeUnit.NANOSECONDS);
     } catch (Throwable t) {
       fail(t);
       return result;

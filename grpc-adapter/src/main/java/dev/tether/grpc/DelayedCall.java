@@ -59,11 +59,6 @@ final class DelayedCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     this.context = context;
   }
 
-  /** Returns whether a real call (or the failure) has been set. */
-  boolean hasCall() {
-    return realCall != null;
-  }
-
   /**
    * Hands every pending and later operation to {@code call}. Returns false, doing nothing, if a
    * real call was set already or the call failed.

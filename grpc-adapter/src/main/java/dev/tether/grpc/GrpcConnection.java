@@ -1,8 +1,9 @@
 package dev.tether.grpc;
 
+import com.google.common.collect.ImmutableList;
 import com.google.common.util.concurrent.ListenableFuture;
 import dev.tether.Closable;
-import com.google.common.collect.ImmutableList;
+import dev.tether.internal.Durations;
 import dev.tether.internal.UncancellableFuture;
 import io.grpc.ClientInterceptor;
 import io.grpc.ConnectivityState;
@@ -15,6 +16,8 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A connected gRPC channel, as {@link GrpcConnector} yields it: the {@link ManagedChannel} of one
@@ -38,7 +41,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * @param <A> the address type
  */
 public final class GrpcConnection<A> implements Closable {
-  private static final org.slf4j.Logger logger = org.slf4j.LoggerFactory.getLogger(GrpcConnection.class);
+  private static final Logger logger = LoggerFactory.getLogger(GrpcConnection.class);
   /** How often a closing channel is checked for termination. */
   private static final long TERMINATION_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
 
@@ -63,7 +66,7 @@ public final class GrpcConnection<A> implements Closable {
     this.channel = channel;
     this.forCalls = interceptors.isEmpty() ? channel : new InterceptedChannel(channel, interceptors);
     this.address = address;
-    this.shutdownGraceNanos = GrpcConnector.saturatedNanos(shutdownGrace);
+    this.shutdownGraceNanos = Durations.saturatedNanos(shutdownGrace);
     this.scheduler = scheduler;
   }
 
@@ -152,9 +155,9 @@ public final class GrpcConnection<A> implements Closable {
 
   /**
    * Runs {@code watcher} once this connection is closed (it closes itself on a drop), on the
-   * thread that closes it, or at once on this thread if it is closed already. Unlike a listener
-   * of {@link #closeFinished()}, a watcher can leave: {@link #removeCloseWatcher}. The calls of a {@link
-   * PersistentChannel} watch their connection only while they could still move, so that a
+   * adapter's shared pool, or at once on this thread if it is closed already. Unlike a listener of
+   * {@link #closeFinished()}, a watcher can leave: {@link #removeCloseWatcher}. The calls of a
+   * {@link PersistentChannel} watch their connection only while they could still move, so that a
    * long-lived connection holds nothing of calls that are done.
    */
   void addCloseWatcher(Runnable watcher) {

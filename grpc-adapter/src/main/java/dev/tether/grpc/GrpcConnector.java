@@ -136,15 +136,6 @@ public final class GrpcConnector<A> implements Connector<A, GrpcConnection<A>> {
     }
   }
 
-  /** {@code duration} in nanoseconds, or {@code Long.MAX_VALUE} (about 292 years) if longer. */
-  static long saturatedNanos(Duration duration) {
-    try {
-      return duration.toNanos();
-    } catch (ArithmeticException e) {
-      return Long.MAX_VALUE;
-    }
-  }
-
   @Override
   public String toString() {
     return "GrpcConnector[connectTimeout=" + connectTimeout + ", keepAlive=" + keepAlive + "]";

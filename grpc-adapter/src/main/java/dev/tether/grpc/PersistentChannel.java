@@ -57,9 +57,8 @@ import org.slf4j.LoggerFactory;
  * start()}, inside the persistent connection's loop, or on a scheduler's thread. (A direct
  * executor in the call options runs them on whichever thread triggers them, as in gRPC: a
  * transport's, the scheduler's at a waiting call's deadline, or the thread that finishes closing
- * the persistent connection.) Deadlines of
- * waiting calls are timed on the persistent connection's scheduler, so a virtual-time scheduler
- * drives them in tests. No lock of this class is held while it calls into a persistent
+ * the persistent connection.) Deadlines of waiting calls are timed on the persistent
+ * connection's scheduler, so a virtual-time scheduler drives them in tests. No lock of this class is held while it calls into a persistent
  * connection, a channel or user code.
  *
  * <p>After the persistent connection is closed, every waiting and new call fails with UNAVAILABLE
