@@ -56,6 +56,20 @@ public record ConnectionState<A, C>(
    * Whether {@code other} differs from this state in what a {@link StateListener} is told about:
    * status, address, connection, last failure, consecutive failures or standby address.
    */
+  /** This state with another status and time to the next attempt: the rest is kept. */
+  ConnectionState<A, C> with(Status newStatus, @Nullable Duration newRetryIn) {
+    return new ConnectionState<>(
+        newStatus,
+        address,
+        connection,
+        lastFailure,
+        consecutiveFailures,
+        newRetryIn,
+        standbyAddress,
+        attempts,
+        connections);
+  }
+
   boolean differsFrom(ConnectionState<A, C> other) {
     return status != other.status
         || !java.util.Objects.equals(address, other.address)

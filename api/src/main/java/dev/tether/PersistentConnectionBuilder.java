@@ -110,17 +110,18 @@ final class PersistentConnectionBuilder<A, C extends Closable>
     checkState(connector != null, "connector is required: call connector(...) before build()");
     PersistentConnectionImpl<A, C> connection =
         new PersistentConnectionImpl<>(
-            serverName,
-            lookup,
-            connector,
-            retryDelay != null
-                ? retryDelay
-                : RetryDelay.constant(PersistentConnection.Builder.DEFAULT_RETRY_DELAY),
-            randomize == null || randomize,
-            ImmutableList.copyOf(listeners),
-            logger != null ? logger : DEFAULT_LOGGER,
-            scheduler != null ? scheduler : DefaultScheduler.get(),
-            initializer);
+            new Settings<>(
+                serverName,
+                lookup,
+                connector,
+                retryDelay != null
+                    ? retryDelay
+                    : RetryDelay.constant(PersistentConnection.Builder.DEFAULT_RETRY_DELAY),
+                randomize == null || randomize,
+                ImmutableList.copyOf(listeners),
+                logger != null ? logger : DEFAULT_LOGGER,
+                scheduler != null ? scheduler : DefaultScheduler.get(),
+                initializer));
     connection.start();
     return connection;
   }

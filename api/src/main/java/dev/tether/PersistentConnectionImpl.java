@@ -1,173 +1,80 @@
 package dev.tether;
 
+import static com.google.common.base.Preconditions.checkState;
 import static com.google.common.util.concurrent.MoreExecutors.directExecutor;
 
-import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import dev.tether.ConnectAttemptException.Stage;
+import dev.tether.LoopState.Attempting;
+import dev.tether.LoopState.Closed;
+import dev.tether.LoopState.Closing;
+import dev.tether.LoopState.Connected;
+import dev.tether.LoopState.Current;
+import dev.tether.LoopState.Waiting;
 import dev.tether.internal.Scheduled;
 import dev.tether.internal.StateText;
 import dev.tether.internal.UncancellableFuture;
-import java.time.Duration;
-import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CancellationException;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
-import org.slf4j.Logger;
 
 /**
- * The persistent connection's loop.
+ * The persistent connection's loop: a state machine over {@link LoopState}, whose {@link #state}
+ * only {@link #moveTo} changes, in the serializing {@link #context}. Every step runs there; other
+ * threads read only {@link #state} and {@link #published} (both volatile), {@link
+ * #closeRequested} (set by {@link #close()} before its step runs) and {@link #closeFinished}.
  *
- * <p>Every field below the "confined" line is read and written only by steps running in {@link
- * #context}; each step starts with {@code context.checkInContext()}. The fields above it are the
- * few that other threads read: {@link #closeRequested}, set synchronously by {@link #close()};
- * {@link #current}, volatile, written only in the context; and {@link #closeFinished}.
+ * <p>A step that finds {@code close()} called acts on it at once ({@link #stopping()}), so no
+ * event follows a close but the {@code Disconnected} of the connection it closes.
  *
- * <p>User code (lookup, connector, retry delay, listeners, the logger, connections' methods, and
- * the callbacks of futures this class completes) runs inside steps, guarded so that whatever it
- * throws cannot break the loop, and never under a lock.
+ * <p>User code (lookup, connector, initializer, retry delay, listeners, the logger, connections'
+ * methods, and the callbacks of futures this class completes) runs inside steps, guarded so that
+ * whatever it throws cannot break the loop, and never under a lock.
  */
 final class PersistentConnectionImpl<A, C extends Closable>
-    implements PersistentConnection<A, C>, Scheduled {
-  private enum Phase {
-    NOT_STARTED,
-    LOOKING_UP,
-    CONNECTING,
-    WAITING_TO_RETRY,
-    CONNECTED,
-    WAITING_TO_RECONNECT,
-    CLOSING,
-    CLOSED
-  }
+    implements PersistentConnection<A, C>, Scheduled, Waiters.Source<C> {
+  private static final String CLOSED_DURING_INITIALIZATION =
+      "the connection closed during initialization";
 
-  /** The current connection with its completed future, so that a connected handle allocates nothing. */
-  private static final class Current<C> {
-    final C connection;
-    final ListenableFuture<C> future;
-
-    Current(C connection) {
-      this.connection = connection;
-      this.future = Futures.immediateFuture(connection);
-    }
-  }
-
-  /**
-   * A published state, and the retry timer whose time left fills in {@code retryIn} when the
-   * state is read (none before the first round: zero then).
-   */
-  private record Published<A, C>(ConnectionState<A, C> state, @Nullable RetryTimer timer) {
-    ConnectionState<A, C> read() {
-      if (state.status() != ConnectionState.Status.WAITING_TO_RETRY) {
-        return state;
-      }
-      Duration retryIn = timer == null ? Duration.ZERO : Duration.ofNanos(timer.remainingNanos());
-      return new ConnectionState<>(
-          state.status(),
-          state.address(),
-          state.connection(),
-          state.lastFailure(),
-          state.consecutiveFailures(),
-          retryIn,
-          state.standbyAddress(),
-          state.attempts(),
-          state.connections());
-    }
-  }
-
-  /** What makes two failures "the same" for de-duplication: stage, class and message of the cause. */
-  private record ErrorKey(Stage stage, Class<?> causeClass, @Nullable String causeMessage) {
-    static ErrorKey of(Stage stage, Throwable cause) {
-      return new ErrorKey(stage, cause.getClass(), cause.getMessage());
-    }
-  }
-
+  private final Settings<A, C> settings;
   private final String serverName;
-  private final AddressLookup<A> lookup;
-  private final Connector<A, C> connector;
   private final GuardedDelay delay;
-  private final Logger logger;
-  private final ScheduledExecutorService scheduler;
-  private final @Nullable ConnectionInitializer<? super C> initializer;
-  private final SerializingContext context;
   private final EventLog log;
+  private final SerializingContext context;
   private final Listeners<A, C> listeners;
-  private final Waiters<C> waiters;
   private final StateListeners<A, C> stateListeners;
-  /** What the loop last published, for any thread; written only by {@link #publish()}. */
-  private volatile Published<A, C> published =
-      new Published<>(
-          new ConnectionState<>(
-              ConnectionState.Status.WAITING_TO_RETRY, null, null, null, 0, null, null, 0, 0),
-          null);
-
+  private final Waiters<C> waiters;
+  private final ConnectionCloser<C> closer;
+  private final Tally<A, C> tally;
   private final AtomicBoolean closeRequested = new AtomicBoolean();
   private final UncancellableFuture<Void> closeFinished = new UncancellableFuture<>();
-  private volatile @Nullable Current<C> current;
-  /** Written in the context; volatile only so that {@link #toString()} may read it. */
-  private volatile Phase phase = Phase.NOT_STARTED;
+  /** Written only by {@link #moveTo}. */
+  private volatile LoopState<A, C> state = Waiting.beforeFirstRound();
+  /** What the loop last published, for any thread; written only by {@link #publish()}. */
+  private volatile Tally.Snapshot<A, C> published;
 
-  // ---- confined to the context ----
-  /** The timer of the latest attempt; a new attempt cancels the one before. */
-  private @Nullable RetryTimer timer;
-  /** The lookup or connect future of the attempt in flight. */
-  private @Nullable ListenableFuture<?> inFlight;
-  private int consecutiveFailures;
-  /**
-   * Whether Connected was emitted for {@link #current}. Only then does its end emit Disconnected:
-   * a connection that close() caught between its waiters and its Connected event was never
-   * announced, and the grammar has no Disconnected without Connected.
-   */
-  private boolean announced;
-  /** The connection the initializer prepares, not yet published. */
-  private @Nullable C initializing;
-  /** The address the current connection was made for. */
-  private @Nullable A currentAddress;
-  /** The last failed attempt since the last connection was published. */
-  private @Nullable ConnectAttemptException lastFailure;
-  private long attempts;
-  private long connections;
-  private @Nullable A previousAddress;
-  private @Nullable ErrorKey previousError;
-  /**
-   * Connections never published (they arrived after close, failed to initialize, or broke at
-   * once) that are being closed: closeFinished() waits for them.
-   */
-  private int lateConnectionsClosing;
-
-  PersistentConnectionImpl(
-      String serverName,
-      AddressLookup<A> lookup,
-      Connector<A, C> connector,
-      RetryDelay retryDelay,
-      boolean randomize,
-      List<EventListener<A, C>> initialListeners,
-      Logger logger,
-      ScheduledExecutorService scheduler,
-      @Nullable ConnectionInitializer<? super C> initializer) {
-    this.initializer = initializer;
-    this.serverName = serverName;
-    this.lookup = lookup;
-    this.connector = connector;
-    this.logger = logger;
-    this.scheduler = scheduler;
-    this.log = new EventLog(logger, serverName);
-    this.delay = new GuardedDelay(retryDelay, randomize, log);
+  PersistentConnectionImpl(Settings<A, C> settings) {
+    this.settings = settings;
+    this.serverName = settings.serverName();
+    this.log = new EventLog(settings.logger(), serverName);
+    this.delay = new GuardedDelay(settings.retryDelay(), settings.randomize(), log);
     this.context = new SerializingContext(log);
-    this.listeners = new Listeners<>(context, log, initialListeners);
-    this.waiters = new Waiters<>(context);
+    this.listeners = new Listeners<>(context, log, settings.listeners());
     this.stateListeners = new StateListeners<>(context, log);
+    this.waiters = new Waiters<>(context, this);
+    this.closer = new ConnectionCloser<>(context, log);
+    this.tally = new Tally<>(log);
+    this.published = tally.snapshot(state);
   }
 
   /** Hands the first round to the scheduler. Runs no user code. */
   void start() {
     try {
-      scheduler.execute(() -> context.execute(this::firstRound));
+      scheduler().execute(() -> context.execute(this::firstRound));
     } catch (RejectedExecutionException e) {
       schedulerRejected(e);
     }
@@ -177,7 +84,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
 
   @Override
   public ScheduledExecutorService scheduler() {
-    return scheduler;
+    return settings.scheduler();
   }
 
   @Override
@@ -187,56 +94,26 @@ final class PersistentConnectionImpl<A, C extends Closable>
 
   @Override
   public ListenableFuture<C> connected() {
-    Current<C> cur = current;
-    if (cur != null && !isClosedSafely(cur.connection)) {
-      return cur.future;
-    }
-    WaitingFuture<C> waiter = new WaitingFuture<>(this::describeWait);
-    if (!closeRequested.get()) {
-      context.execute(() -> addConnectedWaiter(waiter));
-    }
-    return waiter;
+    return waiters.connected();
   }
 
   @Override
   public ListenableFuture<C> connectedOrFailedToConnect() {
-    Current<C> cur = current;
-    if (cur != null && !isClosedSafely(cur.connection)) {
-      return cur.future;
-    }
-    if (closeRequested.get()) {
-      return Futures.immediateFailedFuture(closedException());
-    }
-    WaitingFuture<C> waiter = new WaitingFuture<>(this::describeWait);
-    context.execute(() -> addOutcomeWaiter(waiter));
-    return waiter;
+    return waiters.connectedOrFailed();
   }
 
   @Override
   public @Nullable C currentConnection() {
-    Current<C> cur = current;
-    return cur == null ? null : cur.connection;
+    Current<C> current = state.current();
+    return current == null ? null : current.connection();
   }
 
   @Override
   public ConnectionState<A, C> state() {
-    ConnectionState<A, C> state = published.read();
-    if (closeRequested.get()
-        && state.status() != ConnectionState.Status.CLOSING
-        && state.status() != ConnectionState.Status.CLOSED) {
-      // close() was called; its step has not run yet.
-      return new ConnectionState<>(
-          ConnectionState.Status.CLOSING,
-          state.address(),
-          state.connection(),
-          state.lastFailure(),
-          state.consecutiveFailures(),
-          null,
-          state.standbyAddress(),
-          state.attempts(),
-          state.connections());
-    }
-    return state;
+    ConnectionState<A, C> now = published.read();
+    return closeRequested.get() && now.status().compareTo(ConnectionState.Status.CLOSING) < 0
+        ? now.with(ConnectionState.Status.CLOSING, null) // close()'s step has not run yet
+        : now;
   }
 
   @Override
@@ -245,53 +122,25 @@ final class PersistentConnectionImpl<A, C extends Closable>
     return stateListeners.subscribe(listener, () -> published.read());
   }
 
-  /**
-   * Publishes the loop's state, as its fields now say, and offers it to the state listeners: the
-   * one place a {@link ConnectionState} is made. Called by every step that changes what a state
-   * shows, before the event that goes with it. Returns false if the persistent connection is
-   * closing, perhaps because a state listener just closed it: the step must then stop, as it
-   * would had close() come before it (no event, no new stage).
-   */
-  private boolean publish() {
-    context.checkInContext();
-    Current<C> cur = current;
-    ConnectionState.Status status =
-        phase != Phase.CLOSED && closeRequested.get()
-            ? ConnectionState.Status.CLOSING // close() was called; its step is queued
-            : switch (phase) {
-          case NOT_STARTED, WAITING_TO_RETRY, WAITING_TO_RECONNECT -> ConnectionState.Status.WAITING_TO_RETRY;
-          case LOOKING_UP, CONNECTING -> ConnectionState.Status.CONNECTING;
-          case CONNECTED -> ConnectionState.Status.CONNECTED;
-          case CLOSING -> ConnectionState.Status.CLOSING;
-          case CLOSED -> ConnectionState.Status.CLOSED;
-        };
-    Published<A, C> next =
-        new Published<>(
-            new ConnectionState<>(
-                status,
-                cur != null ? currentAddress : previousAddress,
-                cur != null ? cur.connection : null,
-                lastFailure,
-                consecutiveFailures,
-                null,
-                null,
-                attempts,
-                connections),
-            status == ConnectionState.Status.WAITING_TO_RETRY ? timer : null);
-    published = next;
-    stateListeners.publish(next.read());
-    return !closeRequested.get();
-  }
-
   @Override
   public Subscription subscribe(EventListener<A, C> listener) {
     return listeners.subscribe(Objects.requireNonNull(listener, "listener"));
   }
 
+  /** Stops waiting, if the loop still waits: the failure count is kept. */
+  @Override
+  public boolean retryNow() {
+    if (state().status() != ConnectionState.Status.WAITING_TO_RETRY) {
+      return false;
+    }
+    context.execute(this::waitOver);
+    return true;
+  }
+
   @Override
   public ListenableFuture<Void> close() {
     if (closeRequested.compareAndSet(false, true)) {
-      context.execute(this::closeNow);
+      context.execute(this::stopping);
     }
     return closeFinished;
   }
@@ -308,327 +157,310 @@ final class PersistentConnectionImpl<A, C extends Closable>
 
   @Override
   public String toString() {
-    return "PersistentConnection[" + serverName + ", " + phase + "]";
+    return "PersistentConnection[" + serverName + ", " + state.status() + "]";
   }
 
-  // ---- rounds and attempts ----
+  // ---- the state machine ----
+
+  /**
+   * The one method that changes {@link #state}: releases the timer {@code next} does not carry
+   * over, and publishes. Closing is terminal.
+   */
+  private void moveTo(LoopState<A, C> next) {
+    context.checkInContext();
+    LoopState<A, C> previous = state;
+    checkState(
+        !(previous instanceof Closed)
+            && (!(previous instanceof Closing) || next instanceof Closing || next instanceof Closed),
+        "no way from %s to %s",
+        previous,
+        next);
+    state = next;
+    RetryTimer timer = previous.timer();
+    if (timer != null && timer != next.timer()) {
+      timer.cancel();
+    }
+    publish();
+  }
+
+  /**
+   * Publishes the state, as the loop's state and tally now say, and offers it to the state
+   * listeners: the one place a {@link ConnectionState} is made, before the event that goes with it.
+   */
+  private void publish() {
+    Tally.Snapshot<A, C> next = tally.snapshot(state);
+    published = next;
+    stateListeners.publish(next.read());
+  }
+
+  /**
+   * Whether {@code close()} was called. If so, the loop closes now, unless it is closing already:
+   * the step that asked must stop. Also the step that {@code close()} queues.
+   */
+  private boolean stopping() {
+    context.checkInContext();
+    if (!closeRequested.get()) {
+      return false;
+    }
+    LoopState<A, C> now = state;
+    if (now instanceof Closing || now instanceof Closed) {
+      finishCloseIfDone();
+      return true;
+    }
+    Current<C> current = now.current();
+    boolean announced = now instanceof Connected<A, C> connected && connected.announced();
+    moveTo(new Closing<>(now.inFlight(), current, announced));
+    waiters.closed(closedException());
+    if (now instanceof Attempting<A, C> attempting && attempting.initializing() != null) {
+      closer.closeUnpublished(attempting.initializing(), this::finishCloseIfDone);
+    }
+    ListenableFuture<?> inFlight = now.inFlight();
+    if (inFlight != null) {
+      inFlight.cancel(false); // its outcome comes back to the Closing state
+    }
+    if (current != null) {
+      // Its closeFinished() reports the same; whichever comes first counts.
+      closer.close(current.connection(), () -> connectionEnded(current.connection()));
+    }
+    finishCloseIfDone();
+    return true;
+  }
+
+  private void finishCloseIfDone() {
+    if (state instanceof Closing<A, C> closing
+        && closing.inFlight() == null
+        && closing.current() == null
+        && closer.idle()) {
+      moveTo(new Closed<>()); // callbacks of closeFinished() see CLOSED
+      closeFinished.set(null);
+    }
+  }
 
   /** The first round, unless {@link #retryNow()} started it already. */
   private void firstRound() {
-    if (phase == Phase.NOT_STARTED) {
-      startRound();
+    if (state instanceof Waiting<A, C> waiting && waiting.timer() == null) {
+      waitOver();
+    }
+  }
+
+  /** The retry timer fired, or {@link #retryNow()} cut it short: if the loop waits, it goes on. */
+  private void waitOver() {
+    if (!stopping() && state instanceof Waiting<A, C> waiting) {
+      if (waiting.newRound()) {
+        startRound();
+      } else {
+        startAttempt();
+      }
     }
   }
 
   private void startRound() {
-    context.checkInContext();
-    if (closeRequested.get()) {
-      return;
-    }
-    previousAddress = null;
-    previousError = null;
-    phase = Phase.LOOKING_UP; // the state goes before its event
-    if (!publish()) {
+    tally.newRound();
+    moveTo(new Attempting<>(null, null, null));
+    if (stopping()) {
       return;
     }
     listeners.emit(new Event.AttemptingToConnect<>());
-    startAttempt();
+    if (!stopping()) {
+      startAttempt();
+    }
   }
 
   private void startAttempt() {
-    context.checkInContext();
-    if (closeRequested.get()) {
-      return;
-    }
-    RetryTimer previous = timer;
-    if (previous != null) {
-      previous.cancel();
-    }
+    RetryTimer timer;
     try {
-      timer = RetryTimer.start(scheduler, context, delay.nanos(consecutiveFailures), this::onTimer);
+      long nanos = delay.nanos(tally.consecutiveFailures());
+      timer = RetryTimer.start(scheduler(), context, nanos, this::waitOver);
     } catch (RejectedExecutionException e) {
-      timer = null;
       schedulerRejected(e);
       return;
     }
-    phase = Phase.LOOKING_UP;
-    attempts++;
-    if (!publish()) {
-      return; // a state listener closed us: the queued close cancels the timer
+    tally.attemptStarted();
+    moveTo(new Attempting<>(timer, null, null));
+    if (!stopping()) {
+      AddressLookup<A> lookup = settings.lookup();
+      stage("AddressLookup.lookup()", "address", lookup::lookup, this::lookedUp, Stage.LOOKUP);
     }
-    stage(
-        "AddressLookup.lookup()",
-        "address",
-        lookup::lookup,
-        this::lookedUp,
-        t -> attemptFailed(Stage.LOOKUP, t));
   }
 
   /**
-   * Runs one stage of the attempt in flight: calls {@code user}, then, in a later step, hands
-   * what its future yields to {@code then}. A throw, a null future, a failed or cancelled future
-   * or a null result goes to {@code failed}, its message naming {@code call}.
+   * Runs one stage of the attempt: starts it, keeps its future in the state, and hands its
+   * outcome on in a later step, if the state still holds that future then.
    */
   private <T> void stage(
       String call,
       String yields,
       Callable<ListenableFuture<T>> user,
       Consumer<T> then,
-      Consumer<Throwable> failed) {
-    ListenableFuture<T> future;
-    try {
-      future = user.call();
-    } catch (Throwable t) {
-      failed.accept(t);
-      return;
-    }
+      Stage failedAt) {
+    StagedStep<T> step =
+        new StagedStep<>(call, yields, user, then, t -> attemptFailed(failedAt, t));
+    ListenableFuture<T> future = step.start();
     if (future == null) {
-      failed.accept(new NullPointerException(call + " returned null"));
       return;
     }
-    inFlight = future;
-    future.addListener(
-        () -> context.execute(() -> stageDone(call, yields, future, then, failed)),
-        directExecutor());
+    moveTo(attempting().withInFlight(future));
+    future.addListener(() -> context.execute(() -> stageDone(step, future)), directExecutor());
   }
 
-  private <T> void stageDone(
-      String call,
-      String yields,
-      ListenableFuture<T> future,
-      Consumer<T> then,
-      Consumer<Throwable> failed) {
-    context.checkInContext();
-    if (inFlight != future) {
-      return;
+  private <T> void stageDone(StagedStep<T> step, ListenableFuture<T> future) {
+    LoopState<A, C> now = state;
+    if (now.inFlight() != future) {
+      return; // the initializer's connection closed, and that failed the attempt already
     }
-    inFlight = null;
-    T value;
-    try {
-      value = Futures.getDone(future);
-    } catch (ExecutionException e) {
-      failed.accept(causeOf(e));
-      return;
-    } catch (CancellationException e) {
-      failed.accept(e);
-      return;
-    }
-    if (value == null) {
-      failed.accept(new NullPointerException(call + " yielded a null " + yields));
-      return;
-    }
-    then.accept(value);
+    moveTo(
+        now instanceof Closing<A, C> closing
+            ? new Closing<>(null, closing.current(), closing.announced())
+            : attempting().withInFlight(null));
+    step.finish(future);
   }
 
   private void lookedUp(A address) {
-    if (closeRequested.get()) {
-      finishCloseIfDone();
+    if (stopping()) {
       return;
     }
-    boolean isNew = !sameAddress(address, previousAddress);
-    previousAddress = address;
-    phase = Phase.CONNECTING;
-    if (!publish()) {
+    boolean isNew = tally.obtained(address);
+    publish();
+    if (stopping()) {
       return;
     }
     if (isNew) {
       listeners.emit(new Event.ObtainedAddress<>(address));
     }
-    if (closeRequested.get()) {
-      return;
+    if (!stopping()) {
+      Connector<A, C> connector = settings.connector();
+      stage(
+          "Connector.connect()",
+          "connection",
+          () -> connector.connect(address),
+          this::connectedTo,
+          Stage.CONNECT);
     }
-    stage(
-        "Connector.connect()",
-        "connection",
-        () -> connector.connect(address),
-        this::connectedTo,
-        t -> attemptFailed(Stage.CONNECT, t));
   }
 
   private void connectedTo(C connection) {
     if (closeRequested.get()) {
-      closeUnpublished(connection);
+      closer.closeUnpublished(connection, this::finishCloseIfDone); // never handed out
+      stopping();
       return;
     }
-    ListenableFuture<Void> dropped;
+    ListenableFuture<Void> ended;
     try {
-      dropped = Objects.requireNonNull(connection.closeFinished(), "closeFinished() returned null");
+      ended = Objects.requireNonNull(connection.closeFinished(), "closeFinished() returned null");
     } catch (Throwable t) {
-      closeUnpublished(connection);
+      closer.closeUnpublished(connection, this::finishCloseIfDone);
       attemptFailed(Stage.CONNECT, t);
       return;
     }
-    dropped.addListener(
-        () -> context.execute(() -> connectionEnded(connection)), directExecutor());
-    ConnectionInitializer<? super C> init = initializer;
-    if (init == null) {
+    ended.addListener(() -> context.execute(() -> connectionEnded(connection)), directExecutor());
+    ConnectionInitializer<? super C> initializer = settings.initializer();
+    if (initializer == null) {
       publishConnection(connection);
       return;
     }
-    initializing = connection;
+    moveTo(attempting().withInitializing(connection));
     stage(
         "ConnectionInitializer.initialize()",
         "result",
-        () -> {
-          ListenableFuture<?> preparing = init.initialize(connection);
-          return preparing == null
-              ? null
-              : Futures.transform(preparing, ignored -> Boolean.TRUE, directExecutor());
+        StagedStep.initializing(initializer, connection),
+        ready -> {
+          if (!stopping()) { // which closes the connection being initialized
+            publishConnection(connection);
+          }
         },
-        ready -> initialized(connection),
-        t -> initializationFailed(connection, t));
-  }
-
-  private void initialized(C connection) {
-    initializing = null;
-    if (closeRequested.get()) {
-      closeUnpublished(connection); // never published
-      return;
-    }
-    publishConnection(connection);
-  }
-
-  /** The initializer failed: the connection is closed, unless it closed itself. */
-  private void initializationFailed(C connection, Throwable cause) {
-    if (initializing == connection) {
-      initializing = null;
-      if (!isClosedSafely(connection)) {
-        closeUnpublished(connection); // counted: closeFinished() waits for it
-      }
-    }
-    attemptFailed(Stage.INITIALIZE, cause);
-  }
-
-  /** A connection's {@code closeFinished()} completed: during its initialization, or later. */
-  private void connectionEnded(C connection) {
-    context.checkInContext();
-    if (initializing != connection) {
-      connectionClosed(connection);
-      return;
-    }
-    initializing = null;
-    ListenableFuture<?> preparing = inFlight;
-    inFlight = null; // its completion is ignored now
-    if (preparing != null) {
-      preparing.cancel(false);
-    }
-    attemptFailed(
-        Stage.INITIALIZE, new IllegalStateException("the connection closed during initialization"));
+        Stage.INITIALIZE);
   }
 
   /** Makes {@code connection} current, completes the waiters and announces it. */
   private void publishConnection(C connection) {
-    consecutiveFailures = 0;
-    lastFailure = null;
-    currentAddress = previousAddress;
-    connections++;
-    phase = Phase.CONNECTED;
-    current = new Current<>(connection);
-    publish();
+    tally.connected();
+    Connected<A, C> connected = new Connected<>(Current.of(connection), timerOfAttempt(), false);
+    moveTo(connected);
     waiters.connected(connection, closeRequested::get);
-    if (closeRequested.get()) {
-      // A waiter's callback closed us. No Connected after close: the connection stays current
-      // unannounced until closeNow, queued behind this step, closes it; being unannounced, it
-      // ends without Disconnected too, so the round ends as a close during a connect does.
-      return;
+    if (stopping()) {
+      return; // a waiter closed us: no Connected, and so no Disconnected either
     }
-    announced = true;
+    moveTo(new Connected<>(connected.current(), connected.timer(), true));
     listeners.emit(new Event.Connected<>(connection));
+    stopping();
   }
 
   private void attemptFailed(Stage stage, Throwable cause) {
-    context.checkInContext();
-    if (closeRequested.get()) {
-      // Closing cancelled this attempt, or raced it: no FailedToConnect after close.
-      finishCloseIfDone();
-      return;
+    if (stopping()) {
+      return; // closing cancelled this attempt, or raced it: no FailedToConnect after close
     }
-    if (consecutiveFailures < Integer.MAX_VALUE) {
-      consecutiveFailures++;
+    Attempting<A, C> attempting = attempting();
+    C initializing = attempting.initializing();
+    if (initializing != null && !closer.isClosed(initializing)) {
+      closer.closeUnpublished(initializing, this::finishCloseIfDone);
     }
     ConnectAttemptException error = new ConnectAttemptException(stage, cause);
-    ErrorKey key = ErrorKey.of(stage, cause);
-    boolean repeated = key.equals(previousError);
-    previousError = key;
-    lastFailure = error;
+    boolean isNew = tally.failed(error);
     // The next attempt starts at once if this one outlasted its timer: no waiting then.
-    boolean retryAtOnce = timerHasFired();
-    phase = retryAtOnce ? Phase.LOOKING_UP : Phase.WAITING_TO_RETRY;
-    publish();
+    RetryTimer timer = timerOfAttempt();
+    boolean atOnce = timer.fired();
+    moveTo(atOnce ? new Attempting<>(timer, null, null) : new Waiting<>(timer, false));
     waiters.failed(error);
-    if (closeRequested.get()) {
-      return; // a waiter's callback closed us: no FailedToConnect after close
+    if (stopping()) {
+      return;
     }
-    if (!repeated) {
+    if (isNew) {
       listeners.emit(new Event.FailedToConnect<>(error));
     }
-    if (retryAtOnce) {
+    if (!stopping() && atOnce) {
       startAttempt();
     }
   }
 
-  /** The connection's {@code closeFinished()} completed, or closing it failed. */
-  private void connectionClosed(C connection) {
+  /** A connection's {@code closeFinished()} completed, or its close did. */
+  private void connectionEnded(C connection) {
     context.checkInContext();
-    Current<C> cur = current;
-    if (cur == null || cur.connection != connection) {
+    LoopState<A, C> now = state;
+    if (now instanceof Attempting<A, C> attempting && attempting.initializing() == connection) {
+      ListenableFuture<?> preparing = attempting.inFlight();
+      moveTo(attempting.withInFlight(null).withInitializing(null)); // it closed itself
+      if (preparing != null) {
+        preparing.cancel(false);
+      }
+      attemptFailed(Stage.INITIALIZE, new IllegalStateException(CLOSED_DURING_INITIALIZATION));
       return;
     }
-    current = null;
-    boolean closing = phase == Phase.CLOSING;
-    // A connection that outlived its attempt's timer is replaced at once: no waiting then.
-    boolean roundAtOnce = !closing && timerHasFired();
-    if (!closing) {
-      phase = roundAtOnce ? Phase.LOOKING_UP : Phase.WAITING_TO_RECONNECT;
+    Current<C> current = now.current();
+    if (current == null || current.connection() != connection) {
+      return;
     }
-    publish();
-    if (announced) {
-      announced = false;
-      listeners.emit(new Event.Disconnected<>(), whatComesNext());
-    }
-    if (closing) {
+    stopping(); // a close() not yet acted on is first: this end is then its Disconnected
+    if (state instanceof Closing<A, C> closing) {
+      moveTo(new Closing<>(closing.inFlight(), null, false));
+      if (closing.announced()) {
+        listeners.emit(new Event.Disconnected<>(), "closing");
+      }
       finishCloseIfDone();
-    } else if (roundAtOnce) {
-      startRound();
-    }
-  }
-
-  private boolean timerHasFired() {
-    RetryTimer current = timer;
-    return current != null && current.fired();
-  }
-
-  /** The latest attempt's retry timer fired. */
-  @Override
-  public boolean retryNow() {
-    if (state().status() != ConnectionState.Status.WAITING_TO_RETRY) {
-      return false;
-    }
-    context.execute(this::retryNowStep);
-    return true;
-  }
-
-  /** Stops waiting, if the loop still waits: the failure count is kept; no token is taken. */
-  private void retryNowStep() {
-    context.checkInContext();
-    if (closeRequested.get()) {
       return;
     }
-    switch (phase) {
-      case NOT_STARTED -> startRound();
-      case WAITING_TO_RETRY -> startAttempt(); // which cancels the pending timer
-      case WAITING_TO_RECONNECT -> startRound();
-      default -> {} // an attempt started meanwhile, or a connection: nothing to hurry
+    // A connection that outlived its attempt's timer is replaced at once: no waiting then.
+    RetryTimer timer = ((Connected<A, C>) now).timer();
+    boolean atOnce = timer.fired();
+    moveTo(atOnce ? new Attempting<>(timer, null, null) : new Waiting<>(timer, true));
+    if (stopping()) {
+      return;
+    }
+    listeners.emit(new Event.Disconnected<>(), StateText.next(published.read()));
+    if (!stopping() && atOnce) {
+      startRound();
     }
   }
 
-  private void onTimer() {
-    context.checkInContext();
-    if (phase == Phase.WAITING_TO_RETRY) {
-      startAttempt();
-    } else if (phase == Phase.WAITING_TO_RECONNECT) {
-      startRound();
+  private Attempting<A, C> attempting() {
+    if (state instanceof Attempting<A, C> attempting) {
+      return attempting;
     }
+    throw new IllegalStateException("no attempt in " + state);
+  }
+
+  /** The timer of the attempt in flight; a stage is in flight only once it started. */
+  private RetryTimer timerOfAttempt() {
+    return Objects.requireNonNull(attempting().timer(), "an attempt's timer");
   }
 
   private void schedulerRejected(RejectedExecutionException e) {
@@ -636,169 +468,26 @@ final class PersistentConnectionImpl<A, C extends Closable>
     ListenableFuture<Void> unused = close();
   }
 
-  // ---- waiting for a connection ----
+  // ---- what the waiters need ----
 
-  private void addConnectedWaiter(WaitingFuture<C> waiter) {
-    context.checkInContext();
-    if (waiter.isDone() || closeRequested.get()) {
-      return; // cancelled already, or closed: a connected() future then never completes
-    }
-    Current<C> cur = current;
-    if (cur != null && !isClosedSafely(cur.connection)) {
-      waiter.set(cur.connection);
-      return;
-    }
-    waiters.addConnected(waiter);
+  @Override
+  public @Nullable ListenableFuture<C> openConnection() {
+    Current<C> current = state.current();
+    return current != null && !closer.isClosed(current.connection()) ? current.future() : null;
   }
 
-  private void addOutcomeWaiter(WaitingFuture<C> waiter) {
-    context.checkInContext();
-    if (waiter.isDone()) {
-      return;
-    }
-    if (closeRequested.get()) {
-      waiter.setException(closedException());
-      return;
-    }
-    Current<C> cur = current;
-    if (cur != null && !isClosedSafely(cur.connection)) {
-      waiter.set(cur.connection);
-      return;
-    }
-    waiters.addOutcome(waiter);
+  @Override
+  public boolean closeRequested() {
+    return closeRequested.get();
   }
 
-  /** For the log line of Disconnected: when the next attempt comes. */
-  private String whatComesNext() {
-    ConnectionState<A, C> state = published.read();
-    return switch (state.status()) {
-      case CONNECTING -> "reconnecting now";
-      case WAITING_TO_RETRY ->
-          "next attempt in " + StateText.seconds(java.util.Objects.requireNonNullElse(state.retryIn(), Duration.ZERO));
-      default -> "closing";
-    };
-  }
-
-  /** What a waiting future waits for, for its {@code toString()}: see {@link WaitingFuture}. */
-  private String describeWait() {
+  @Override
+  public String describeWait() {
     return "waiting for a connection to " + serverName + "; " + StateText.describe(state());
   }
 
-  private IllegalStateException closedException() {
+  @Override
+  public IllegalStateException closedException() {
     return new IllegalStateException("persistent connection to " + serverName + " is closed");
-  }
-
-  // ---- closing ----
-
-  private void closeNow() {
-    context.checkInContext();
-    phase = Phase.CLOSING;
-    publish();
-    RetryTimer pendingTimer = timer;
-    if (pendingTimer != null) {
-      pendingTimer.cancel();
-    }
-    waiters.closed(closedException());
-    C preparing = initializing;
-    if (preparing != null) {
-      initializing = null;
-      closeUnpublished(preparing); // never published
-    }
-    ListenableFuture<?> attempt = inFlight;
-    if (attempt != null) {
-      attempt.cancel(false); // its completion comes back through stageDone
-    }
-    Current<C> cur = current;
-    if (cur != null) {
-      closeCurrentConnection(cur.connection);
-    }
-    finishCloseIfDone();
-  }
-
-  private void closeCurrentConnection(C connection) {
-    context.checkInContext();
-    // Its closeFinished() completes too and reports the same; whichever comes first counts.
-    closeThen(connection, () -> connectionClosed(connection));
-  }
-
-  private void closeUnpublished(C connection) {
-    context.checkInContext();
-    lateConnectionsClosing++;
-    closeThen(
-        connection,
-        () -> {
-          lateConnectionsClosing--;
-          finishCloseIfDone();
-        });
-  }
-
-  /**
-   * Closes {@code connection} and runs {@code closed} in the context once its close completes. A
-   * close that throws, returns null or fails is logged and counted as done.
-   */
-  private void closeThen(C connection, Runnable closed) {
-    ListenableFuture<Void> closing;
-    try {
-      closing = Objects.requireNonNull(connection.close(), "close() returned null");
-    } catch (Throwable t) {
-      log.warn("closing connection {} failed; counting it as closed", connection, t);
-      closed.run();
-      return;
-    }
-    closing.addListener(
-        () -> context.execute(
-            () -> {
-              logIfFailed(closing, connection);
-              closed.run();
-            }),
-        directExecutor());
-  }
-
-  private void logIfFailed(ListenableFuture<Void> closing, C connection) {
-    try {
-      Futures.getDone(closing);
-    } catch (ExecutionException e) {
-      log.warn("closing connection {} failed; counting it as closed", connection, causeOf(e));
-    } catch (CancellationException e) {
-      log.warn("closing connection {} was cancelled; counting it as closed", connection, e);
-    }
-  }
-
-  private void finishCloseIfDone() {
-    context.checkInContext();
-    if (phase != Phase.CLOSING
-        || inFlight != null
-        || current != null
-        || lateConnectionsClosing > 0) {
-      return;
-    }
-    phase = Phase.CLOSED;
-    publish(); // callbacks of closeFinished() see CLOSED
-    closeFinished.set(null);
-  }
-
-  // ---- helpers around user code ----
-
-  private boolean sameAddress(A address, @Nullable A previous) {
-    try {
-      return address.equals(previous);
-    } catch (Throwable t) {
-      log.warn("address {}.equals threw; treating it as a new address", address, t);
-      return false;
-    }
-  }
-
-  private boolean isClosedSafely(C connection) {
-    try {
-      return connection.isClosed();
-    } catch (Throwable t) {
-      log.warn("connection {}.isClosed() threw; treating it as closed", connection, t);
-      return true;
-    }
-  }
-
-  private static Throwable causeOf(ExecutionException e) {
-    Throwable cause = e.getCause();
-    return cause != null ? cause : e;
   }
 }

@@ -2,38 +2,91 @@ package dev.tether;
 
 import static com.google.common.util.concurrent.MoreExecutors.directExecutor;
 
+import com.google.common.util.concurrent.Futures;
+import com.google.common.util.concurrent.ListenableFuture;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
 
 /**
- * The futures that wait for a connection, confined to the serializing context: those of {@code
- * connected()}, which only a connection completes, and those of {@code
- * connectedOrFailedToConnect()}, which the next outcome completes. A cancelled future leaves at
- * once, so that callers who give up do not pile up.
+ * The futures that wait for a connection: those of {@code connected()}, which only a connection
+ * completes, and those of {@code connectedOrFailedToConnect()}, which the next outcome completes.
+ * The sets are confined to the serializing context; {@link #connected()} and {@link
+ * #connectedOrFailed()} run on any thread and hand a future to the context. A cancelled future
+ * leaves at once, so that callers who give up do not pile up.
  */
 final class Waiters<C> {
+  /** What the waiters need of their persistent connection; any thread. */
+  interface Source<C> {
+    /** The current connection's completed future, unless there is none or it is closed. */
+    @Nullable ListenableFuture<C> openConnection();
+
+    boolean closeRequested();
+
+    IllegalStateException closedException();
+
+    /** What a waiting future waits for, for its {@code toString()}: see {@link WaitingFuture}. */
+    String describeWait();
+  }
+
   private final SerializingContext context;
+  private final Source<C> source;
   private final Set<WaitingFuture<C>> connected = new LinkedHashSet<>();
   private final Set<WaitingFuture<C>> outcome = new LinkedHashSet<>();
 
-  Waiters(SerializingContext context) {
+  Waiters(SerializingContext context, Source<C> source) {
     this.context = context;
+    this.source = source;
   }
 
-  void addConnected(WaitingFuture<C> waiter) {
-    add(connected, waiter);
+  /** A future for {@code connected()}: after close it never completes, as the seed says. */
+  ListenableFuture<C> connected() {
+    ListenableFuture<C> now = source.openConnection();
+    if (now != null) {
+      return now;
+    }
+    WaitingFuture<C> waiter = new WaitingFuture<>(source::describeWait);
+    if (!source.closeRequested()) {
+      context.execute(() -> add(connected, waiter));
+    }
+    return waiter;
   }
 
-  void addOutcome(WaitingFuture<C> waiter) {
-    add(outcome, waiter);
+  /** A future for {@code connectedOrFailedToConnect()}: after close it fails. */
+  ListenableFuture<C> connectedOrFailed() {
+    ListenableFuture<C> now = source.openConnection();
+    if (now != null) {
+      return now;
+    }
+    if (source.closeRequested()) {
+      return Futures.immediateFailedFuture(source.closedException());
+    }
+    WaitingFuture<C> waiter = new WaitingFuture<>(source::describeWait);
+    context.execute(() -> add(outcome, waiter));
+    return waiter;
   }
 
   @SuppressWarnings("CollectionUndefinedEquality") // identity is the equality meant here
   private void add(Set<WaitingFuture<C>> waiters, WaitingFuture<C> waiter) {
     context.checkInContext();
+    if (waiter.isDone()) {
+      return; // cancelled already
+    }
+    if (source.closeRequested()) {
+      if (waiters == outcome) {
+        waiter.setException(source.closedException());
+      }
+      return;
+    }
+    ListenableFuture<C> now = source.openConnection();
+    if (now != null) {
+      waiter.set(Futures.getUnchecked(now));
+      return;
+    }
     waiters.add(waiter);
     waiter.addListener(
         () -> {

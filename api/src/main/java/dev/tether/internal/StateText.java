@@ -44,6 +44,14 @@ public final class StateText {
     return text.toString();
   }
 
+  /** When the next attempt comes after a drop: "reconnecting now", "next attempt in 8.2 s". */
+  public static String next(ConnectionState<?, ?> state) {
+    Duration retryIn = state.retryIn();
+    return state.status() == ConnectionState.Status.CONNECTING || retryIn == null
+        ? "reconnecting now"
+        : "next attempt in " + seconds(retryIn);
+  }
+
   /** A duration as people read it: "8.2 s", "350 ms". */
   public static String seconds(Duration duration) {
     long millis = duration.toMillis();

@@ -1,0 +1,86 @@
+package dev.tether;
+
+import static com.google.common.util.concurrent.MoreExecutors.directExecutor;
+
+import com.google.common.util.concurrent.Futures;
+import com.google.common.util.concurrent.ListenableFuture;
+import java.util.Objects;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.ExecutionException;
+
+/**
+ * Closes the connections of one persistent connection, confined to its serializing context, and
+ * counts those never published (late, failed to initialize, broken at once) until their close
+ * completes, for {@code closeFinished()} to wait for. A close that throws, returns null, fails or
+ * is cancelled is logged and counted as done. Also reads {@code isClosed()} guarded.
+ */
+final class ConnectionCloser<C extends Closable> {
+  private final SerializingContext context;
+  private final EventLog log;
+  private int unpublishedClosing;
+
+  ConnectionCloser(SerializingContext context, EventLog log) {
+    this.context = context;
+    this.log = log;
+  }
+
+  /** Closes {@code connection} and runs {@code closed} in a step once its close completes. */
+  void close(C connection, Runnable closed) {
+    context.checkInContext();
+    ListenableFuture<Void> closing;
+    try {
+      closing = Objects.requireNonNull(connection.close(), "close() returned null");
+    } catch (Throwable t) {
+      log.warn("closing connection {} failed; counting it as closed", connection, t);
+      closed.run();
+      return;
+    }
+    closing.addListener(
+        () ->
+            context.execute(
+                () -> {
+                  logIfFailed(closing, connection);
+                  closed.run();
+                }),
+        directExecutor());
+  }
+
+  /**
+   * Closes a connection that was never published, counted until its close completes; then runs
+   * {@code closed} in a step.
+   */
+  void closeUnpublished(C connection, Runnable closed) {
+    unpublishedClosing++;
+    close(
+        connection,
+        () -> {
+          unpublishedClosing--;
+          closed.run();
+        });
+  }
+
+  /** Whether no unpublished connection is still closing. */
+  boolean idle() {
+    return unpublishedClosing == 0;
+  }
+
+  /** {@code connection.isClosed()}; one that throws is logged and counts as closed. Any thread. */
+  boolean isClosed(C connection) {
+    try {
+      return connection.isClosed();
+    } catch (Throwable t) {
+      log.warn("connection {}.isClosed() threw; treating it as closed", connection, t);
+      return true;
+    }
+  }
+
+  private void logIfFailed(ListenableFuture<Void> closing, C connection) {
+    try {
+      Futures.getDone(closing);
+    } catch (ExecutionException e) {
+      log.warn("closing connection {} failed; counting it as closed", connection, e.getCause());
+    } catch (CancellationException e) {
+      log.warn("closing connection {} was cancelled; counting it as closed", connection, e);
+    }
+  }
+}

@@ -1,0 +1,110 @@
+package dev.tether;
+
+import dev.tether.ConnectAttemptException.Stage;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * What the loop counts and remembers across states, confined to its serializing context: the
+ * round's last address and error (to de-duplicate {@code ObtainedAddress} and {@code
+ * FailedToConnect}), the failures since the last connection, and the totals of {@link
+ * ConnectionState}. {@link #snapshot} makes a state of these and a {@link LoopState}.
+ */
+final class Tally<A, C> {
+  /** What makes two failures "the same" for de-duplication: stage, class and message of the cause. */
+  private record ErrorKey(Stage stage, Class<?> causeClass, @Nullable String causeMessage) {}
+
+  private final EventLog log;
+  private @Nullable A roundAddress;
+  private @Nullable ErrorKey roundError;
+  private @Nullable ConnectAttemptException lastFailure;
+  private int consecutiveFailures;
+  private long attempts;
+  private long connections;
+
+  Tally(EventLog log) {
+    this.log = log;
+  }
+
+  int consecutiveFailures() {
+    return consecutiveFailures;
+  }
+
+  /** A round starts: it forgets the address and error of the round before. */
+  void newRound() {
+    roundAddress = null;
+    roundError = null;
+  }
+
+  void attemptStarted() {
+    attempts++;
+  }
+
+  /** The lookup yielded {@code address}; returns whether it differs from the round's last one. */
+  boolean obtained(A address) {
+    boolean isNew;
+    try {
+      isNew = !address.equals(roundAddress);
+    } catch (Throwable t) {
+      log.warn("address {}.equals threw; treating it as a new address", address, t);
+      isNew = true;
+    }
+    roundAddress = address;
+    return isNew;
+  }
+
+  /** An attempt failed with {@code error}; returns whether it differs from the round's last one. */
+  boolean failed(ConnectAttemptException error) {
+    Throwable cause = error.getCause();
+    ErrorKey key =
+        new ErrorKey(
+            error.stage(),
+            cause == null ? error.getClass() : cause.getClass(),
+            cause == null ? error.getMessage() : cause.getMessage());
+    boolean isNew = !key.equals(roundError);
+    roundError = key;
+    lastFailure = error;
+    if (consecutiveFailures < Integer.MAX_VALUE) {
+      consecutiveFailures++;
+    }
+    return isNew;
+  }
+
+  /** A connection is published. */
+  void connected() {
+    consecutiveFailures = 0;
+    lastFailure = null;
+    connections++;
+  }
+
+  /** The state that {@code state} and these counts make together. */
+  Snapshot<A, C> snapshot(LoopState<A, C> state) {
+    ConnectionState.Status status = state.status();
+    LoopState.Current<C> current = state.current();
+    return new Snapshot<>(
+        new ConnectionState<>(
+            status,
+            roundAddress,
+            current == null ? null : current.connection(),
+            lastFailure,
+            consecutiveFailures,
+            null,
+            null,
+            attempts,
+            connections),
+        status == ConnectionState.Status.WAITING_TO_RETRY ? state.timer() : null);
+  }
+
+  /**
+   * A published state, and the retry timer whose time left fills in {@code retryIn} when it is
+   * read (none before the first round: zero then). Immutable; read by any thread.
+   */
+  record Snapshot<A, C>(ConnectionState<A, C> state, @Nullable RetryTimer timer) {
+    ConnectionState<A, C> read() {
+      if (state.status() != ConnectionState.Status.WAITING_TO_RETRY) {
+        return state;
+      }
+      long nanos = timer == null ? 0 : timer.remainingNanos();
+      return state.with(state.status(), java.time.Duration.ofNanos(nanos));
+    }
+  }
+}
