@@ -10,18 +10,22 @@ import java.util.concurrent.ExecutionException;
 
 /**
  * Closes the connections of one persistent connection, confined to its serializing context, and
- * counts those never published (late, failed to initialize, broken at once) until their close
- * completes, for {@code closeFinished()} to wait for. A close that throws, returns null, fails or
- * is cancelled is logged and counted as done. Also reads {@code isClosed()} guarded.
+ * counts what {@code closeFinished()} must wait for besides the current connection: connections
+ * never published (late, failed to initialize, broken at once) until their close completes, and
+ * cancelled attempts until their future in flight comes back. Each time the count falls, {@code
+ * settled} runs. A close that throws, returns null, fails or is cancelled is logged and counted as
+ * done. Also reads {@code isClosed()} guarded.
  */
 final class ConnectionCloser<C extends Closable> {
   private final SerializingContext context;
   private final EventLog log;
-  private int unpublishedClosing;
+  private final Runnable settled;
+  private int pending;
 
-  ConnectionCloser(SerializingContext context, EventLog log) {
+  ConnectionCloser(SerializingContext context, EventLog log, Runnable settled) {
     this.context = context;
     this.log = log;
+    this.settled = settled;
   }
 
   /** Closes {@code connection} and runs {@code closed} in a step once its close completes. */
@@ -45,23 +49,26 @@ final class ConnectionCloser<C extends Closable> {
         directExecutor());
   }
 
-  /**
-   * Closes a connection that was never published, counted until its close completes; then runs
-   * {@code closed} in a step.
-   */
-  void closeUnpublished(C connection, Runnable closed) {
-    unpublishedClosing++;
-    close(
-        connection,
-        () -> {
-          unpublishedClosing--;
-          closed.run();
-        });
+  /** Closes a connection that was never published, counted until its close completes. */
+  void closeUnpublished(C connection) {
+    hold();
+    close(connection, this::release);
   }
 
-  /** Whether no unpublished connection is still closing. */
+  /** Counts one more thing to wait for. */
+  void hold() {
+    pending++;
+  }
+
+  /** One thing counted by {@link #hold()} is done. */
+  void release() {
+    pending--;
+    settled.run();
+  }
+
+  /** Whether nothing counted is pending. */
   boolean idle() {
-    return unpublishedClosing == 0;
+    return pending == 0;
   }
 
   /** {@code connection.isClosed()}; one that throws is logged and counts as closed. Any thread. */

@@ -6,9 +6,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The states of a persistent connection's loop, in the seed's words. Each case carries what the
- * loop owns while in it: the retry timer of the latest attempt, the lookup, connect or initializer
- * future in flight, the connection being initialized, the current connection, what is still being
- * closed. Immutable; the loop moves from one to the next in one method, in its serializing
+ * loop owns while in it: the retry timer of the latest attempt, the attempt in flight, the current
+ * connection, the connection being closed. Immutable; the loop moves from one to the next in one method, in its serializing
  * context, and a state that is left releases the timer the next one does not carry over.
  *
  * @param <A> the address type
@@ -26,11 +25,6 @@ sealed interface LoopState<A, C>
 
   /** The retry timer this state owns, if any. */
   default @Nullable RetryTimer timer() {
-    return null;
-  }
-
-  /** The lookup, connect or initializer future in flight, if any. */
-  default @Nullable ListenableFuture<?> inFlight() {
     return null;
   }
 
@@ -63,21 +57,12 @@ sealed interface LoopState<A, C>
   }
 
   /**
-   * An attempt of the round: looking up, connecting or initializing {@code initializing}, with the
-   * future of the stage in flight. No timer while a round is announced, before its first attempt
-   * starts.
+   * An attempt of the round in flight, with its retry timer; neither while a round is announced,
+   * before its first attempt starts, and no attempt once one failed after its timer fired, until
+   * the next starts.
    */
-  record Attempting<A, C>(
-      @Nullable RetryTimer timer, @Nullable ListenableFuture<?> inFlight, @Nullable C initializing)
-      implements LoopState<A, C> {
-    Attempting<A, C> withInFlight(@Nullable ListenableFuture<?> future) {
-      return new Attempting<>(timer, future, initializing);
-    }
-
-    Attempting<A, C> withInitializing(@Nullable C connection) {
-      return new Attempting<>(timer, inFlight, connection);
-    }
-
+  record Attempting<A, C extends Closable>(
+      @Nullable RetryTimer timer, @Nullable Attempt<A, C> attempt) implements LoopState<A, C> {
     @Override
     public ConnectionState.Status status() {
       return ConnectionState.Status.CONNECTING;
@@ -98,13 +83,12 @@ sealed interface LoopState<A, C>
   }
 
   /**
-   * {@code close()} was acted on: waiting for the future in flight to come back and for the
-   * current connection to close ({@code announced}: its end emits {@code Disconnected}).
-   * Connections never published that are still closing are counted by the {@link
-   * ConnectionCloser}. Only {@link Closed} follows.
+   * {@code close()} was acted on: waiting for the current connection to close ({@code announced}:
+   * its end emits {@code Disconnected}), and for what the {@link ConnectionCloser} counts (the
+   * cancelled attempt's future in flight, connections never published). Only {@link Closed}
+   * follows.
    */
-  record Closing<A, C>(
-      @Nullable ListenableFuture<?> inFlight, @Nullable Current<C> current, boolean announced)
+  record Closing<A, C>(@Nullable Current<C> current, boolean announced)
       implements LoopState<A, C> {
     @Override
     public ConnectionState.Status status() {

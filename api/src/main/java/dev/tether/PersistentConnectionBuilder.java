@@ -37,25 +37,19 @@ final class PersistentConnectionBuilder<A, C extends Closable>
 
   @Override
   public PersistentConnection.Builder<A, C> addressLookup(AddressLookup<A> lookup) {
-    requireNonNull(lookup, "lookup");
-    checkState(this.lookup == null, "addressLookup was already set");
-    this.lookup = lookup;
+    this.lookup = setOnce(this.lookup, requireNonNull(lookup, "lookup"), "addressLookup");
     return this;
   }
 
   @Override
   public PersistentConnection.Builder<A, C> connector(Connector<A, C> connector) {
-    requireNonNull(connector, "connector");
-    checkState(this.connector == null, "connector was already set");
-    this.connector = connector;
+    this.connector = setOnce(this.connector, requireNonNull(connector, "connector"), "connector");
     return this;
   }
 
   @Override
   public PersistentConnection.Builder<A, C> retryDelay(RetryDelay delay) {
-    requireNonNull(delay, "delay");
-    checkState(this.retryDelay == null, "retryDelay was already set to %s", this.retryDelay);
-    this.retryDelay = delay;
+    this.retryDelay = setOnce(this.retryDelay, requireNonNull(delay, "delay"), "retryDelay");
     return this;
   }
 
@@ -66,8 +60,7 @@ final class PersistentConnectionBuilder<A, C extends Closable>
 
   @Override
   public PersistentConnection.Builder<A, C> randomizeRetryDelay(boolean randomize) {
-    checkState(this.randomize == null, "randomizeRetryDelay was already set to %s", this.randomize);
-    this.randomize = randomize;
+    this.randomize = setOnce(this.randomize, randomize, "randomizeRetryDelay");
     return this;
   }
 
@@ -80,25 +73,20 @@ final class PersistentConnectionBuilder<A, C extends Closable>
 
   @Override
   public PersistentConnection.Builder<A, C> logger(Logger logger) {
-    requireNonNull(logger, "logger");
-    checkState(this.logger == null, "logger was already set");
-    this.logger = logger;
+    this.logger = setOnce(this.logger, requireNonNull(logger, "logger"), "logger");
     return this;
   }
 
   @Override
   public PersistentConnection.Builder<A, C> scheduler(ScheduledExecutorService scheduler) {
-    requireNonNull(scheduler, "scheduler");
-    checkState(this.scheduler == null, "scheduler was already set");
-    this.scheduler = scheduler;
+    this.scheduler = setOnce(this.scheduler, requireNonNull(scheduler, "scheduler"), "scheduler");
     return this;
   }
 
   @Override
   public PersistentConnection.Builder<A, C> initializer(ConnectionInitializer<? super C> initializer) {
-    requireNonNull(initializer, "initializer");
-    checkState(this.initializer == null, "initializer was already set");
-    this.initializer = initializer;
+    ConnectionInitializer<? super C> given = requireNonNull(initializer, "initializer");
+    this.initializer = setOnce(this.initializer, given, "initializer");
     return this;
   }
 
@@ -124,5 +112,14 @@ final class PersistentConnectionBuilder<A, C extends Closable>
                 initializer));
     connection.start();
     return connection;
+  }
+
+  /**
+   * An option set once: {@code value}, unless the option was set before: then {@link
+   * IllegalStateException} naming it.
+   */
+  private static <T> T setOnce(@Nullable T current, T value, String option) {
+    checkState(current == null, "%s was already set", option);
+    return value;
   }
 }

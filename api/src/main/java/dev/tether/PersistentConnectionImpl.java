@@ -1,10 +1,8 @@
 package dev.tether;
 
 import static com.google.common.base.Preconditions.checkState;
-import static com.google.common.util.concurrent.MoreExecutors.directExecutor;
 
 import com.google.common.util.concurrent.ListenableFuture;
-import dev.tether.ConnectAttemptException.Stage;
 import dev.tether.LoopState.Attempting;
 import dev.tether.LoopState.Closed;
 import dev.tether.LoopState.Closing;
@@ -15,11 +13,9 @@ import dev.tether.internal.Scheduled;
 import dev.tether.internal.StateText;
 import dev.tether.internal.UncancellableFuture;
 import java.util.Objects;
-import java.util.concurrent.Callable;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -36,10 +32,7 @@ import org.jspecify.annotations.Nullable;
  * whatever it throws cannot break the loop, and never under a lock.
  */
 final class PersistentConnectionImpl<A, C extends Closable>
-    implements PersistentConnection<A, C>, Scheduled, Waiters.Source<C> {
-  private static final String CLOSED_DURING_INITIALIZATION =
-      "the connection closed during initialization";
-
+    implements PersistentConnection<A, C>, Scheduled, Waiters.Source<C>, Attempt.Outcomes<A, C> {
   private final Settings<A, C> settings;
   private final String serverName;
   private final GuardedDelay delay;
@@ -66,7 +59,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
     this.listeners = new Listeners<>(context, log, settings.listeners());
     this.stateListeners = new StateListeners<>(context, log);
     this.waiters = new Waiters<>(context, this);
-    this.closer = new ConnectionCloser<>(context, log);
+    this.closer = new ConnectionCloser<>(context, log, this::finishCloseIfDone);
     this.tally = new Tally<>(log);
     this.published = tally.snapshot(state);
   }
@@ -185,7 +178,8 @@ final class PersistentConnectionImpl<A, C extends Closable>
 
   /**
    * Publishes the state, as the loop's state and tally now say, and offers it to the state
-   * listeners: the one place a {@link ConnectionState} is made, before the event that goes with it.
+   * listeners: the one place a {@link ConnectionState} is made, before the event that goes with
+   * it.
    */
   private void publish() {
     Tally.Snapshot<A, C> next = tally.snapshot(state);
@@ -203,34 +197,24 @@ final class PersistentConnectionImpl<A, C extends Closable>
       return false;
     }
     LoopState<A, C> now = state;
-    if (now instanceof Closing || now instanceof Closed) {
-      finishCloseIfDone();
-      return true;
-    }
-    Current<C> current = now.current();
-    boolean announced = now instanceof Connected<A, C> connected && connected.announced();
-    moveTo(new Closing<>(now.inFlight(), current, announced));
-    waiters.closed(closedException());
-    if (now instanceof Attempting<A, C> attempting && attempting.initializing() != null) {
-      closer.closeUnpublished(attempting.initializing(), this::finishCloseIfDone);
-    }
-    ListenableFuture<?> inFlight = now.inFlight();
-    if (inFlight != null) {
-      inFlight.cancel(false); // its outcome comes back to the Closing state
-    }
-    if (current != null) {
-      // Its closeFinished() reports the same; whichever comes first counts.
-      closer.close(current.connection(), () -> connectionEnded(current.connection()));
+    if (!(now instanceof Closing || now instanceof Closed)) {
+      Current<C> current = now.current();
+      moveTo(new Closing<>(current, now instanceof Connected<A, C> c && c.announced()));
+      waiters.closed(closedException());
+      if (now instanceof Attempting<A, C> attempting && attempting.attempt() != null) {
+        attempting.attempt().cancel();
+      }
+      if (current != null) {
+        // Its closeFinished() reports the same; whichever comes first counts.
+        closer.close(current.connection(), () -> ended(current.connection()));
+      }
     }
     finishCloseIfDone();
     return true;
   }
 
   private void finishCloseIfDone() {
-    if (state instanceof Closing<A, C> closing
-        && closing.inFlight() == null
-        && closing.current() == null
-        && closer.idle()) {
+    if (state instanceof Closing<A, C> closing && closing.current() == null && closer.idle()) {
       moveTo(new Closed<>()); // callbacks of closeFinished() see CLOSED
       closeFinished.set(null);
     }
@@ -256,7 +240,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
 
   private void startRound() {
     tally.newRound();
-    moveTo(new Attempting<>(null, null, null));
+    moveTo(new Attempting<>(null, null));
     if (stopping()) {
       return;
     }
@@ -276,46 +260,15 @@ final class PersistentConnectionImpl<A, C extends Closable>
       return;
     }
     tally.attemptStarted();
-    moveTo(new Attempting<>(timer, null, null));
+    Attempt<A, C> attempt = new Attempt<>(settings, context, closer, this);
+    moveTo(new Attempting<>(timer, attempt));
     if (!stopping()) {
-      AddressLookup<A> lookup = settings.lookup();
-      stage("AddressLookup.lookup()", "address", lookup::lookup, this::lookedUp, Stage.LOOKUP);
+      attempt.lookUp();
     }
   }
 
-  /**
-   * Runs one stage of the attempt: starts it, keeps its future in the state, and hands its
-   * outcome on in a later step, if the state still holds that future then.
-   */
-  private <T> void stage(
-      String call,
-      String yields,
-      Callable<ListenableFuture<T>> user,
-      Consumer<T> then,
-      Stage failedAt) {
-    StagedStep<T> step =
-        new StagedStep<>(call, yields, user, then, t -> attemptFailed(failedAt, t));
-    ListenableFuture<T> future = step.start();
-    if (future == null) {
-      return;
-    }
-    moveTo(attempting().withInFlight(future));
-    future.addListener(() -> context.execute(() -> stageDone(step, future)), directExecutor());
-  }
-
-  private <T> void stageDone(StagedStep<T> step, ListenableFuture<T> future) {
-    LoopState<A, C> now = state;
-    if (now.inFlight() != future) {
-      return; // the initializer's connection closed, and that failed the attempt already
-    }
-    moveTo(
-        now instanceof Closing<A, C> closing
-            ? new Closing<>(null, closing.current(), closing.announced())
-            : attempting().withInFlight(null));
-    step.finish(future);
-  }
-
-  private void lookedUp(A address) {
+  @Override
+  public void obtained(Attempt<A, C> attempt, A address) {
     if (stopping()) {
       return;
     }
@@ -328,78 +281,41 @@ final class PersistentConnectionImpl<A, C extends Closable>
       listeners.emit(new Event.ObtainedAddress<>(address));
     }
     if (!stopping()) {
-      Connector<A, C> connector = settings.connector();
-      stage(
-          "Connector.connect()",
-          "connection",
-          () -> connector.connect(address),
-          this::connectedTo,
-          Stage.CONNECT);
+      attempt.connect(address);
     }
-  }
-
-  private void connectedTo(C connection) {
-    if (closeRequested.get()) {
-      closer.closeUnpublished(connection, this::finishCloseIfDone); // never handed out
-      stopping();
-      return;
-    }
-    ListenableFuture<Void> ended;
-    try {
-      ended = Objects.requireNonNull(connection.closeFinished(), "closeFinished() returned null");
-    } catch (Throwable t) {
-      closer.closeUnpublished(connection, this::finishCloseIfDone);
-      attemptFailed(Stage.CONNECT, t);
-      return;
-    }
-    ended.addListener(() -> context.execute(() -> connectionEnded(connection)), directExecutor());
-    ConnectionInitializer<? super C> initializer = settings.initializer();
-    if (initializer == null) {
-      publishConnection(connection);
-      return;
-    }
-    moveTo(attempting().withInitializing(connection));
-    stage(
-        "ConnectionInitializer.initialize()",
-        "result",
-        StagedStep.initializing(initializer, connection),
-        ready -> {
-          if (!stopping()) { // which closes the connection being initialized
-            publishConnection(connection);
-          }
-        },
-        Stage.INITIALIZE);
   }
 
   /** Makes {@code connection} current, completes the waiters and announces it. */
-  private void publishConnection(C connection) {
+  @Override
+  public void ready(Attempt<A, C> attempt, C connection) {
+    if (closeRequested.get()) {
+      closer.closeUnpublished(connection); // never handed out
+      stopping();
+      return;
+    }
     tally.connected();
-    Connected<A, C> connected = new Connected<>(Current.of(connection), timerOfAttempt(), false);
-    moveTo(connected);
+    RetryTimer timer = timerOf(attempt);
+    Current<C> current = Current.of(connection);
+    moveTo(new Connected<>(current, timer, false));
     waiters.connected(connection, closeRequested::get);
     if (stopping()) {
       return; // a waiter closed us: no Connected, and so no Disconnected either
     }
-    moveTo(new Connected<>(connected.current(), connected.timer(), true));
+    moveTo(new Connected<>(current, timer, true));
     listeners.emit(new Event.Connected<>(connection));
     stopping();
   }
 
-  private void attemptFailed(Stage stage, Throwable cause) {
+  @Override
+  public void failed(Attempt<A, C> attempt, ConnectAttemptException error) {
     if (stopping()) {
-      return; // closing cancelled this attempt, or raced it: no FailedToConnect after close
+      return; // closing raced this attempt: no FailedToConnect after close
     }
-    Attempting<A, C> attempting = attempting();
-    C initializing = attempting.initializing();
-    if (initializing != null && !closer.isClosed(initializing)) {
-      closer.closeUnpublished(initializing, this::finishCloseIfDone);
-    }
-    ConnectAttemptException error = new ConnectAttemptException(stage, cause);
     boolean isNew = tally.failed(error);
     // The next attempt starts at once if this one outlasted its timer: no waiting then.
-    RetryTimer timer = timerOfAttempt();
+    RetryTimer timer = timerOf(attempt);
     boolean atOnce = timer.fired();
-    moveTo(atOnce ? new Attempting<>(timer, null, null) : new Waiting<>(timer, false));
+    moveTo(atOnce ? new Attempting<>(timer, null) : new Waiting<>(timer, false));
     waiters.failed(error);
     if (stopping()) {
       return;
@@ -412,26 +328,17 @@ final class PersistentConnectionImpl<A, C extends Closable>
     }
   }
 
-  /** A connection's {@code closeFinished()} completed, or its close did. */
-  private void connectionEnded(C connection) {
+  /** A connection's {@code closeFinished()} completed, or the close of the loop did. */
+  @Override
+  public void ended(C connection) {
     context.checkInContext();
-    LoopState<A, C> now = state;
-    if (now instanceof Attempting<A, C> attempting && attempting.initializing() == connection) {
-      ListenableFuture<?> preparing = attempting.inFlight();
-      moveTo(attempting.withInFlight(null).withInitializing(null)); // it closed itself
-      if (preparing != null) {
-        preparing.cancel(false);
-      }
-      attemptFailed(Stage.INITIALIZE, new IllegalStateException(CLOSED_DURING_INITIALIZATION));
-      return;
-    }
-    Current<C> current = now.current();
+    Current<C> current = state.current();
     if (current == null || current.connection() != connection) {
       return;
     }
     stopping(); // a close() not yet acted on is first: this end is then its Disconnected
     if (state instanceof Closing<A, C> closing) {
-      moveTo(new Closing<>(closing.inFlight(), null, false));
+      moveTo(new Closing<>(null, false));
       if (closing.announced()) {
         listeners.emit(new Event.Disconnected<>(), "closing");
       }
@@ -439,9 +346,9 @@ final class PersistentConnectionImpl<A, C extends Closable>
       return;
     }
     // A connection that outlived its attempt's timer is replaced at once: no waiting then.
-    RetryTimer timer = ((Connected<A, C>) now).timer();
+    RetryTimer timer = ((Connected<A, C>) state).timer();
     boolean atOnce = timer.fired();
-    moveTo(atOnce ? new Attempting<>(timer, null, null) : new Waiting<>(timer, true));
+    moveTo(atOnce ? new Attempting<>(timer, null) : new Waiting<>(timer, true));
     if (stopping()) {
       return;
     }
@@ -451,16 +358,12 @@ final class PersistentConnectionImpl<A, C extends Closable>
     }
   }
 
-  private Attempting<A, C> attempting() {
-    if (state instanceof Attempting<A, C> attempting) {
-      return attempting;
+  /** The timer of {@code attempt}, which must be the attempt in flight. */
+  private RetryTimer timerOf(Attempt<A, C> attempt) {
+    if (state instanceof Attempting<A, C> attempting && attempting.attempt() == attempt) {
+      return Objects.requireNonNull(attempting.timer(), "an attempt's timer");
     }
-    throw new IllegalStateException("no attempt in " + state);
-  }
-
-  /** The timer of the attempt in flight; a stage is in flight only once it started. */
-  private RetryTimer timerOfAttempt() {
-    return Objects.requireNonNull(attempting().timer(), "an attempt's timer");
+    throw new IllegalStateException(attempt + " is not in flight in " + state);
   }
 
   private void schedulerRejected(RejectedExecutionException e) {

@@ -240,19 +240,23 @@ public final class VirtualTimeScheduler extends AbstractListeningExecutorService
   @Override
   public ListenableScheduledFuture<?> scheduleAtFixedRate(
       Runnable command, long initialDelay, long period, TimeUnit unit) {
-    requireNonNull(command, "command");
     checkArgument(period > 0, "period must be positive: %s", period);
-    return enqueue(
-        new Task<>(Executors.callable(command, null), unit.toNanos(initialDelay), unit.toNanos(period)));
+    return periodic(command, initialDelay, unit.toNanos(period), unit);
   }
 
   @Override
   public ListenableScheduledFuture<?> scheduleWithFixedDelay(
       Runnable command, long initialDelay, long delay, TimeUnit unit) {
-    requireNonNull(command, "command");
     checkArgument(delay > 0, "delay must be positive: %s", delay);
+    return periodic(command, initialDelay, -unit.toNanos(delay), unit);
+  }
+
+  /** A repeating task: a positive period is a fixed rate, a negative one a fixed delay. */
+  private ListenableScheduledFuture<?> periodic(
+      Runnable command, long initialDelay, long signedPeriodNanos, TimeUnit unit) {
+    requireNonNull(command, "command");
     return enqueue(
-        new Task<>(Executors.callable(command, null), unit.toNanos(initialDelay), -unit.toNanos(delay)));
+        new Task<>(Executors.callable(command, null), unit.toNanos(initialDelay), signedPeriodNanos));
   }
 
   @Override

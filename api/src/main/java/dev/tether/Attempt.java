@@ -1,0 +1,196 @@
+package dev.tether;
+
+import static com.google.common.util.concurrent.MoreExecutors.directExecutor;
+
+import com.google.common.util.concurrent.ListenableFuture;
+import dev.tether.ConnectAttemptException.Stage;
+import java.util.Objects;
+import java.util.concurrent.Callable;
+import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * One attempt to connect: lookup, connect, initialize, each a {@link StagedStep} whose future the
+ * attempt holds while it is in flight. Confined to the serializing context. The loop starts it
+ * with {@link #lookUp()}, is told of each outcome through {@link Outcomes}, and goes on with
+ * {@link #connect} once it has dealt with the address.
+ *
+ * <p>A connection belongs to the attempt until {@link Outcomes#ready} hands it over, and is closed
+ * by it if the attempt fails or is cancelled: by a failed initializer (unless it closed itself),
+ * by {@link #cancel()}, or when a cancelled connect yields it anyway. A cancelled attempt reports
+ * nothing more; the {@link ConnectionCloser} holds {@code closeFinished()} until its future in
+ * flight has come back.
+ */
+final class Attempt<A, C extends Closable> {
+  /** Where an attempt's outcomes go, in the context. */
+  interface Outcomes<A, C extends Closable> {
+    /** The lookup yielded {@code address}; {@link #connect} goes on. */
+    void obtained(Attempt<A, C> attempt, A address);
+
+    /** {@code connection} is connected and initialized: it now belongs to the loop. */
+    void ready(Attempt<A, C> attempt, C connection);
+
+    void failed(Attempt<A, C> attempt, ConnectAttemptException error);
+
+    /** A connection handed over by {@link #ready} ended: its {@code closeFinished()} completed. */
+    void ended(C connection);
+  }
+
+  private final Settings<A, C> settings;
+  private final SerializingContext context;
+  private final ConnectionCloser<C> closer;
+  private final Outcomes<A, C> outcomes;
+  private @Nullable ListenableFuture<?> inFlight;
+  /** The connection the initializer prepares. */
+  private @Nullable C initializing;
+  private boolean cancelled;
+
+  Attempt(
+      Settings<A, C> settings,
+      SerializingContext context,
+      ConnectionCloser<C> closer,
+      Outcomes<A, C> outcomes) {
+    this.settings = settings;
+    this.context = context;
+    this.closer = closer;
+    this.outcomes = outcomes;
+  }
+
+  void lookUp() {
+    AddressLookup<A> lookup = settings.lookup();
+    stage(
+        "AddressLookup.lookup()",
+        "address",
+        lookup::lookup,
+        address -> {
+          if (!cancelled) {
+            outcomes.obtained(this, address);
+          }
+        },
+        Stage.LOOKUP);
+  }
+
+  void connect(A address) {
+    Connector<A, C> connector = settings.connector();
+    stage(
+        "Connector.connect()",
+        "connection",
+        () -> connector.connect(address),
+        this::connected,
+        Stage.CONNECT);
+  }
+
+  /**
+   * Stops the attempt: cancels its future in flight and closes the connection being initialized.
+   * Nothing more is reported.
+   */
+  void cancel() {
+    context.checkInContext();
+    if (cancelled) {
+      return;
+    }
+    cancelled = true;
+    C preparing = initializing;
+    initializing = null;
+    if (preparing != null) {
+      closer.closeUnpublished(preparing);
+    }
+    ListenableFuture<?> future = inFlight;
+    if (future != null) {
+      closer.hold(); // released when its outcome comes back
+      future.cancel(false);
+    }
+  }
+
+  private void connected(C connection) {
+    if (cancelled) {
+      closer.closeUnpublished(connection); // a connector that ignored the cancel
+      return;
+    }
+    ListenableFuture<Void> ended;
+    try {
+      ended = Objects.requireNonNull(connection.closeFinished(), "closeFinished() returned null");
+    } catch (Throwable t) {
+      closer.closeUnpublished(connection);
+      failed(Stage.CONNECT, t);
+      return;
+    }
+    ended.addListener(() -> context.execute(() -> ended(connection)), directExecutor());
+    ConnectionInitializer<? super C> initializer = settings.initializer();
+    if (initializer == null) {
+      outcomes.ready(this, connection);
+      return;
+    }
+    initializing = connection;
+    stage(
+        "ConnectionInitializer.initialize()",
+        "result",
+        StagedStep.initializing(initializer, connection),
+        ready -> {
+          if (!cancelled) {
+            initializing = null;
+            outcomes.ready(this, connection);
+          }
+        },
+        Stage.INITIALIZE);
+  }
+
+  private void ended(C connection) {
+    if (initializing != connection) {
+      outcomes.ended(connection);
+      return;
+    }
+    initializing = null; // it closed itself
+    ListenableFuture<?> preparing = inFlight;
+    inFlight = null; // its outcome no longer counts
+    if (preparing != null) {
+      preparing.cancel(false);
+    }
+    failed(
+        Stage.INITIALIZE, new IllegalStateException("the connection closed during initialization"));
+  }
+
+  private void failed(Stage stage, Throwable cause) {
+    if (cancelled) {
+      return; // no FailedToConnect for a cancelled attempt
+    }
+    C preparing = initializing;
+    initializing = null;
+    if (preparing != null && !closer.isClosed(preparing)) {
+      closer.closeUnpublished(preparing);
+    }
+    outcomes.failed(this, new ConnectAttemptException(stage, cause));
+  }
+
+  /**
+   * Runs one stage: starts it, holds its future, and hands its outcome on in a later step, if
+   * that future is still the one in flight then.
+   */
+  private <T> void stage(
+      String call,
+      String yields,
+      Callable<ListenableFuture<T>> user,
+      Consumer<T> then,
+      Stage failedAt) {
+    StagedStep<T> step = new StagedStep<>(call, yields, user, then, t -> failed(failedAt, t));
+    ListenableFuture<T> future = step.start();
+    if (future == null) {
+      return;
+    }
+    inFlight = future;
+    future.addListener(
+        () ->
+            context.execute(
+                () -> {
+                  if (inFlight != future) {
+                    return;
+                  }
+                  inFlight = null;
+                  step.finish(future);
+                  if (cancelled) {
+                    closer.release();
+                  }
+                }),
+        directExecutor());
+  }
+}
