@@ -13,6 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.SettableFuture;
 import dev.tether.ConnectionState.Status;
+import dev.tether.internal.UncancellableFuture;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -140,6 +141,92 @@ class StateTest {
     assertTrue(closing.isDone());
     t.expect("CLOSING b c3", "CLOSING b", "  Disconnected", "CLOSED b");
     assertEquals(4, pc.state().attempts());
+  }
+
+  @Test
+  void closeInEachState_goesThroughClosingToClosed_andNothingElseHappens() {
+    // Before the first round: no lookup ever runs.
+    PersistentConnection<String, FakeConnection> early = h.builder().build();
+    Timeline t = timeline(early);
+    assertTrue(early.close().isDone());
+    h.time.runDueTasks();
+    t.expect("WAITING_TO_RETRY in 0ms", "CLOSING", "CLOSED");
+    assertEquals(0, h.lookups);
+
+    // Looking up: the lookup is cancelled.
+    SettableFuture<String> lookup = SettableFuture.create();
+    h.lookup = () -> lookup;
+    PersistentConnection<String, FakeConnection> lookingUp = h.start();
+    t = timeline(lookingUp);
+    t.take();
+    assertTrue(lookingUp.close().isDone());
+    assertTrue(lookup.isCancelled());
+    t.expect("CLOSING", "CLOSED");
+
+    // Connecting: the connect is cancelled.
+    SettableFuture<FakeConnection> connect = SettableFuture.create();
+    h.lookup = () -> immediateFuture("a");
+    h.connector = address -> connect;
+    PersistentConnection<String, FakeConnection> connecting = h.start();
+    t = timeline(connecting);
+    t.take();
+    assertTrue(connecting.close().isDone());
+    assertTrue(connect.isCancelled());
+    t.expect("CLOSING a", "CLOSED a");
+
+    // A connector that ignores the cancel: closing waits for it, and its connection is closed.
+    UncancellableFuture<FakeConnection> stubborn = new UncancellableFuture<>();
+    h.connector = address -> stubborn;
+    PersistentConnection<String, FakeConnection> ignoring = h.start();
+    t = timeline(ignoring);
+    t.take();
+    ListenableFuture<Void> ignoringClosed = ignoring.close();
+    t.expect("CLOSING a");
+    assertFalse(ignoringClosed.isDone(), "the connect is still in flight");
+    FakeConnection late = FakeConnection.named("late");
+    stubborn.set(late);
+    assertEquals(1, late.closeCalls());
+    assertTrue(ignoringClosed.isDone());
+    t.expect("CLOSED a");
+    assertNull(ignoring.currentConnection());
+
+    // Waiting to retry: the timer is cancelled, the failure stays in the state.
+    h.lookup = () -> immediateFailedFuture(new IOException("catalog down"));
+    PersistentConnection<String, FakeConnection> waiting = h.start();
+    t = timeline(waiting);
+    t.take();
+    int lookups = h.lookups;
+    assertTrue(waiting.close().isDone());
+    t.expect("CLOSING fails=1 LOOKUP", "CLOSED fails=1 LOOKUP");
+    h.advance(Duration.ofSeconds(60));
+    assertEquals(lookups, h.lookups, "no attempt after close");
+
+    h.events.expect( // of the five above, none after its close()
+        "AttemptingToConnect",
+        "AttemptingToConnect",
+        "ObtainedAddress a",
+        "AttemptingToConnect",
+        "ObtainedAddress a",
+        "AttemptingToConnect",
+        "FailedToConnect LOOKUP address lookup failed: java.io.IOException: catalog down");
+
+    // Connected, with a connection slow to close: CLOSING keeps it until its close completes.
+    FakeConnection slow = FakeConnection.slowToClose("s1");
+    h.lookup = () -> immediateFuture("a");
+    h.connector = address -> immediateFuture(slow);
+    PersistentConnection<String, FakeConnection> connected = h.start();
+    t = timeline(connected);
+    t.take();
+    ListenableFuture<Void> closing = connected.close();
+    t.expect("CLOSING a s1");
+    assertFalse(closing.isDone());
+    assertSame(slow, connected.currentConnection());
+    slow.finishClosing();
+    t.expect("CLOSING a", "  Disconnected", "CLOSED a");
+    assertTrue(closing.isDone());
+    h.events.expect(
+        "AttemptingToConnect", "ObtainedAddress a", "Connected s1", "Disconnected"); // the only one
+    assertNull(connected.currentConnection());
   }
 
   @Test
