@@ -32,28 +32,32 @@ final class Attempt<A, C extends Closable> {
 
     void failed(Attempt<A, C> attempt, ConnectAttemptException error);
 
-    /** A connection handed over by {@link #ready} ended: its {@code closeFinished()} completed. */
-    void ended(C connection);
   }
 
   private final Settings<A, C> settings;
   private final SerializingContext context;
   private final ConnectionCloser<C> closer;
+  private final LoopParts<A, C> parts;
   private final Outcomes<A, C> outcomes;
+  private final RetryTimer timer;
   private @Nullable ListenableFuture<?> inFlight;
   /** The connection the initializer prepares. */
   private @Nullable C initializing;
   private boolean cancelled;
 
-  Attempt(
-      Settings<A, C> settings,
-      SerializingContext context,
-      ConnectionCloser<C> closer,
-      Outcomes<A, C> outcomes) {
-    this.settings = settings;
-    this.context = context;
-    this.closer = closer;
+  /** Made by {@link LoopParts#newAttempt}, which started {@code timer}. */
+  Attempt(LoopParts<A, C> parts, Outcomes<A, C> outcomes, RetryTimer timer) {
+    this.parts = parts;
+    this.settings = parts.settings;
+    this.context = parts.context;
+    this.closer = parts.closer;
     this.outcomes = outcomes;
+    this.timer = timer;
+  }
+
+  /** The attempt's retry timer, which started with it and outlives it. */
+  RetryTimer timer() {
+    return timer;
   }
 
   void lookUp() {
@@ -90,21 +94,25 @@ final class Attempt<A, C extends Closable> {
       return;
     }
     cancelled = true;
+    ListenableFuture<?> future = inFlight;
+    if (future != null) {
+      closer.hold(); // released when its outcome comes back; first, so nothing settles before
+    }
     C preparing = initializing;
     initializing = null;
     if (preparing != null) {
       closer.closeUnpublished(preparing);
     }
-    ListenableFuture<?> future = inFlight;
     if (future != null) {
-      closer.hold(); // released when its outcome comes back
       future.cancel(false);
     }
   }
 
   private void connected(C connection) {
-    if (cancelled) {
-      closer.closeUnpublished(connection); // a connector that ignored the cancel
+    if (cancelled || parts.closeRequested()) {
+      // A connector that ignored the cancel, or a close() whose step comes next: never handed out,
+      // never initialized.
+      closer.closeUnpublished(connection);
       return;
     }
     ListenableFuture<Void> ended;
@@ -135,9 +143,10 @@ final class Attempt<A, C extends Closable> {
         Stage.INITIALIZE);
   }
 
+  /** {@code connection}'s {@code closeFinished()} completed. */
   private void ended(C connection) {
     if (initializing != connection) {
-      outcomes.ended(connection);
+      parts.ended(connection); // once handed over, the loop's
       return;
     }
     initializing = null; // it closed itself
@@ -186,8 +195,9 @@ final class Attempt<A, C extends Closable> {
                     return;
                   }
                   inFlight = null;
+                  boolean held = cancelled; // cancel() held the closer for this outcome
                   step.finish(future);
-                  if (cancelled) {
+                  if (held) {
                     closer.release();
                   }
                 }),

@@ -1,5 +1,6 @@
 package dev.tether;
 
+import static com.google.common.base.Preconditions.checkState;
 import static com.google.common.util.concurrent.MoreExecutors.directExecutor;
 
 import com.google.common.util.concurrent.Futures;
@@ -62,6 +63,7 @@ final class ConnectionCloser<C extends Closable> {
 
   /** One thing counted by {@link #hold()} is done. */
   void release() {
+    checkState(pending > 0, "released more than held");
     pending--;
     settled.run();
   }

@@ -52,10 +52,6 @@ public record ConnectionState<A, C>(
     CLOSED
   }
 
-  /**
-   * Whether {@code other} differs from this state in what a {@link StateListener} is told about:
-   * status, address, connection, last failure, consecutive failures or standby address.
-   */
   /** This state with another status and time to the next attempt: the rest is kept. */
   ConnectionState<A, C> with(Status newStatus, @Nullable Duration newRetryIn) {
     return new ConnectionState<>(
@@ -70,6 +66,10 @@ public record ConnectionState<A, C>(
         connections);
   }
 
+  /**
+   * Whether {@code other} differs from this state in what a {@link StateListener} is told about:
+   * status, address, connection, last failure, consecutive failures or standby address.
+   */
   boolean differsFrom(ConnectionState<A, C> other) {
     return status != other.status
         || !java.util.Objects.equals(address, other.address)

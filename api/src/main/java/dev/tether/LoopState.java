@@ -28,6 +28,11 @@ sealed interface LoopState<A, C>
     return null;
   }
 
+  /** The live standby's address, if any. */
+  default @Nullable A standbyAddress() {
+    return null;
+  }
+
   /** The current connection, if any: published, and not yet seen to end. */
   default @Nullable Current<C> current() {
     return null;
@@ -40,14 +45,23 @@ sealed interface LoopState<A, C>
     }
   }
 
+  /** What a {@link Waiting} state starts when its timer fires. */
+  enum Next {
+    /** A new round: after a drop, or the first round. */
+    ROUND,
+    /** The next attempt of the round, which takes a budget token first. */
+    ATTEMPT,
+    /** The next attempt of the round, whose budget token is due. */
+    ATTEMPT_WITH_TOKEN
+  }
+
   /**
-   * Waiting for {@code timer} to start the next attempt, or with {@code newRound} the next round:
-   * after a failed attempt, after a young connection dropped, or (no timer yet) before the first
-   * round.
+   * Waiting for {@code timer}: the retry timer of a failed attempt or of a young connection that
+   * dropped, or the wait for a budget token; no timer yet before the first round.
    */
-  record Waiting<A, C>(@Nullable RetryTimer timer, boolean newRound) implements LoopState<A, C> {
+  record Waiting<A, C>(@Nullable RetryTimer timer, Next next) implements LoopState<A, C> {
     static <A, C> Waiting<A, C> beforeFirstRound() {
-      return new Waiting<>(null, true);
+      return new Waiting<>(null, Next.ROUND);
     }
 
     @Override
@@ -57,12 +71,16 @@ sealed interface LoopState<A, C>
   }
 
   /**
-   * An attempt of the round in flight, with its retry timer; neither while a round is announced,
-   * before its first attempt starts, and no attempt once one failed after its timer fired, until
-   * the next starts.
+   * A round's attempt in flight; none while the round is announced, before its attempt starts,
+   * and between a failed attempt whose timer had fired and the next.
    */
-  record Attempting<A, C extends Closable>(
-      @Nullable RetryTimer timer, @Nullable Attempt<A, C> attempt) implements LoopState<A, C> {
+  record Attempting<A, C extends Closable>(@Nullable Attempt<A, C> attempt)
+      implements LoopState<A, C> {
+    @Override
+    public @Nullable RetryTimer timer() {
+      return attempt == null ? null : attempt.timer();
+    }
+
     @Override
     public ConnectionState.Status status() {
       return ConnectionState.Status.CONNECTING;
@@ -72,10 +90,29 @@ sealed interface LoopState<A, C>
   /**
    * A connection is current; {@code timer} is that of the attempt that made it, which says
    * whether its end is followed by a new round at once. {@code announced} once {@code Connected}
-   * is being delivered: only then does its end emit {@code Disconnected}.
+   * is being delivered: only then does its end emit {@code Disconnected}. With the standby of
+   * this connected period and the handover in flight, if any.
    */
-  record Connected<A, C>(Current<C> current, RetryTimer timer, boolean announced)
+  record Connected<A, C extends Closable>(
+      Current<C> current,
+      RetryTimer timer,
+      boolean announced,
+      @Nullable Standby<A, C> standby,
+      @Nullable Handover<A, C> handover)
       implements LoopState<A, C> {
+    Connected<A, C> announce() {
+      return new Connected<>(current, timer, true, standby, handover);
+    }
+
+    Connected<A, C> with(@Nullable Standby<A, C> newStandby, @Nullable Handover<A, C> newHandover) {
+      return new Connected<>(current, timer, announced, newStandby, newHandover);
+    }
+
+    @Override
+    public @Nullable A standbyAddress() {
+      return standby == null ? null : standby.liveAddress();
+    }
+
     @Override
     public ConnectionState.Status status() {
       return ConnectionState.Status.CONNECTED;

@@ -189,6 +189,30 @@ public interface PersistentConnection<A, C extends Closable> extends Closable {
   boolean retryNow();
 
   /**
+   * Make before break, for planned moves: while {@code CONNECTED}, runs a background attempt
+   * (lookup, connect, initialize) while the current connection keeps serving, and emits no event
+   * for it. If the lookup yields the current connection's address, nothing changes and the future
+   * completes with the current connection; if it yields a live standby's address, the standby
+   * becomes current at once. Otherwise, once the new connection is initialized, in one step it
+   * becomes current and the events {@code Disconnected}, {@code AttemptingToConnect}, {@code
+   * ObtainedAddress}, {@code Connected} are emitted in that order ({@link #currentConnection()}
+   * is already the new one while they are delivered; state listeners get one {@code CONNECTED}
+   * state with it before them); then the old connection is closed, gracefully (for gRPC, calls in
+   * flight finish on the old channel). The future completes with the new connection, in that
+   * step.
+   *
+   * <p>If the background attempt fails, nothing changes: the failure is logged at WARN and the
+   * future fails with its {@link ConnectAttemptException}. If the current connection drops
+   * meanwhile, the handover is abandoned (its future fails with {@link IllegalStateException})
+   * and the normal round runs; a connection the abandoned handover made is closed. A call while a
+   * handover is asked for or in flight returns the same future, which ignores {@code cancel()}.
+   * When not {@code CONNECTED}, the future is that of {@link #connectedOrFailedToConnect()}, and
+   * the loop stops waiting as {@link #retryNow()} does. After {@link #close()} the future fails at
+   * once. The attempt takes a token of the {@linkplain Builder#reconnectBudget budget}.
+   */
+  ListenableFuture<C> handOver();
+
+  /**
    * Builds a {@link PersistentConnection}. Each option may be set once, except {@link #onEvent},
    * which adds a listener each time; a second call of a set-once option throws {@link
    * IllegalStateException}. Arguments are checked at once. {@link #build()} copies the options,
@@ -263,6 +287,25 @@ public interface PersistentConnection<A, C extends Closable> extends Closable {
      * @throws IllegalStateException if an initializer was set already
      */
     Builder<A, C> initializer(ConnectionInitializer<? super C> initializer);
+
+    /**
+     * With {@code true}, keeps a warm standby: while connected, one more connection, to another
+     * address, prepared (connected and initialized) in the background, so that when the current
+     * connection drops the next round uses it at once, with no lookup, connect or wait. Default
+     * {@code false}. See {@link PersistentConnection} ("Standby").
+     *
+     * @throws IllegalStateException if it was set already
+     */
+    Builder<A, C> standby(boolean standby);
+
+    /**
+     * Shares {@code budget} with the other persistent connections built with it: each attempt
+     * takes a token and starts when it is due. Default {@link ReconnectBudget#unlimited()}.
+     *
+     * @throws NullPointerException if {@code budget} is null
+     * @throws IllegalStateException if it was set already
+     */
+    Builder<A, C> reconnectBudget(ReconnectBudget budget);
 
     /**
      * Builds the persistent connection and starts connecting: the first round is handed to the

@@ -28,6 +28,8 @@ final class PersistentConnectionBuilder<A, C extends Closable>
   private @Nullable Logger logger;
   private @Nullable ScheduledExecutorService scheduler;
   private @Nullable ConnectionInitializer<? super C> initializer;
+  private @Nullable Boolean standby;
+  private @Nullable ReconnectBudget budget;
 
   PersistentConnectionBuilder(String serverName) {
     requireNonNull(serverName, "serverName");
@@ -91,6 +93,18 @@ final class PersistentConnectionBuilder<A, C extends Closable>
   }
 
   @Override
+  public PersistentConnection.Builder<A, C> standby(boolean standby) {
+    this.standby = setOnce(this.standby, standby, "standby");
+    return this;
+  }
+
+  @Override
+  public PersistentConnection.Builder<A, C> reconnectBudget(ReconnectBudget budget) {
+    this.budget = setOnce(this.budget, requireNonNull(budget, "budget"), "reconnectBudget");
+    return this;
+  }
+
+  @Override
   public PersistentConnection<A, C> build() {
     AddressLookup<A> lookup = this.lookup;
     Connector<A, C> connector = this.connector;
@@ -109,7 +123,9 @@ final class PersistentConnectionBuilder<A, C extends Closable>
                 ImmutableList.copyOf(listeners),
                 logger != null ? logger : DEFAULT_LOGGER,
                 scheduler != null ? scheduler : DefaultScheduler.get(),
-                initializer));
+                initializer,
+                standby != null && standby,
+                budget != null ? budget : ReconnectBudget.unlimited()));
     connection.start();
     return connection;
   }

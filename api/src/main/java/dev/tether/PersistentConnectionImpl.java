@@ -2,12 +2,14 @@ package dev.tether;
 
 import static com.google.common.base.Preconditions.checkState;
 
+import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import dev.tether.LoopState.Attempting;
 import dev.tether.LoopState.Closed;
 import dev.tether.LoopState.Closing;
 import dev.tether.LoopState.Connected;
 import dev.tether.LoopState.Current;
+import dev.tether.LoopState.Next;
 import dev.tether.LoopState.Waiting;
 import dev.tether.internal.Scheduled;
 import dev.tether.internal.StateText;
@@ -16,13 +18,14 @@ import java.util.Objects;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.jspecify.annotations.Nullable;
 
 /**
  * The persistent connection's loop: a state machine over {@link LoopState}, whose {@link #state}
- * only {@link #moveTo} changes, in the serializing {@link #context}. Every step runs there; other
- * threads read only {@link #state} and {@link #published} (both volatile), {@link
- * #closeRequested} (set by {@link #close()} before its step runs) and {@link #closeFinished}.
+ * only {@link #moveTo} changes, in the serializing context. Every step runs there; other threads
+ * read only {@link #state} and {@link #published} (both volatile), {@link #closeRequested} (set
+ * by {@link #close()} before its step runs), {@link #handover} and {@link #closeFinished}.
  *
  * <p>A step that finds {@code close()} called acts on it at once ({@link #stopping()}), so no
  * event follows a close but the {@code Disconnected} of the connection it closes.
@@ -32,19 +35,22 @@ import org.jspecify.annotations.Nullable;
  * whatever it throws cannot break the loop, and never under a lock.
  */
 final class PersistentConnectionImpl<A, C extends Closable>
-    implements PersistentConnection<A, C>, Scheduled, Waiters.Source<C>, Attempt.Outcomes<A, C> {
+    implements PersistentConnection<A, C>,
+        Scheduled,
+        Waiters.Source<C>,
+        Attempt.Outcomes<A, C>,
+        Handover.Host<A, C> {
   private final Settings<A, C> settings;
-  private final String serverName;
-  private final GuardedDelay delay;
-  private final EventLog log;
+  private final LoopParts<A, C> parts;
   private final SerializingContext context;
+  private final Tally<A, C> tally;
   private final Listeners<A, C> listeners;
   private final StateListeners<A, C> stateListeners;
   private final Waiters<C> waiters;
-  private final ConnectionCloser<C> closer;
-  private final Tally<A, C> tally;
   private final AtomicBoolean closeRequested = new AtomicBoolean();
   private final UncancellableFuture<Void> closeFinished = new UncancellableFuture<>();
+  /** The future of the handover asked for or in flight, shared by the callers of handOver(). */
+  private final AtomicReference<@Nullable UncancellableFuture<C>> handover = new AtomicReference<>();
   /** Written only by {@link #moveTo}. */
   private volatile LoopState<A, C> state = Waiting.beforeFirstRound();
   /** What the loop last published, for any thread; written only by {@link #publish()}. */
@@ -52,15 +58,14 @@ final class PersistentConnectionImpl<A, C extends Closable>
 
   PersistentConnectionImpl(Settings<A, C> settings) {
     this.settings = settings;
-    this.serverName = settings.serverName();
-    this.log = new EventLog(settings.logger(), serverName);
-    this.delay = new GuardedDelay(settings.retryDelay(), settings.randomize(), log);
-    this.context = new SerializingContext(log);
-    this.listeners = new Listeners<>(context, log, settings.listeners());
-    this.stateListeners = new StateListeners<>(context, log);
+    this.parts =
+        new LoopParts<>(
+            settings, this::finishCloseIfDone, this::ended, this::rejected, closeRequested::get);
+    this.context = parts.context;
+    this.tally = parts.tally;
+    this.listeners = new Listeners<>(context, parts.log, settings.listeners());
+    this.stateListeners = new StateListeners<>(context, parts.log);
     this.waiters = new Waiters<>(context, this);
-    this.closer = new ConnectionCloser<>(context, log, this::finishCloseIfDone);
-    this.tally = new Tally<>(log);
     this.published = tally.snapshot(state);
   }
 
@@ -69,7 +74,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
     try {
       scheduler().execute(() -> context.execute(this::firstRound));
     } catch (RejectedExecutionException e) {
-      schedulerRejected(e);
+      rejected(e);
     }
   }
 
@@ -82,7 +87,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
 
   @Override
   public String serverName() {
-    return serverName;
+    return settings.serverName();
   }
 
   @Override
@@ -111,8 +116,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
 
   @Override
   public Subscription subscribeState(StateListener<A, C> listener) {
-    Objects.requireNonNull(listener, "listener");
-    return stateListeners.subscribe(listener, () -> published.read());
+    return stateListeners.subscribe(Objects.requireNonNull(listener, "listener"), this::state);
   }
 
   @Override
@@ -120,14 +124,26 @@ final class PersistentConnectionImpl<A, C extends Closable>
     return listeners.subscribe(Objects.requireNonNull(listener, "listener"));
   }
 
-  /** Stops waiting, if the loop still waits: the failure count is kept. */
   @Override
   public boolean retryNow() {
     if (state().status() != ConnectionState.Status.WAITING_TO_RETRY) {
       return false;
     }
-    context.execute(this::waitOver);
+    context.execute(() -> waitOver(false)); // no token
     return true;
+  }
+
+  @Override
+  public ListenableFuture<C> handOver() {
+    if (closeRequested.get()) {
+      return Futures.immediateFailedFuture(closedException());
+    }
+    UncancellableFuture<C> fresh = new UncancellableFuture<>();
+    UncancellableFuture<C> shared = handover.updateAndGet(f -> f != null ? f : fresh);
+    if (shared == fresh) {
+      context.execute(() -> startHandover(fresh));
+    }
+    return shared;
   }
 
   @Override
@@ -150,7 +166,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
 
   @Override
   public String toString() {
-    return "PersistentConnection[" + serverName + ", " + state.status() + "]";
+    return "PersistentConnection[" + serverName() + ", " + state.status() + "]";
   }
 
   // ---- the state machine ----
@@ -179,12 +195,11 @@ final class PersistentConnectionImpl<A, C extends Closable>
   /**
    * Publishes the state, as the loop's state and tally now say, and offers it to the state
    * listeners: the one place a {@link ConnectionState} is made, before the event that goes with
-   * it.
+   * it. Listeners see {@code CLOSING} as soon as {@code close()} was called, as {@link #state()}.
    */
   private void publish() {
-    Tally.Snapshot<A, C> next = tally.snapshot(state);
-    published = next;
-    stateListeners.publish(next.read());
+    published = tally.snapshot(state);
+    stateListeners.publish(state());
   }
 
   /**
@@ -204,9 +219,12 @@ final class PersistentConnectionImpl<A, C extends Closable>
       if (now instanceof Attempting<A, C> attempting && attempting.attempt() != null) {
         attempting.attempt().cancel();
       }
+      if (now instanceof Connected<A, C> connected) {
+        endBackground(connected, closedException());
+      }
       if (current != null) {
         // Its closeFinished() reports the same; whichever comes first counts.
-        closer.close(current.connection(), () -> ended(current.connection()));
+        parts.closer.close(current.connection(), () -> ended(current.connection()));
       }
     }
     finishCloseIfDone();
@@ -214,7 +232,9 @@ final class PersistentConnectionImpl<A, C extends Closable>
   }
 
   private void finishCloseIfDone() {
-    if (state instanceof Closing<A, C> closing && closing.current() == null && closer.idle()) {
+    if (state instanceof Closing<A, C> closing
+        && closing.current() == null
+        && parts.closer.idle()) {
       moveTo(new Closed<>()); // callbacks of closeFinished() see CLOSED
       closeFinished.set(null);
     }
@@ -223,45 +243,61 @@ final class PersistentConnectionImpl<A, C extends Closable>
   /** The first round, unless {@link #retryNow()} started it already. */
   private void firstRound() {
     if (state instanceof Waiting<A, C> waiting && waiting.timer() == null) {
-      waitOver();
+      waitOver(true);
     }
   }
 
-  /** The retry timer fired, or {@link #retryNow()} cut it short: if the loop waits, it goes on. */
-  private void waitOver() {
+  /**
+   * A timer fired ({@code takeToken}), or {@link #retryNow()} cut it short: if the loop waits, it
+   * goes on.
+   */
+  private void waitOver(boolean takeToken) {
     if (!stopping() && state instanceof Waiting<A, C> waiting) {
-      if (waiting.newRound()) {
-        startRound();
-      } else {
-        startAttempt();
+      switch (waiting.next()) {
+        case ROUND -> startRound(takeToken, null);
+        case ATTEMPT -> startAttempt(takeToken);
+        case ATTEMPT_WITH_TOKEN -> startAttempt(false);
       }
     }
   }
 
-  private void startRound() {
+  private void timerFired() {
+    waitOver(true);
+  }
+
+  /** Starts a round; with a live {@code standby}, the round takes it, with no attempt. */
+  private void startRound(boolean takeToken, Standby.@Nullable Live<A, C> standby) {
     tally.newRound();
-    moveTo(new Attempting<>(null, null));
-    if (stopping()) {
-      return;
-    }
-    listeners.emit(new Event.AttemptingToConnect<>());
+    moveTo(new Attempting<>(null));
     if (!stopping()) {
-      startAttempt();
+      listeners.emit(new Event.AttemptingToConnect<>());
+    }
+    if (stopping()) {
+      retire(standby);
+    } else if (standby == null) {
+      startAttempt(takeToken);
+    } else if (announceAddress(standby.address())) {
+      publishConnection(standby.current(), standby.timer());
+    } else {
+      retire(standby);
     }
   }
 
-  private void startAttempt() {
-    RetryTimer timer;
-    try {
-      long nanos = delay.nanos(tally.consecutiveFailures());
-      timer = RetryTimer.start(scheduler(), context, nanos, this::waitOver);
-    } catch (RejectedExecutionException e) {
-      schedulerRejected(e);
+  private void startAttempt(boolean takeToken) {
+    RetryTimer token = takeToken ? parts.waitForToken(this::timerFired) : null;
+    if (token != null) {
+      moveTo(new Waiting<>(token, Next.ATTEMPT_WITH_TOKEN));
       return;
     }
-    tally.attemptStarted();
-    Attempt<A, C> attempt = new Attempt<>(settings, context, closer, this);
-    moveTo(new Attempting<>(timer, attempt));
+    if (stopping()) {
+      return; // the scheduler rejected the token's timer
+    }
+    Attempt<A, C> attempt = parts.newAttempt(tally.consecutiveFailures(), this::timerFired, this);
+    if (attempt == null) {
+      stopping(); // the scheduler rejected the timer
+      return;
+    }
+    moveTo(new Attempting<>(attempt));
     if (!stopping()) {
       attempt.lookUp();
     }
@@ -269,41 +305,52 @@ final class PersistentConnectionImpl<A, C extends Closable>
 
   @Override
   public void obtained(Attempt<A, C> attempt, A address) {
-    if (stopping()) {
-      return;
-    }
-    boolean isNew = tally.obtained(address);
-    publish();
-    if (stopping()) {
-      return;
-    }
-    if (isNew) {
-      listeners.emit(new Event.ObtainedAddress<>(address));
-    }
-    if (!stopping()) {
+    if (!stopping() && announceAddress(address)) {
       attempt.connect(address);
     }
   }
 
-  /** Makes {@code connection} current, completes the waiters and announces it. */
+  /** The round's lookup yielded {@code address}; returns false if the loop is stopping. */
+  private boolean announceAddress(A address) {
+    boolean isNew = tally.obtained(address);
+    publish();
+    if (isNew && !stopping()) {
+      listeners.emit(new Event.ObtainedAddress<>(address));
+    }
+    return !stopping();
+  }
+
   @Override
   public void ready(Attempt<A, C> attempt, C connection) {
     if (closeRequested.get()) {
-      closer.closeUnpublished(connection); // never handed out
+      parts.closer.closeUnpublished(connection); // never handed out
       stopping();
       return;
     }
+    publishConnection(Current.of(connection), attempt.timer());
+  }
+
+  /** Makes {@code current} current, completes the waiters and announces it. */
+  private void publishConnection(Current<C> current, RetryTimer timer) {
     tally.connected();
-    RetryTimer timer = timerOf(attempt);
-    Current<C> current = Current.of(connection);
-    moveTo(new Connected<>(current, timer, false));
-    waiters.connected(connection, closeRequested::get);
-    if (stopping()) {
-      return; // a waiter closed us: no Connected, and so no Disconnected either
+    Connected<A, C> connected = new Connected<>(current, timer, false, null, null);
+    moveTo(connected);
+    waiters.connected(current.connection(), closeRequested::get);
+    if (!stopping()) { // else a waiter closed us: no Connected, and so no Disconnected either
+      announce(connected);
     }
-    moveTo(new Connected<>(current, timer, true));
-    listeners.emit(new Event.Connected<>(connection));
-    stopping();
+  }
+
+  /** Emits {@code Connected}, then starts a standby if one is wanted. */
+  private void announce(Connected<A, C> connected) {
+    Connected<A, C> announced = connected.announce();
+    moveTo(announced);
+    listeners.emit(new Event.Connected<>(announced.current().connection()));
+    if (!stopping() && settings.standby() && announced.standby() == null) {
+      Standby<A, C> standby = new Standby<>(parts, tally::roundAddress, this::publish);
+      moveTo(announced.with(standby, announced.handover()));
+      standby.start();
+    }
   }
 
   @Override
@@ -313,26 +360,25 @@ final class PersistentConnectionImpl<A, C extends Closable>
     }
     boolean isNew = tally.failed(error);
     // The next attempt starts at once if this one outlasted its timer: no waiting then.
-    RetryTimer timer = timerOf(attempt);
-    boolean atOnce = timer.fired();
-    moveTo(atOnce ? new Attempting<>(timer, null) : new Waiting<>(timer, false));
+    boolean atOnce = attempt.timer().fired();
+    moveTo(atOnce ? new Attempting<>(null) : new Waiting<>(attempt.timer(), Next.ATTEMPT));
     waiters.failed(error);
-    if (stopping()) {
-      return;
-    }
-    if (isNew) {
+    if (isNew && !stopping()) {
       listeners.emit(new Event.FailedToConnect<>(error));
     }
     if (!stopping() && atOnce) {
-      startAttempt();
+      startAttempt(true);
     }
   }
 
   /** A connection's {@code closeFinished()} completed, or the close of the loop did. */
-  @Override
-  public void ended(C connection) {
+  void ended(C connection) {
     context.checkInContext();
-    Current<C> current = state.current();
+    LoopState<A, C> now = state;
+    if (now instanceof Connected<A, C> c && c.standby() != null && c.standby().dropped(connection)) {
+      return;
+    }
+    Current<C> current = now.current();
     if (current == null || current.connection() != connection) {
       return;
     }
@@ -345,29 +391,140 @@ final class PersistentConnectionImpl<A, C extends Closable>
       finishCloseIfDone();
       return;
     }
-    // A connection that outlived its attempt's timer is replaced at once: no waiting then.
-    RetryTimer timer = ((Connected<A, C>) state).timer();
-    boolean atOnce = timer.fired();
-    moveTo(atOnce ? new Attempting<>(timer, null) : new Waiting<>(timer, true));
+    Connected<A, C> dropped = (Connected<A, C>) state;
+    Standby.Live<A, C> standby = dropped.standby() == null ? null : dropped.standby().take();
+    endBackground(dropped, new IllegalStateException("the current connection dropped"));
+    // A connection that outlived its attempt's timer is replaced at once, as is one with a live
+    // standby: no waiting then.
+    boolean atOnce = standby != null || dropped.timer().fired();
+    moveTo(atOnce ? new Attempting<>(null) : new Waiting<>(dropped.timer(), Next.ROUND));
+    listeners.emit(
+        new Event.Disconnected<>(),
+        standby != null ? "switching to the standby" : StateText.next(state()));
+    if (!stopping() && atOnce) {
+      startRound(true, standby);
+    } else {
+      retire(standby);
+    }
+  }
+
+  // ---- handover ----
+
+  private void startHandover(UncancellableFuture<C> result) {
     if (stopping()) {
+      handoverEnded(result).setException(closedException());
+    } else if (state instanceof Connected<A, C> connected && connected.handover() == null) {
+      Handover<A, C> started = new Handover<>(parts, this, result);
+      moveTo(connected.with(connected.standby(), started));
+      started.start();
+    } else {
+      // Not connected: the next outcome, and no more waiting for it.
+      handoverEnded(result).setFuture(connectedOrFailedToConnect());
+      waitOver(false);
+    }
+  }
+
+  @Override
+  public boolean handoverObtained(Handover<A, C> handover, A address) {
+    if (stopping()) {
+      return false;
+    }
+    Connected<A, C> connected = (Connected<A, C>) state;
+    Standby<A, C> standby = connected.standby();
+    if (tally.sameAddress(address, tally.roundAddress())) {
+      moveTo(connected.with(standby, null));
+      handoverEnded(handover.result).set(connected.current().connection());
+      return false;
+    }
+    Standby.Live<A, C> live = standby == null ? null : standby.takeIfAt(address);
+    if (live == null) {
+      return true;
+    }
+    handOverTo(connected, handover, live.current(), live.address(), live.timer(), null);
+    return false;
+  }
+
+  @Override
+  public void handedOver(Handover<A, C> handover, C connection, A address, RetryTimer timer) {
+    if (closeRequested.get()) {
+      parts.closer.closeUnpublished(connection); // never handed out
+      stopping();
       return;
     }
-    listeners.emit(new Event.Disconnected<>(), StateText.next(published.read()));
-    if (!stopping() && atOnce) {
-      startRound();
+    Connected<A, C> old = (Connected<A, C>) state;
+    handOverTo(old, handover, Current.of(connection), address, timer, old.standby());
+  }
+
+  /**
+   * Makes {@code next} current in one step, emits the events of a round that ends with it, then
+   * closes the old connection (gracefully: its close is counted by closeFinished()). Keeps {@code
+   * standby}, or starts a new one.
+   */
+  private void handOverTo(
+      Connected<A, C> old,
+      Handover<A, C> handover,
+      Current<C> next,
+      A address,
+      RetryTimer timer,
+      @Nullable Standby<A, C> standby) {
+    tally.newRound();
+    tally.obtained(address);
+    tally.connected();
+    Connected<A, C> connected = new Connected<>(next, timer, false, standby, null);
+    moveTo(connected);
+    parts.closer.hold(); // the old connection, closed below, whatever the listeners do
+    handoverEnded(handover.result).set(next.connection());
+    if (!stopping()) {
+      listeners.emit(new Event.Disconnected<>(), "handed over to " + address);
+    }
+    if (!stopping()) {
+      listeners.emit(new Event.AttemptingToConnect<>());
+    }
+    if (!stopping()) {
+      listeners.emit(new Event.ObtainedAddress<>(address));
+    }
+    if (!stopping()) {
+      announce(connected);
+    }
+    parts.closer.closeUnpublished(old.current().connection());
+    parts.closer.release();
+  }
+
+  @Override
+  public void handoverFailed(Handover<A, C> handover) {
+    handoverEnded(handover.result);
+    if (state instanceof Connected<A, C> connected && connected.handover() == handover) {
+      moveTo(connected.with(connected.standby(), null));
     }
   }
 
-  /** The timer of {@code attempt}, which must be the attempt in flight. */
-  private RetryTimer timerOf(Attempt<A, C> attempt) {
-    if (state instanceof Attempting<A, C> attempting && attempting.attempt() == attempt) {
-      return Objects.requireNonNull(attempting.timer(), "an attempt's timer");
-    }
-    throw new IllegalStateException(attempt + " is not in flight in " + state);
+  /** The handover whose future is {@code result} is over: the next handOver() starts another. */
+  private UncancellableFuture<C> handoverEnded(UncancellableFuture<C> result) {
+    handover.compareAndSet(result, null);
+    return result;
   }
 
-  private void schedulerRejected(RejectedExecutionException e) {
-    log.error("the scheduler rejected a task; closing", e);
+  /** Stops what a connected period runs in the background: its handover and its standby. */
+  private void endBackground(Connected<A, C> connected, Throwable why) {
+    Handover<A, C> inFlight = connected.handover();
+    if (inFlight != null) {
+      handoverEnded(inFlight.result);
+      inFlight.stop(why);
+    }
+    if (connected.standby() != null) {
+      connected.standby().stop();
+    }
+  }
+
+  /** Closes a live standby that no round took. */
+  private void retire(Standby.@Nullable Live<A, C> standby) {
+    if (standby != null) {
+      parts.closer.closeUnpublished(standby.current().connection());
+    }
+  }
+
+  private void rejected(RejectedExecutionException e) {
+    parts.log.error("the scheduler rejected a task; closing", e);
     ListenableFuture<Void> unused = close();
   }
 
@@ -376,7 +533,9 @@ final class PersistentConnectionImpl<A, C extends Closable>
   @Override
   public @Nullable ListenableFuture<C> openConnection() {
     Current<C> current = state.current();
-    return current != null && !closer.isClosed(current.connection()) ? current.future() : null;
+    return current != null && !parts.closer.isClosed(current.connection())
+        ? current.future()
+        : null;
   }
 
   @Override
@@ -386,11 +545,11 @@ final class PersistentConnectionImpl<A, C extends Closable>
 
   @Override
   public String describeWait() {
-    return "waiting for a connection to " + serverName + "; " + StateText.describe(state());
+    return "waiting for a connection to " + serverName() + "; " + StateText.describe(state());
   }
 
   @Override
   public IllegalStateException closedException() {
-    return new IllegalStateException("persistent connection to " + serverName + " is closed");
+    return new IllegalStateException("persistent connection to " + serverName() + " is closed");
   }
 }

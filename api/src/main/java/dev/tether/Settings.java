@@ -15,4 +15,6 @@ record Settings<A, C extends Closable>(
     List<EventListener<A, C>> listeners,
     Logger logger,
     ScheduledExecutorService scheduler,
-    @Nullable ConnectionInitializer<? super C> initializer) {}
+    @Nullable ConnectionInitializer<? super C> initializer,
+    boolean standby,
+    ReconnectBudget budget) {}

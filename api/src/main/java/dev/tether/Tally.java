@@ -41,15 +41,24 @@ final class Tally<A, C> {
 
   /** The lookup yielded {@code address}; returns whether it differs from the round's last one. */
   boolean obtained(A address) {
-    boolean isNew;
-    try {
-      isNew = !address.equals(roundAddress);
-    } catch (Throwable t) {
-      log.warn("address {}.equals threw; treating it as a new address", address, t);
-      isNew = true;
-    }
+    boolean isNew = !sameAddress(address, roundAddress);
     roundAddress = address;
     return isNew;
+  }
+
+  /** The round's last address: while connected, the current connection's. */
+  @Nullable A roundAddress() {
+    return roundAddress;
+  }
+
+  /** {@code address.equals(other)}; one that throws is logged and counts as different. */
+  boolean sameAddress(A address, @Nullable A other) {
+    try {
+      return address.equals(other);
+    } catch (Throwable t) {
+      log.warn("address {}.equals threw; treating it as a new address", address, t);
+      return false;
+    }
   }
 
   /** An attempt failed with {@code error}; returns whether it differs from the round's last one. */
@@ -88,7 +97,7 @@ final class Tally<A, C> {
             lastFailure,
             consecutiveFailures,
             null,
-            null,
+            state.standbyAddress(),
             attempts,
             connections),
         status == ConnectionState.Status.WAITING_TO_RETRY ? state.timer() : null);

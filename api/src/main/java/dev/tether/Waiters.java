@@ -45,25 +45,26 @@ final class Waiters<C> {
 
   /** A future for {@code connected()}: after close it never completes, as the seed says. */
   ListenableFuture<C> connected() {
+    if (source.closeRequested()) {
+      return new WaitingFuture<>(source::describeWait);
+    }
     ListenableFuture<C> now = source.openConnection();
     if (now != null) {
       return now;
     }
     WaitingFuture<C> waiter = new WaitingFuture<>(source::describeWait);
-    if (!source.closeRequested()) {
-      context.execute(() -> add(connected, waiter));
-    }
+    context.execute(() -> add(connected, waiter));
     return waiter;
   }
 
   /** A future for {@code connectedOrFailedToConnect()}: after close it fails. */
   ListenableFuture<C> connectedOrFailed() {
+    if (source.closeRequested()) {
+      return Futures.immediateFailedFuture(source.closedException());
+    }
     ListenableFuture<C> now = source.openConnection();
     if (now != null) {
       return now;
-    }
-    if (source.closeRequested()) {
-      return Futures.immediateFailedFuture(source.closedException());
     }
     WaitingFuture<C> waiter = new WaitingFuture<>(source::describeWait);
     context.execute(() -> add(outcome, waiter));

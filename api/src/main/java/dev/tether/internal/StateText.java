@@ -44,12 +44,16 @@ public final class StateText {
     return text.toString();
   }
 
-  /** When the next attempt comes after a drop: "reconnecting now", "next attempt in 8.2 s". */
+  /**
+   * What comes after a drop: "reconnecting now", "next attempt in 8.2 s", or "closing".
+   */
   public static String next(ConnectionState<?, ?> state) {
     Duration retryIn = state.retryIn();
-    return state.status() == ConnectionState.Status.CONNECTING || retryIn == null
-        ? "reconnecting now"
-        : "next attempt in " + seconds(retryIn);
+    return switch (state.status()) {
+      case CONNECTING -> "reconnecting now";
+      case WAITING_TO_RETRY -> "next attempt in " + seconds(retryIn == null ? Duration.ZERO : retryIn);
+      default -> "closing";
+    };
   }
 
   /** A duration as people read it: "8.2 s", "350 ms". */

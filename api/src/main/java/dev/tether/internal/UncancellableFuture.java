@@ -1,6 +1,7 @@
 package dev.tether.internal;
 
 import com.google.common.util.concurrent.AbstractFuture;
+import com.google.common.util.concurrent.ListenableFuture;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -13,7 +14,10 @@ public final class UncancellableFuture<V> extends AbstractFuture<V> {
   /** Creates a pending future. */
   public UncancellableFuture() {}
 
-  /** Does nothing and returns {@code false}: this future completes only through {@link #set}. */
+  /**
+   * Does nothing and returns {@code false}: this future completes only through {@link #set},
+   * {@link #setException} or {@link #setFuture}.
+   */
   @Override
   public boolean cancel(boolean mayInterruptIfRunning) {
     return false;
@@ -22,5 +26,16 @@ public final class UncancellableFuture<V> extends AbstractFuture<V> {
   @Override
   public boolean set(@Nullable V value) {
     return super.set(value);
+  }
+
+  @Override
+  public boolean setException(Throwable error) {
+    return super.setException(error);
+  }
+
+  /** Completes this future as {@code future} completes; cancelling this one never reaches it. */
+  @Override
+  public boolean setFuture(ListenableFuture<? extends V> future) {
+    return super.setFuture(future);
   }
 }

@@ -1,0 +1,87 @@
+package dev.tether;
+
+import java.util.concurrent.RejectedExecutionException;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * What the loop and its background attempts (standby, handover) share: the settings, the
+ * serializing context, the log, the retry delay, the closer and the tally, and how an attempt
+ * starts. Confined to the context, but for what is final.
+ */
+final class LoopParts<A, C extends Closable> {
+  final Settings<A, C> settings;
+  final EventLog log;
+  final SerializingContext context;
+  final GuardedDelay delay;
+  final ConnectionCloser<C> closer;
+  final Tally<A, C> tally;
+  private final Consumer<C> ended;
+  private final Consumer<RejectedExecutionException> rejected;
+  private final BooleanSupplier closeRequested;
+
+  LoopParts(
+      Settings<A, C> settings,
+      Runnable settled,
+      Consumer<C> ended,
+      Consumer<RejectedExecutionException> rejected,
+      BooleanSupplier closeRequested) {
+    this.closeRequested = closeRequested;
+    this.settings = settings;
+    this.log = new EventLog(settings.logger(), settings.serverName());
+    this.context = new SerializingContext(log);
+    this.delay = new GuardedDelay(settings.retryDelay(), settings.randomize(), log);
+    this.closer = new ConnectionCloser<>(context, log, settled);
+    this.tally = new Tally<>(log);
+    this.ended = ended;
+    this.rejected = rejected;
+  }
+
+  /**
+   * Starts a timer that runs {@code step} in the context after {@code nanos}; null if the
+   * scheduler rejected it, which closes the persistent connection.
+   */
+  @Nullable RetryTimer timer(long nanos, Runnable step) {
+    try {
+      return RetryTimer.start(settings.scheduler(), context, nanos, step);
+    } catch (RejectedExecutionException e) {
+      rejected.accept(e);
+      return null;
+    }
+  }
+
+  /**
+   * Reserves a token of the budget for an attempt. Returns null if it is due now; else the timer
+   * that runs {@code whenDue} when it is (cancel it to give up waiting; the token is not given
+   * back).
+   */
+  @Nullable RetryTimer waitForToken(Runnable whenDue) {
+    long nanos = settings.budget().reserveNanos();
+    return nanos == 0 ? null : timer(nanos, whenDue);
+  }
+
+  /**
+   * A new attempt that reports to {@code outcomes}, counted, with its retry timer started (the
+   * delay given {@code failures}) to run {@code onTimer}; the caller records it, then calls its
+   * {@link Attempt#lookUp()}. Null if the scheduler rejected the timer: then there is no attempt.
+   */
+  @Nullable Attempt<A, C> newAttempt(int failures, Runnable onTimer, Attempt.Outcomes<A, C> outcomes) {
+    RetryTimer timer = timer(delay.nanos(failures), onTimer);
+    if (timer == null) {
+      return null;
+    }
+    tally.attemptStarted();
+    return new Attempt<>(this, outcomes, timer);
+  }
+
+  /** Whether {@code close()} was called, perhaps with its step still to come. Any thread. */
+  boolean closeRequested() {
+    return closeRequested.getAsBoolean();
+  }
+
+  /** A connection that an attempt made ended: its {@code closeFinished()} completed. */
+  void ended(C connection) {
+    ended.accept(connection);
+  }
+}

@@ -1,0 +1,174 @@
+package dev.tether;
+
+import dev.tether.LoopState.Current;
+import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The warm standby of one connected period (DESIGN 7.6): background attempts, with no events,
+ * until one leaves a live standby, a connection to another address than the current one's,
+ * connected and initialized. Confined to the serializing context.
+ *
+ * <p>Each standby attempt waits for its budget token, then starts its own retry timer ({@code
+ * RetryDelay.next} given the count of consecutive standby attempts that left no standby) with its
+ * lookup. An attempt leaves no standby when it fails (logged at WARN), when its lookup yields the
+ * current connection's address, or when the standby it made drops; the next one starts when its
+ * timer fires, at once if it has. The loop takes a live standby with {@link #take()} when the
+ * current connection drops or a handover finds its address, and {@link #stop()}s the standby when
+ * it leaves the connected state: that closes a live standby and cancels an attempt.
+ */
+final class Standby<A, C extends Closable> implements Attempt.Outcomes<A, C> {
+  /** A live standby: its connection, address, and the retry timer of the attempt that made it. */
+  record Live<A, C>(Current<C> current, A address, RetryTimer timer) {}
+
+  private final LoopParts<A, C> parts;
+  private final Supplier<@Nullable A> currentAddress;
+  /** Publishes the loop's state: {@code standbyAddress} changed. */
+  private final Runnable changed;
+  private int failures;
+  private @Nullable RetryTimer token;
+  private @Nullable Attempt<A, C> attempt;
+  private @Nullable A address;
+  /** The retry timer of the latest attempt. */
+  private @Nullable RetryTimer timer;
+  private @Nullable Live<A, C> live;
+  private boolean stopped;
+
+  Standby(LoopParts<A, C> parts, Supplier<@Nullable A> currentAddress, Runnable changed) {
+    this.parts = parts;
+    this.currentAddress = currentAddress;
+    this.changed = changed;
+  }
+
+  /** Starts the first standby attempt, when its token is due. */
+  void start() {
+    token = parts.waitForToken(this::begin);
+    if (token == null) {
+      begin();
+    }
+  }
+
+  private void begin() {
+    token = null;
+    if (stopped) {
+      return;
+    }
+    Attempt<A, C> next = parts.newAttempt(failures, this::timerFired, this);
+    if (next != null) {
+      attempt = next;
+      timer = next.timer();
+      next.lookUp();
+    }
+  }
+
+  private void timerFired() {
+    if (!stopped && token == null && attempt == null && live == null) {
+      start();
+    }
+  }
+
+  /** The latest attempt left no standby: the next starts when its timer fires. */
+  private void leftNone() {
+    attempt = null;
+    address = null;
+    if (failures < Integer.MAX_VALUE) {
+      failures++;
+    }
+    RetryTimer latest = timer;
+    if (latest == null || latest.fired()) {
+      start();
+    }
+  }
+
+  @Override
+  public void obtained(Attempt<A, C> from, A obtained) {
+    if (from != attempt) {
+      return;
+    }
+    if (parts.tally.sameAddress(obtained, currentAddress.get())) {
+      from.cancel();
+      leftNone();
+      return;
+    }
+    address = obtained;
+    from.connect(obtained);
+  }
+
+  @Override
+  public void ready(Attempt<A, C> from, C connection) {
+    A made = address;
+    if (from != attempt || made == null || stopped) {
+      parts.closer.closeUnpublished(connection);
+      return;
+    }
+    attempt = null;
+    failures = 0;
+    live = new Live<>(Current.of(connection), made, from.timer());
+    changed.run();
+  }
+
+  @Override
+  public void failed(Attempt<A, C> from, ConnectAttemptException error) {
+    if (from == attempt) {
+      parts.log.warn("a standby attempt failed; the current connection is not affected", error);
+      leftNone();
+    }
+  }
+
+  /** Whether {@code connection} was the live standby; if so, it is gone and a new attempt comes. */
+  boolean dropped(C connection) {
+    Live<A, C> now = live;
+    if (now == null || now.current().connection() != connection) {
+      return false;
+    }
+    live = null;
+    changed.run();
+    leftNone();
+    return true;
+  }
+
+  /** The live standby's address, if there is one. */
+  @Nullable A liveAddress() {
+    Live<A, C> now = live;
+    return now == null ? null : now.address();
+  }
+
+  /** {@link #take()}, if the live standby's address is {@code address}. */
+  @Nullable Live<A, C> takeIfAt(A address) {
+    Live<A, C> now = live;
+    return now != null && parts.tally.sameAddress(address, now.address()) ? take() : null;
+  }
+
+  /**
+   * Hands the live standby, if there is one and it is not closed, to the loop, which then owns
+   * it; stops this standby either way.
+   */
+  @Nullable Live<A, C> take() {
+    Live<A, C> taken = live;
+    live = null;
+    if (taken != null && taken.timer() == timer) {
+      timer = null; // it goes with the connection: stop() must not cancel it
+    }
+    stop();
+    return taken != null && !parts.closer.isClosed(taken.current().connection()) ? taken : null;
+  }
+
+  /** Stops: cancels the token wait, the timer and the attempt, and closes a live standby. */
+  void stop() {
+    stopped = true;
+    if (token != null) {
+      token.cancel();
+    }
+    if (timer != null) {
+      timer.cancel();
+    }
+    if (attempt != null) {
+      attempt.cancel();
+    }
+    Live<A, C> now = live;
+    live = null;
+    if (now != null) {
+      parts.closer.closeUnpublished(now.current().connection());
+    }
+  }
+}
