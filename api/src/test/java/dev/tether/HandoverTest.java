@@ -1,0 +1,249 @@
+package dev.tether;
+
+import static com.google.common.util.concurrent.Futures.immediateFailedFuture;
+import static com.google.common.util.concurrent.Futures.immediateFuture;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.common.util.concurrent.Futures;
+import com.google.common.util.concurrent.ListenableFuture;
+import com.google.common.util.concurrent.SettableFuture;
+import dev.tether.ConnectAttemptException.Stage;
+import dev.tether.ConnectionState.Status;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.function.Function;
+import org.junit.jupiter.api.Test;
+import org.slf4j.event.Level;
+
+/** DESIGN 7.5: handOver(), make before break, on virtual time. */
+class HandoverTest {
+  private final Harness h = new Harness();
+  /** Where the lookup points; the handover's lookup reads it too. */
+  private volatile String address = "a";
+
+  private PersistentConnection<String, FakeConnection> connectedTo(String first) {
+    address = first;
+    h.lookup = () -> immediateFuture(address);
+    PersistentConnection<String, FakeConnection> pc = h.start();
+    h.events.expect("AttemptingToConnect", "ObtainedAddress " + first, "Connected c1");
+    return pc;
+  }
+
+  private static Throwable failureOf(ListenableFuture<?> future) {
+    ExecutionException e = assertThrows(ExecutionException.class, future::get);
+    return java.util.Objects.requireNonNull(e.getCause());
+  }
+
+  @Test
+  void handOver_switchesInOneStep_withTheEventsOfARound_thenClosesTheOldConnection() {
+    PersistentConnection<String, FakeConnection> pc = connectedTo("a");
+    FakeConnection old = h.made.get(0);
+    List<String> seen = new ArrayList<>();
+    Subscription unused =
+        pc.subscribe(
+            event ->
+                seen.add(
+                    RecordingListener.describe(event)
+                        + " current=" + pc.currentConnection()
+                        + " oldClosed=" + old.isClosed()));
+    seen.clear(); // a new subscriber gets the last event first
+    List<String> states = new ArrayList<>();
+    pc.subscribeState(state -> states.add(StateTest.describe(state)));
+    states.clear();
+    address = "b";
+
+    ListenableFuture<FakeConnection> handedOver = pc.handOver();
+
+    FakeConnection next = h.made.get(1);
+    assertSame(next, Futures.getUnchecked(handedOver));
+    assertEquals(
+        List.of(
+            "Disconnected current=c2 oldClosed=false",
+            "AttemptingToConnect current=c2 oldClosed=false",
+            "ObtainedAddress b current=c2 oldClosed=false",
+            "Connected c2 current=c2 oldClosed=false"),
+        seen);
+    assertEquals(List.of("CONNECTED b c2"), states, "one CONNECTED state, before the events");
+    assertEquals(1, old.closeCalls(), "closed after the events");
+    assertSame(next, pc.currentConnection());
+    ConnectionState<String, FakeConnection> state = pc.state();
+    assertEquals(2, state.attempts());
+    assertEquals(2, state.connections());
+  }
+
+  @Test
+  void whileTheBackgroundAttemptRuns_theOldConnectionServes_andNothingIsEmitted() {
+    PersistentConnection<String, FakeConnection> pc = connectedTo("a");
+    SettableFuture<FakeConnection> connect = SettableFuture.create();
+    h.connector = a -> connect;
+    address = "b";
+
+    ListenableFuture<FakeConnection> handedOver = pc.handOver();
+
+    assertFalse(handedOver.isDone());
+    assertSame(handedOver, pc.handOver(), "a call while in flight returns the same future");
+    assertFalse(handedOver.cancel(false), "it ignores cancel()");
+    assertSame(h.made.get(0), pc.currentConnection());
+    assertEquals(Status.CONNECTED, pc.state().status());
+    assertEquals("a", pc.state().address());
+    h.events.expect();
+
+    FakeConnection next = FakeConnection.named("n");
+    connect.set(next);
+    assertSame(next, Futures.getUnchecked(handedOver));
+    h.events.expect("Disconnected", "AttemptingToConnect", "ObtainedAddress b", "Connected n");
+    assertEquals(1, h.made.get(0).closeCalls());
+    assertEquals("b", pc.state().address());
+  }
+
+  @Test
+  void failedHandover_changesNothing_logsAtWarn_andFailsItsFuture() {
+    PersistentConnection<String, FakeConnection> pc = connectedTo("a");
+    address = "b";
+    h.connector = a -> immediateFailedFuture(new IOException("refused"));
+
+    ListenableFuture<FakeConnection> handedOver = pc.handOver();
+
+    ConnectAttemptException error = assertInstanceOf(ConnectAttemptException.class, failureOf(handedOver));
+    assertEquals(Stage.CONNECT, error.stage());
+    h.events.expect();
+    assertSame(h.made.get(0), pc.currentConnection());
+    assertEquals(0, h.made.get(0).closeCalls());
+    ConnectionState<String, FakeConnection> state = pc.state();
+    assertEquals(Status.CONNECTED, state.status());
+    assertEquals("a", state.address());
+    assertNull(state.lastFailure(), "a background failure leaves lastFailure alone");
+    assertEquals(0, state.consecutiveFailures());
+    assertEquals(2, state.attempts());
+    assertTrue(
+        h.logger.lines().stream()
+            .anyMatch(l -> l.level() == Level.WARN && l.message().contains("handover failed")),
+        h.logger.lines().toString());
+    assertTrue(
+        pc.handOver() != handedOver, "once it is over, the next call starts another handover");
+  }
+
+  @Test
+  void lookupYieldingTheCurrentAddress_changesNothing_andCompletesWithTheCurrentConnection() {
+    PersistentConnection<String, FakeConnection> pc = connectedTo("a");
+    int connects = h.connects;
+
+    assertSame(h.made.get(0), Futures.getUnchecked(pc.handOver()));
+
+    assertEquals(connects, h.connects, "no connect");
+    h.events.expect();
+    assertEquals(0, h.made.get(0).closeCalls());
+  }
+
+  @Test
+  void dropDuringTheHandover_abandonsIt_runsTheNormalRound_andClosesWhatItMade() {
+    PersistentConnection<String, FakeConnection> pc = connectedTo("a");
+    h.advance(Duration.ofSeconds(30));
+    UncancellableConnect connect = new UncancellableConnect();
+    h.connector = connect;
+    address = "b";
+    ListenableFuture<FakeConnection> handedOver = pc.handOver();
+
+    h.connector = a -> immediateFuture(h.newConnection());
+    h.made.get(0).drop();
+
+    assertInstanceOf(IllegalStateException.class, failureOf(handedOver));
+    h.events.expect(
+        "Disconnected", "AttemptingToConnect", "ObtainedAddress b", "Connected c2");
+    FakeConnection late = FakeConnection.named("late");
+    connect.future.set(late); // the connector ignored the cancel
+    assertEquals(1, late.closeCalls(), "the abandoned handover's connection is closed");
+    assertEquals("c2", String.valueOf(pc.currentConnection()));
+  }
+
+  @Test
+  void notConnected_takesTheNextOutcome_andStopsWaitingAsRetryNowDoes() {
+    h.lookup = () -> immediateFailedFuture(new IOException("catalog down"));
+    PersistentConnection<String, FakeConnection> pc = h.start();
+    assertEquals(Status.WAITING_TO_RETRY, pc.state().status());
+    h.lookup = () -> immediateFuture("a");
+
+    ListenableFuture<FakeConnection> handedOver = pc.handOver();
+
+    assertSame(h.made.get(0), Futures.getUnchecked(handedOver), "no wait for the timer");
+  }
+
+  @Test
+  void afterClose_failsAtOnce() {
+    PersistentConnection<String, FakeConnection> pc = connectedTo("a");
+    pc.close();
+    ListenableFuture<FakeConnection> handedOver = pc.handOver();
+    assertTrue(handedOver.isDone());
+    assertInstanceOf(IllegalStateException.class, failureOf(handedOver));
+  }
+
+  @Test
+  void closeDuringTheHandover_failsIt_andClosesItsConnection() {
+    PersistentConnection<String, FakeConnection> pc = connectedTo("a");
+    SettableFuture<Object> initializing = SettableFuture.create();
+    Function<FakeConnection, ListenableFuture<?>> initializer =
+        c -> c.toString().equals("c1") ? immediateFuture(null) : initializing;
+    // A second persistent connection with an initializer that holds the handover's connection.
+    Harness h2 = new Harness();
+    h2.lookup = () -> immediateFuture(address);
+    PersistentConnection<String, FakeConnection> pc2 =
+        h2.builder().initializer(initializer::apply).build();
+    h2.time.runDueTasks();
+    address = "b";
+    ListenableFuture<FakeConnection> handedOver = pc2.handOver();
+    assertFalse(handedOver.isDone());
+
+    ListenableFuture<Void> closing = pc2.close();
+
+    assertInstanceOf(IllegalStateException.class, failureOf(handedOver));
+    assertTrue(initializing.isCancelled());
+    assertEquals(1, h2.made.get(1).closeCalls(), "the handover's connection is closed");
+    assertTrue(closing.isDone());
+    h2.events.expect("AttemptingToConnect", "ObtainedAddress a", "Connected c1", "Disconnected");
+    pc.close();
+  }
+
+  @Test
+  void handoverWhoseInitializerFails_closesItsConnection_andChangesNothing() {
+    h.lookup = () -> immediateFuture(address);
+    PersistentConnection<String, FakeConnection> pc =
+        h.builder()
+            .initializer(
+                c ->
+                    c.toString().equals("c1")
+                        ? immediateFuture(null)
+                        : immediateFailedFuture(new IOException("not serving")))
+            .build();
+    h.time.runDueTasks();
+    h.events.take();
+    address = "b";
+
+    ConnectAttemptException error =
+        assertInstanceOf(ConnectAttemptException.class, failureOf(pc.handOver()));
+
+    assertEquals(Stage.INITIALIZE, error.stage());
+    assertEquals(1, h.made.get(1).closeCalls());
+    assertSame(h.made.get(0), pc.currentConnection());
+    h.events.expect();
+  }
+
+  /** A connector whose future ignores cancel(), as a careless one might. */
+  private static final class UncancellableConnect implements Connector<String, FakeConnection> {
+    final dev.tether.internal.UncancellableFuture<FakeConnection> future =
+        new dev.tether.internal.UncancellableFuture<>();
+
+    @Override
+    public ListenableFuture<FakeConnection> connect(String address) {
+      return future;
+    }
+  }
+}
