@@ -1,6 +1,8 @@
 package dev.tether;
 
+import com.google.common.util.concurrent.ListenableFuture;
 import dev.tether.internal.UncancellableFuture;
+import java.util.concurrent.atomic.AtomicReference;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -24,16 +26,23 @@ final class Handover<A, C extends Closable> implements Attempt.Outcomes<A, C> {
   private final LoopParts<A, C> parts;
   private final Host<A, C> host;
   /** What {@code handOver()} returns; it ignores {@code cancel()}. */
-  final UncancellableFuture<C> result;
+  private final UncancellableFuture<C> result;
+  /** Holds {@link #result} while the handover is asked for or in flight. */
+  private final AtomicReference<@Nullable UncancellableFuture<C>> slot;
   private @Nullable RetryTimer token;
   private @Nullable Attempt<A, C> attempt;
   private @Nullable A address;
   private boolean stopped;
 
-  Handover(LoopParts<A, C> parts, Host<A, C> host, UncancellableFuture<C> result) {
+  Handover(
+      LoopParts<A, C> parts,
+      Host<A, C> host,
+      UncancellableFuture<C> result,
+      AtomicReference<@Nullable UncancellableFuture<C>> slot) {
     this.parts = parts;
     this.host = host;
     this.result = result;
+    this.slot = slot;
   }
 
   /** Starts the attempt, when its budget token is due. */
@@ -83,7 +92,7 @@ final class Handover<A, C extends Closable> implements Attempt.Outcomes<A, C> {
     if (from == attempt && !stopped) {
       stopped = true;
       parts.log.warn("a handover failed; the current connection stays", error);
-      result.setException(error);
+      ended().setException(error);
       host.handoverFailed(this);
     }
   }
@@ -101,6 +110,24 @@ final class Handover<A, C extends Closable> implements Attempt.Outcomes<A, C> {
       attempt.cancel();
       attempt.timer().cancel();
     }
-    result.setException(why);
+    ended().setException(why);
+  }
+
+  /** The handover made {@code connection} current, or found it current already. */
+  void succeed(C connection) {
+    stopped = true;
+    ended().set(connection);
+  }
+
+  /** No handover: the result is {@code future}'s. */
+  void follow(ListenableFuture<C> future) {
+    stopped = true;
+    ended().setFuture(future);
+  }
+
+  /** The next {@code handOver()} starts another handover; returns the result to complete. */
+  private UncancellableFuture<C> ended() {
+    slot.compareAndSet(result, null);
+    return result;
   }
 }

@@ -1,7 +1,8 @@
 package dev.tether;
 
+import dev.tether.internal.UncancellableFuture;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.function.BooleanSupplier;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
@@ -17,17 +18,18 @@ final class LoopParts<A, C extends Closable> {
   final GuardedDelay delay;
   final ConnectionCloser<C> closer;
   final Tally<A, C> tally;
+  /** Set by {@code close()} before its step runs; any thread. */
+  final AtomicBoolean closeRequested = new AtomicBoolean();
+  /** Completed by the loop when closing has finished; ignores {@code cancel()}. */
+  final UncancellableFuture<Void> closeFinished = new UncancellableFuture<>();
   private final Consumer<C> ended;
   private final Consumer<RejectedExecutionException> rejected;
-  private final BooleanSupplier closeRequested;
 
   LoopParts(
       Settings<A, C> settings,
       Runnable settled,
       Consumer<C> ended,
-      Consumer<RejectedExecutionException> rejected,
-      BooleanSupplier closeRequested) {
-    this.closeRequested = closeRequested;
+      Consumer<RejectedExecutionException> rejected) {
     this.settings = settings;
     this.log = new EventLog(settings.logger(), settings.serverName());
     this.context = new SerializingContext(log);
@@ -77,7 +79,7 @@ final class LoopParts<A, C extends Closable> {
 
   /** Whether {@code close()} was called, perhaps with its step still to come. Any thread. */
   boolean closeRequested() {
-    return closeRequested.getAsBoolean();
+    return closeRequested.get();
   }
 
   /** A connection that an attempt made ended: its {@code closeFinished()} completed. */

@@ -1,0 +1,420 @@
+package dev.tether;
+
+import static com.google.common.base.Preconditions.checkState;
+
+import dev.tether.LoopState.Attempting;
+import dev.tether.LoopState.Closed;
+import dev.tether.LoopState.Closing;
+import dev.tether.LoopState.Connected;
+import dev.tether.LoopState.Current;
+import dev.tether.LoopState.Next;
+import dev.tether.LoopState.Waiting;
+import dev.tether.internal.StateText;
+import dev.tether.internal.UncancellableFuture;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicReference;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The loop of one persistent connection: a state machine over {@link LoopState}, whose {@link
+ * #state} only {@link #moveTo} changes, in the serializing context. Every step runs there; other
+ * threads read only {@link #state} and {@link #published} (both volatile, written in steps), and
+ * {@link #handover}. {@link PersistentConnectionImpl} is its public face.
+ *
+ * <p>A step that finds {@code close()} called acts on it at once ({@link #stopping()}), so no
+ * event follows a close but the {@code Disconnected} of the connection it closes.
+ *
+ * <p>User code (lookup, connector, initializer, retry delay, listeners, the logger, connections'
+ * methods, and the callbacks of futures the loop completes) runs inside steps, guarded so that
+ * whatever it throws cannot break the loop, and never under a lock.
+ */
+final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Handover.Host<A, C> {
+  final LoopParts<A, C> parts;
+  final SerializingContext context;
+  final Listeners<A, C> listeners;
+  final StateListeners<A, C> stateListeners;
+  final Waiters<C> waiters;
+  /** The future of the handover asked for or in flight, shared by the callers of handOver(). */
+  final AtomicReference<@Nullable UncancellableFuture<C>> handover = new AtomicReference<>();
+  private final Settings<A, C> settings;
+  private final Tally<A, C> tally;
+  private final ConnectionCloser<C> closer;
+  private final Waiters.Source<C> source;
+  /** Written only by {@link #moveTo}. */
+  volatile LoopState<A, C> state = Waiting.beforeFirstRound();
+  /** What the loop last published, for any thread; written only by {@link #publish()}. */
+  private volatile Tally.Snapshot<A, C> published;
+
+  Loop(Settings<A, C> settings, Waiters.Source<C> source) {
+    this.settings = settings;
+    this.source = source;
+    this.parts = new LoopParts<>(settings, this::finishCloseIfDone, this::ended, this::rejected);
+    this.context = parts.context;
+    this.tally = parts.tally;
+    this.closer = parts.closer;
+    this.listeners = new Listeners<>(context, parts.log, settings.listeners());
+    this.stateListeners = new StateListeners<>(context, parts.log);
+    this.waiters = new Waiters<>(context, source);
+    this.published = tally.snapshot(state);
+  }
+
+  /**
+   * The state the loop last published, seen from any thread: {@code CLOSING} as soon as {@code
+   * close()} was called, before its step runs.
+   */
+  ConnectionState<A, C> snapshot() {
+    ConnectionState<A, C> now = published.read();
+    return parts.closeRequested() && now.status().compareTo(ConnectionState.Status.CLOSING) < 0
+        ? now.with(ConnectionState.Status.CLOSING, null)
+        : now;
+  }
+
+  // ---- the state machine ----
+
+  /**
+   * The one method that changes {@link #state}: releases the timer {@code next} does not carry
+   * over, and publishes. Closing is terminal.
+   */
+  private void moveTo(LoopState<A, C> next) {
+    context.checkInContext();
+    LoopState<A, C> previous = state;
+    checkState(
+        !(previous instanceof Closed)
+            && (!(previous instanceof Closing) || next instanceof Closing || next instanceof Closed),
+        "no way from %s to %s",
+        previous,
+        next);
+    state = next;
+    RetryTimer timer = previous.timer();
+    if (timer != null && timer != next.timer()) {
+      timer.cancel();
+    }
+    publish();
+  }
+
+  /**
+   * Publishes the state, as the loop's state and tally now say, and offers it to the state
+   * listeners: the one place a {@link ConnectionState} is made, before the event that goes with
+   * it. Listeners see {@code CLOSING} as soon as {@code close()} was called, as {@link
+   * #snapshot()}.
+   */
+  private void publish() {
+    published = tally.snapshot(state);
+    stateListeners.publish(snapshot());
+  }
+
+  /**
+   * Whether {@code close()} was called. If so, the loop closes now, unless it is closing already:
+   * the step that asked must stop. Also the step that {@code close()} queues.
+   */
+  boolean stopping() {
+    context.checkInContext();
+    if (!parts.closeRequested()) {
+      return false;
+    }
+    LoopState<A, C> now = state;
+    if (!(now instanceof Closing || now instanceof Closed)) {
+      Current<C> current = now.current();
+      moveTo(new Closing<>(current, now instanceof Connected<A, C> c && c.announced()));
+      waiters.closed(source.closedException());
+      if (now instanceof Attempting<A, C> attempting && attempting.attempt() != null) {
+        attempting.attempt().cancel();
+      }
+      if (now instanceof Connected<A, C> connected) {
+        endBackground(connected, source.closedException());
+      }
+      if (current != null) {
+        // Its closeFinished() reports the same; whichever comes first counts.
+        closer.close(current.connection(), () -> ended(current.connection()));
+      }
+    }
+    finishCloseIfDone();
+    return true;
+  }
+
+  private void finishCloseIfDone() {
+    if (state instanceof Closing<A, C> closing
+        && closing.current() == null
+        && closer.idle()) {
+      moveTo(new Closed<>()); // callbacks of closeFinished() see CLOSED
+      parts.closeFinished.set(null);
+    }
+  }
+
+  /** The first round, unless {@link #retryNow()} started it already. */
+  void firstRound() {
+    if (state instanceof Waiting<A, C> waiting && waiting.timer() == null) {
+      waitOver(true);
+    }
+  }
+
+  /**
+   * A timer fired ({@code takeToken}), or {@link #retryNow()} cut it short: if the loop waits, it
+   * goes on.
+   */
+  void waitOver(boolean takeToken) {
+    if (!stopping() && state instanceof Waiting<A, C> waiting) {
+      switch (waiting.next()) {
+        case ROUND -> startRound(takeToken, null);
+        case ATTEMPT -> startAttempt(takeToken);
+        case ATTEMPT_WITH_TOKEN -> startAttempt(false);
+      }
+    }
+  }
+
+  private void timerFired() {
+    waitOver(true);
+  }
+
+  /** Starts a round; with a live {@code standby}, the round takes it, with no attempt. */
+  private void startRound(boolean takeToken, Standby.@Nullable Live<A, C> standby) {
+    tally.newRound();
+    moveTo(new Attempting<>(null));
+    if (!emit(new Event.AttemptingToConnect<>(), null)) {
+      retire(standby);
+    } else if (standby == null) {
+      startAttempt(takeToken);
+    } else if (announceAddress(standby.address())) {
+      publishConnection(standby.current(), standby.timer());
+    } else {
+      retire(standby);
+    }
+  }
+
+  private void startAttempt(boolean takeToken) {
+    RetryTimer token = takeToken ? parts.waitForToken(this::timerFired) : null;
+    if (token != null) {
+      moveTo(new Waiting<>(token, Next.ATTEMPT_WITH_TOKEN));
+      return;
+    }
+    if (stopping()) {
+      return; // the scheduler rejected the token's timer
+    }
+    Attempt<A, C> attempt = parts.newAttempt(tally.consecutiveFailures(), this::timerFired, this);
+    if (attempt == null) {
+      stopping(); // the scheduler rejected the timer
+      return;
+    }
+    moveTo(new Attempting<>(attempt));
+    if (!stopping()) {
+      attempt.lookUp();
+    }
+  }
+
+  @Override
+  public void obtained(Attempt<A, C> attempt, A address) {
+    if (!stopping() && announceAddress(address)) {
+      attempt.connect(address);
+    }
+  }
+
+  /** The round's lookup yielded {@code address}; returns false if the loop is stopping. */
+  private boolean announceAddress(A address) {
+    boolean isNew = tally.obtained(address);
+    publish();
+    return isNew ? emit(new Event.ObtainedAddress<>(address), null) : !stopping();
+  }
+
+  /**
+   * Emits {@code event} unless the loop is stopping; returns false if it is stopping (then or
+   * after). Not for an event the grammar requires: a Disconnected, a Connected announced.
+   */
+  private boolean emit(Event<A, C> event, @Nullable String detail) {
+    if (stopping()) {
+      return false;
+    }
+    listeners.emit(event, detail);
+    return !stopping();
+  }
+
+  @Override
+  public void ready(Attempt<A, C> attempt, C connection) {
+    if (parts.closeRequested()) {
+      closer.closeUnpublished(connection); // never handed out
+      stopping();
+      return;
+    }
+    publishConnection(Current.of(connection), attempt.timer());
+  }
+
+  /** Makes {@code current} current, completes the waiters and announces it. */
+  private void publishConnection(Current<C> current, RetryTimer timer) {
+    tally.connected();
+    Connected<A, C> connected = new Connected<>(current, timer, false, null, null);
+    moveTo(connected);
+    waiters.connected(current.connection(), parts::closeRequested);
+    if (!stopping()) { // else a waiter closed us: no Connected, and so no Disconnected either
+      announce(connected);
+    }
+  }
+
+  /** Emits {@code Connected}, then starts a standby if one is wanted. */
+  private void announce(Connected<A, C> connected) {
+    Connected<A, C> announced = connected.announce();
+    moveTo(announced);
+    listeners.emit(new Event.Connected<>(announced.current().connection()));
+    if (!stopping() && settings.standby() && announced.standby() == null) {
+      Standby<A, C> standby = new Standby<>(parts, tally::roundAddress, this::publish);
+      moveTo(announced.with(standby, announced.handover()));
+      standby.start();
+    }
+  }
+
+  @Override
+  public void failed(Attempt<A, C> attempt, ConnectAttemptException error) {
+    if (stopping()) {
+      return; // closing raced this attempt: no FailedToConnect after close
+    }
+    boolean isNew = tally.failed(error);
+    // The next attempt starts at once if this one outlasted its timer: no waiting then.
+    boolean atOnce = attempt.timer().fired();
+    moveTo(atOnce ? new Attempting<>(null) : new Waiting<>(attempt.timer(), Next.ATTEMPT));
+    waiters.failed(error);
+    boolean goOn = isNew ? emit(new Event.FailedToConnect<>(error), null) : !stopping();
+    if (goOn && atOnce) {
+      startAttempt(true);
+    }
+  }
+
+  /** A connection's {@code closeFinished()} completed, or the close of the loop did. */
+  void ended(C connection) {
+    context.checkInContext();
+    LoopState<A, C> now = state;
+    if (now instanceof Connected<A, C> c && c.standby() != null && c.standby().dropped(connection)) {
+      return;
+    }
+    Current<C> current = now.current();
+    if (current == null || current.connection() != connection) {
+      return;
+    }
+    stopping(); // a close() not yet acted on is first: this end is then its Disconnected
+    if (state instanceof Closing<A, C> closing) {
+      moveTo(new Closing<>(null, false));
+      if (closing.announced()) {
+        listeners.emit(new Event.Disconnected<>(), "closing");
+      }
+      finishCloseIfDone();
+      return;
+    }
+    Connected<A, C> dropped = (Connected<A, C>) state;
+    Standby.Live<A, C> standby = dropped.standby() == null ? null : dropped.standby().take();
+    endBackground(dropped, new IllegalStateException("the current connection dropped"));
+    // A connection that outlived its attempt's timer is replaced at once, as is one with a live
+    // standby: no waiting then.
+    boolean atOnce = standby != null || dropped.timer().fired();
+    moveTo(atOnce ? new Attempting<>(null) : new Waiting<>(dropped.timer(), Next.ROUND));
+    listeners.emit(
+        new Event.Disconnected<>(),
+        standby != null ? "switching to the standby" : StateText.next(snapshot()));
+    if (!stopping() && atOnce) {
+      startRound(true, standby);
+    } else {
+      retire(standby);
+    }
+  }
+
+  // ---- handover ----
+
+  void startHandover(UncancellableFuture<C> result) {
+    Handover<A, C> started = new Handover<>(parts, this, result, handover);
+    if (stopping()) {
+      started.stop(source.closedException());
+    } else if (state instanceof Connected<A, C> connected && connected.handover() == null) {
+      moveTo(connected.with(connected.standby(), started));
+      started.start();
+    } else {
+      started.follow(waiters.connectedOrFailed()); // not connected: the next outcome,
+      waitOver(false); // and no more waiting for it
+    }
+  }
+
+  @Override
+  public boolean handoverObtained(Handover<A, C> handover, A address) {
+    if (stopping()) {
+      return false;
+    }
+    Connected<A, C> connected = (Connected<A, C>) state;
+    if (tally.sameAddress(address, tally.roundAddress())) {
+      moveTo(connected.with(connected.standby(), null));
+      handover.succeed(connected.current().connection());
+      return false;
+    }
+    Standby<A, C> standby = connected.standby();
+    Standby.Live<A, C> live = standby == null ? null : standby.takeIfAt(address);
+    if (live != null) {
+      handOverTo(connected, handover, live.current(), live.address(), live.timer(), null);
+    }
+    return live == null;
+  }
+
+  @Override
+  public void handedOver(Handover<A, C> handover, C connection, A address, RetryTimer timer) {
+    if (parts.closeRequested()) {
+      closer.closeUnpublished(connection); // never handed out
+      stopping();
+      return;
+    }
+    Connected<A, C> old = (Connected<A, C>) state;
+    handOverTo(old, handover, Current.of(connection), address, timer, old.standby());
+  }
+
+  /**
+   * Makes {@code next} current in one step, emits the events of a round that ends with it, then
+   * closes the old connection (gracefully: its close is counted by closeFinished()). Keeps {@code
+   * standby}, or starts a new one.
+   */
+  private void handOverTo(
+      Connected<A, C> old,
+      Handover<A, C> handover,
+      Current<C> next,
+      A address,
+      RetryTimer timer,
+      @Nullable Standby<A, C> standby) {
+    tally.newRound();
+    tally.obtained(address);
+    tally.connected();
+    Connected<A, C> connected = new Connected<>(next, timer, false, standby, null);
+    moveTo(connected);
+    closer.hold(); // the old connection, closed below whatever the listeners do
+    handover.succeed(next.connection());
+    listeners.emit(new Event.Disconnected<>(), "handed over to " + address); // the old one's
+    if (emit(new Event.AttemptingToConnect<>(), null)
+        && emit(new Event.ObtainedAddress<>(address), null)) {
+      announce(connected);
+    }
+    closer.closeUnpublished(old.current().connection());
+    closer.release();
+  }
+
+  @Override
+  public void handoverFailed(Handover<A, C> handover) {
+    if (state instanceof Connected<A, C> connected && connected.handover() == handover) {
+      moveTo(connected.with(connected.standby(), null));
+    }
+  }
+
+  /** Stops what a connected period runs in the background: its handover and its standby. */
+  private void endBackground(Connected<A, C> connected, Throwable why) {
+    Handover<A, C> inFlight = connected.handover();
+    if (inFlight != null) {
+      inFlight.stop(why);
+    }
+    if (connected.standby() != null) {
+      connected.standby().stop();
+    }
+  }
+
+  /** Closes a live standby that no round took. */
+  private void retire(Standby.@Nullable Live<A, C> standby) {
+    if (standby != null) {
+      closer.closeUnpublished(standby.current().connection());
+    }
+  }
+
+  private void rejected(RejectedExecutionException e) {
+    parts.log.error("the scheduler rejected a task; closing", e);
+    if (parts.closeRequested.compareAndSet(false, true)) {
+      context.execute(this::stopping);
+    }
+  }
+}
