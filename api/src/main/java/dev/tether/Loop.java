@@ -121,7 +121,7 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
         attempting.attempt().cancel();
       }
       if (now instanceof Connected<A, C> connected) {
-        endBackground(connected, source.closedException());
+        connected.endBackground(source.closedException());
       }
       if (current != null) {
         // Its closeFinished() reports the same; whichever comes first counts.
@@ -298,7 +298,7 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
     }
     Connected<A, C> dropped = (Connected<A, C>) state;
     Standby.Live<A, C> standby = dropped.standby() == null ? null : dropped.standby().take();
-    endBackground(dropped, new IllegalStateException("the current connection dropped"));
+    dropped.endBackground(new IllegalStateException("the current connection dropped"));
     // A connection that outlived its attempt's timer is replaced at once, as is one with a live
     // standby: no waiting then.
     boolean atOnce = standby != null || dropped.timer().fired();
@@ -390,17 +390,6 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
   public void handoverFailed(Handover<A, C> handover) {
     if (state instanceof Connected<A, C> connected && connected.handover() == handover) {
       moveTo(connected.with(connected.standby(), null));
-    }
-  }
-
-  /** Stops what a connected period runs in the background: its handover and its standby. */
-  private void endBackground(Connected<A, C> connected, Throwable why) {
-    Handover<A, C> inFlight = connected.handover();
-    if (inFlight != null) {
-      inFlight.stop(why);
-    }
-    if (connected.standby() != null) {
-      connected.standby().stop();
     }
   }
 

@@ -108,6 +108,16 @@ sealed interface LoopState<A, C>
       return new Connected<>(current, timer, announced, newStandby, newHandover);
     }
 
+    /** Stops what this connected period runs in the background: its handover and standby. */
+    void endBackground(Throwable why) {
+      if (handover != null) {
+        handover.stop(why);
+      }
+      if (standby != null) {
+        standby.stop();
+      }
+    }
+
     @Override
     public @Nullable A standbyAddress() {
       return standby == null ? null : standby.liveAddress();
