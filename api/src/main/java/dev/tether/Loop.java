@@ -11,7 +11,11 @@ import dev.tether.LoopState.Next;
 import dev.tether.LoopState.Waiting;
 import dev.tether.internal.StateText;
 import dev.tether.internal.UncancellableFuture;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.Map;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.jspecify.annotations.Nullable;
 
@@ -40,6 +44,11 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
   private final Tally<A, C> tally;
   private final ConnectionCloser<C> closer;
   private final Waiters.Source<C> source;
+  /** How long a connection that a handover replaced stays open: 5 s. */
+  static final long RETIRE_GRACE_NANOS = TimeUnit.SECONDS.toNanos(5);
+
+  /** Connections a handover replaced, until their grace ends; confined to the context. */
+  private final Map<C, RetryTimer> retiring = new IdentityHashMap<>();
   /** Written only by {@link #moveTo}. */
   volatile LoopState<A, C> state = Waiting.beforeFirstRound();
   /** What the loop last published, for any thread; written only by {@link #publish()}. */
@@ -123,6 +132,7 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
       if (now instanceof Connected<A, C> connected) {
         connected.endBackground(source.closedException());
       }
+      new ArrayList<>(retiring.keySet()).forEach(this::retireNow);
       if (current != null) {
         // Its closeFinished() reports the same; whichever comes first counts.
         closer.close(current.connection(), () -> ended(current.connection()));
@@ -360,8 +370,7 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
 
   /**
    * Makes {@code next} current in one step, emits the events of a round that ends with it, then
-   * closes the old connection (gracefully: its close is counted by closeFinished()). Keeps {@code
-   * standby}, or starts a new one.
+   * retires the old connection ({@link #retireLater}). Keeps {@code standby}, or starts a new one.
    */
   private void handOverTo(
       Connected<A, C> old,
@@ -382,8 +391,33 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
         && emit(new Event.ObtainedAddress<>(address), null)) {
       announce(connected);
     }
-    closer.closeUnpublished(old.current().connection());
+    retireLater(old.current().connection());
     closer.release();
+  }
+
+  /**
+   * Closes {@code old}, no longer current, after {@link #RETIRE_GRACE_NANOS}: a call that picked
+   * it just before the switch may still start on it (grpc-java delays the shutdown of a
+   * subchannel it stops using by as much, for the same race). Closing the loop closes it at once.
+   */
+  private void retireLater(C old) {
+    closer.hold();
+    RetryTimer grace = parts.timer(RETIRE_GRACE_NANOS, () -> retireNow(old));
+    if (grace != null) {
+      retiring.put(old, grace);
+    } else {
+      closer.closeUnpublished(old);
+      closer.release();
+    }
+  }
+
+  private void retireNow(C old) {
+    RetryTimer grace = retiring.remove(old);
+    if (grace != null) {
+      grace.cancel();
+      closer.closeUnpublished(old);
+      closer.release();
+    }
   }
 
   @Override

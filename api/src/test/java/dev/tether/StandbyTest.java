@@ -141,7 +141,8 @@ class StandbyTest {
 
     assertEquals(connects + 1, h.connects, "only the new standby's connect");
     h.events.expect("Disconnected", "AttemptingToConnect", "ObtainedAddress b", "Connected c2");
-    assertEquals(1, h.made.get(0).closeCalls(), "the old connection is closed");
+    h.advance(Duration.ofSeconds(5));
+    assertEquals(1, h.made.get(0).closeCalls(), "the old connection is closed after its grace");
     assertEquals("c", pc.state().standbyAddress());
   }
 
