@@ -55,7 +55,7 @@ final class Handover<A, C extends Closable> implements Attempt.Outcomes<A, C> {
 
   private void begin() {
     token = null;
-    if (!stopped) {
+    if (!stopped && !parts.closeRequested()) {
       attempt = parts.newAttempt(0, () -> {}, this);
       if (attempt != null) {
         attempt.lookUp();
@@ -91,6 +91,7 @@ final class Handover<A, C extends Closable> implements Attempt.Outcomes<A, C> {
   public void failed(Attempt<A, C> from, ConnectAttemptException error) {
     if (from == attempt && !stopped) {
       stopped = true;
+      from.timer().cancel();
       parts.log.warn("a handover failed; the current connection stays", error);
       ended().setException(error);
       host.handoverFailed(this);

@@ -44,8 +44,8 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
   private final Tally<A, C> tally;
   private final ConnectionCloser<C> closer;
   private final Waiters.Source<C> source;
-  /** How long a connection that a handover replaced stays open: 5 s. */
-  static final long RETIRE_GRACE_NANOS = TimeUnit.SECONDS.toNanos(5);
+  /** How long a connection that a handover replaced stays open: 1 s. */
+  static final long RETIRE_GRACE_NANOS = TimeUnit.SECONDS.toNanos(1);
 
   /** Connections a handover replaced, until their grace ends; confined to the context. */
   private final Map<C, RetryTimer> retiring = new IdentityHashMap<>();
@@ -57,7 +57,9 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
   Loop(Settings<A, C> settings, Waiters.Source<C> source) {
     this.settings = settings;
     this.source = source;
-    this.parts = new LoopParts<>(settings, this::finishCloseIfDone, this::ended, this::rejected);
+    this.parts =
+        new LoopParts<>(
+            settings, this::finishCloseIfDone, this::ended, this::rejected, this::publish);
     this.context = parts.context;
     this.tally = parts.tally;
     this.closer = parts.closer;
@@ -249,6 +251,7 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
 
   /** Makes {@code current} current, completes the waiters and announces it. */
   private void publishConnection(Current<C> current, RetryTimer timer) {
+    timer.retarget(this::timerFired); // a standby's timer, too, now says when the loop goes on
     tally.connected();
     Connected<A, C> connected = new Connected<>(current, timer, false, null, null);
     moveTo(connected);
@@ -308,11 +311,11 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
     }
     Connected<A, C> dropped = (Connected<A, C>) state;
     Standby.Live<A, C> standby = dropped.standby() == null ? null : dropped.standby().take();
-    dropped.endBackground(new IllegalStateException("the current connection dropped"));
     // A connection that outlived its attempt's timer is replaced at once, as is one with a live
     // standby: no waiting then.
     boolean atOnce = standby != null || dropped.timer().fired();
     moveTo(atOnce ? new Attempting<>(null) : new Waiting<>(dropped.timer(), Next.ROUND));
+    dropped.endBackground(new IllegalStateException("the current connection dropped"));
     listeners.emit(
         new Event.Disconnected<>(),
         standby != null ? "switching to the standby" : StateText.next(snapshot()));
@@ -333,7 +336,7 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
       moveTo(connected.with(connected.standby(), started));
       started.start();
     } else {
-      started.follow(waiters.connectedOrFailed()); // not connected: the next outcome,
+      started.follow(waiters.nextOutcome()); // not connected: the next outcome,
       waitOver(false); // and no more waiting for it
     }
   }
@@ -379,26 +382,29 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
       A address,
       RetryTimer timer,
       @Nullable Standby<A, C> standby) {
+    timer.retarget(this::timerFired);
     tally.newRound();
     tally.obtained(address);
     tally.connected();
+    if (standby != null && standby.isAt(address)) {
+      standby.stop(); // it would stand by for the new current connection's own server
+      standby = null;
+    }
     Connected<A, C> connected = new Connected<>(next, timer, false, standby, null);
     moveTo(connected);
-    closer.hold(); // the old connection, closed below whatever the listeners do
-    handover.succeed(next.connection());
+    retireLater(old.current().connection()); // before any listener runs: a close() closes it
     listeners.emit(new Event.Disconnected<>(), "handed over to " + address); // the old one's
     if (emit(new Event.AttemptingToConnect<>(), null)
         && emit(new Event.ObtainedAddress<>(address), null)) {
       announce(connected);
     }
-    retireLater(old.current().connection());
-    closer.release();
+    handover.succeed(next.connection());
   }
 
   /**
    * Closes {@code old}, no longer current, after {@link #RETIRE_GRACE_NANOS}: a call that picked
    * it just before the switch may still start on it (grpc-java delays the shutdown of a
-   * subchannel it stops using by as much, for the same race). Closing the loop closes it at once.
+   * subchannel it stops using, for the same race). Closing the loop closes it at once.
    */
   private void retireLater(C old) {
     closer.hold();

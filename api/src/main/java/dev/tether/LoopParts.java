@@ -24,12 +24,15 @@ final class LoopParts<A, C extends Closable> {
   final UncancellableFuture<Void> closeFinished = new UncancellableFuture<>();
   private final Consumer<C> ended;
   private final Consumer<RejectedExecutionException> rejected;
+  private final Runnable published;
 
   LoopParts(
       Settings<A, C> settings,
       Runnable settled,
       Consumer<C> ended,
-      Consumer<RejectedExecutionException> rejected) {
+      Consumer<RejectedExecutionException> rejected,
+      Runnable published) {
+    this.published = published;
     this.settings = settings;
     this.log = new EventLog(settings.logger(), settings.serverName());
     this.context = new SerializingContext(log);
@@ -74,6 +77,7 @@ final class LoopParts<A, C extends Closable> {
       return null;
     }
     tally.attemptStarted();
+    published.run(); // the count of attempts, also of background ones
     return new Attempt<>(this, outcomes, timer);
   }
 

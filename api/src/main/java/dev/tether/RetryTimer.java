@@ -12,11 +12,13 @@ import java.util.concurrent.TimeUnit;
  */
 final class RetryTimer {
   private final ScheduledFuture<?> scheduled;
+  private Runnable step;
   private boolean cancelled;
   private volatile boolean fired;
 
   private RetryTimer(
       ScheduledExecutorService scheduler, SerializingContext context, long nanos, Runnable step) {
+    this.step = step;
     this.scheduled =
         scheduler.schedule(
             () ->
@@ -24,7 +26,7 @@ final class RetryTimer {
                     () -> {
                       if (!cancelled) {
                         fired = true;
-                        step.run();
+                        this.step.run();
                       }
                     }),
             nanos,
@@ -39,6 +41,14 @@ final class RetryTimer {
   static RetryTimer start(
       ScheduledExecutorService scheduler, SerializingContext context, long nanos, Runnable step) {
     return new RetryTimer(scheduler, context, nanos, step);
+  }
+
+  /**
+   * From now on the timer runs {@code newStep} when it fires: for the timer of an attempt whose
+   * connection the loop takes over from a standby or a handover. In the context.
+   */
+  void retarget(Runnable newStep) {
+    this.step = newStep;
   }
 
   /** Whether the timer fired (and was not cancelled first). */

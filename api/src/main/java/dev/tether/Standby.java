@@ -50,7 +50,7 @@ final class Standby<A, C extends Closable> implements Attempt.Outcomes<A, C> {
 
   private void begin() {
     token = null;
-    if (stopped) {
+    if (stopped || parts.closeRequested()) {
       return;
     }
     Attempt<A, C> next = parts.newAttempt(failures, this::timerFired, this);
@@ -101,6 +101,11 @@ final class Standby<A, C extends Closable> implements Attempt.Outcomes<A, C> {
       parts.closer.closeUnpublished(connection);
       return;
     }
+    if (parts.tally.sameAddress(made, currentAddress.get())) {
+      parts.closer.closeUnpublished(connection); // the current connection moved there meanwhile
+      leftNone();
+      return;
+    }
     attempt = null;
     failures = 0;
     live = new Live<>(Current.of(connection), made, from.timer());
@@ -133,10 +138,21 @@ final class Standby<A, C extends Closable> implements Attempt.Outcomes<A, C> {
     return now == null ? null : now.address();
   }
 
-  /** {@link #take()}, if the live standby's address is {@code address}. */
+  /** {@link #take()}, if the live standby's address is {@code address} and it is open. */
   @Nullable Live<A, C> takeIfAt(A address) {
     Live<A, C> now = live;
-    return now != null && parts.tally.sameAddress(address, now.address()) ? take() : null;
+    return now != null
+            && parts.tally.sameAddress(address, now.address())
+            && !parts.closer.isClosed(now.current().connection())
+        ? take()
+        : null;
+  }
+
+  /** Whether the live standby, or the attempt in flight, is at {@code address}. */
+  boolean isAt(A address) {
+    Live<A, C> now = live;
+    A at = now != null ? now.address() : this.address;
+    return at != null && parts.tally.sameAddress(address, at);
   }
 
   /**
@@ -150,7 +166,11 @@ final class Standby<A, C extends Closable> implements Attempt.Outcomes<A, C> {
       timer = null; // it goes with the connection: stop() must not cancel it
     }
     stop();
-    return taken != null && !parts.closer.isClosed(taken.current().connection()) ? taken : null;
+    if (taken != null && parts.closer.isClosed(taken.current().connection())) {
+      parts.closer.closeUnpublished(taken.current().connection()); // waited for, like any other
+      return null;
+    }
+    return taken;
   }
 
   /** Stops: cancels the token wait, the timer and the attempt, and closes a live standby. */

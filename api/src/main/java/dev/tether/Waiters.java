@@ -71,6 +71,16 @@ final class Waiters<C> {
     return waiter;
   }
 
+  /**
+   * A future of the next outcome, registered at once: for a step that is about to start the
+   * attempt whose outcome it waits for. In the context.
+   */
+  ListenableFuture<C> nextOutcome() {
+    WaitingFuture<C> waiter = new WaitingFuture<>(source::describeWait);
+    add(outcome, waiter);
+    return waiter;
+  }
+
   @SuppressWarnings("CollectionUndefinedEquality") // identity is the equality meant here
   private void add(Set<WaitingFuture<C>> waiters, WaitingFuture<C> waiter) {
     context.checkInContext();

@@ -64,7 +64,7 @@ class HandoverTest {
     ListenableFuture<FakeConnection> handedOver = pc.handOver();
 
     FakeConnection next = h.made.get(1);
-    assertSame(next, Futures.getUnchecked(handedOver));
+    assertSame(next, Harness.done(handedOver));
     assertEquals(
         List.of(
             "Disconnected current=c2 oldClosed=false",
@@ -74,7 +74,7 @@ class HandoverTest {
         seen);
     assertEquals(List.of("CONNECTED b c2"), states, "one CONNECTED state, before the events");
     assertEquals(0, old.closeCalls(), "calls that picked it just before may still start");
-    h.advance(Duration.ofMillis(4_999));
+    h.advance(Duration.ofMillis(999));
     assertEquals(0, old.closeCalls());
     h.advance(Duration.ofMillis(1));
     assertEquals(1, old.closeCalls(), "closed after the grace");
@@ -103,7 +103,7 @@ class HandoverTest {
 
     FakeConnection next = FakeConnection.named("n");
     connect.set(next);
-    assertSame(next, Futures.getUnchecked(handedOver));
+    assertSame(next, Harness.done(handedOver));
     h.events.expect("Disconnected", "AttemptingToConnect", "ObtainedAddress b", "Connected n");
     pc.close(); // closes the old one at once, without waiting for its grace
     assertEquals(1, h.made.get(0).closeCalls());
@@ -143,7 +143,7 @@ class HandoverTest {
     PersistentConnection<String, FakeConnection> pc = connectedTo("a");
     int connects = h.connects;
 
-    assertSame(h.made.get(0), Futures.getUnchecked(pc.handOver()));
+    assertSame(h.made.get(0), Harness.done(pc.handOver()));
 
     assertEquals(connects, h.connects, "no connect");
     h.events.expect();
@@ -180,7 +180,7 @@ class HandoverTest {
 
     ListenableFuture<FakeConnection> handedOver = pc.handOver();
 
-    assertSame(h.made.get(0), Futures.getUnchecked(handedOver), "no wait for the timer");
+    assertSame(h.made.get(0), Harness.done(handedOver), "no wait for the timer");
   }
 
   @Test
@@ -240,6 +240,86 @@ class HandoverTest {
     assertEquals(1, h.made.get(1).closeCalls());
     assertSame(h.made.get(0), pc.currentConnection());
     h.events.expect();
+  }
+
+  @Test
+  void aHandedOverConnectionThatDropsYoung_waitsOutItsAttemptsDelay_thenReconnects() {
+    PersistentConnection<String, FakeConnection> pc = connectedTo("a");
+    address = "b";
+    Harness.done(pc.handOver());
+    h.advance(Duration.ofSeconds(3));
+    h.events.take();
+
+    h.made.get(1).drop(); // 3 s old: the rest of the handover attempt's 10 s
+
+    h.events.expect("Disconnected");
+    assertEquals(Status.WAITING_TO_RETRY, pc.state().status());
+    h.advance(Duration.ofSeconds(7));
+    h.events.expect("AttemptingToConnect", "ObtainedAddress b", "Connected c3");
+  }
+
+  @Test
+  void closeFromAListenerDuringTheSwitch_closesTheOldConnectionAtOnce() {
+    for (String closer : List.of("Disconnected", "AttemptingToConnect", "ObtainedAddress", "Connected")) {
+      Harness h = new Harness();
+      h.lookup = () -> immediateFuture(address);
+      address = "a";
+      java.util.Queue<String> problems = new java.util.concurrent.ConcurrentLinkedQueue<>();
+      PersistentConnection<String, FakeConnection> pc =
+          h.builder()
+              .onEvent(new EventGrammar<>(closer, true, problems, new java.util.concurrent.atomic.AtomicInteger()))
+              .build();
+      h.time.runDueTasks();
+      Subscription unused =
+          pc.subscribe(
+              event -> {
+                if (RecordingListener.describe(event).startsWith(closer)
+                    && pc.currentConnection() != h.made.get(0)) {
+                  pc.close();
+                }
+              });
+      address = "b";
+      ListenableFuture<FakeConnection> handedOver = pc.handOver();
+
+      assertTrue(pc.closeFinished().isDone(), closer + ": no wait for the grace");
+      assertEquals(1, h.made.get(0).closeCalls(), closer);
+      assertEquals(1, h.made.get(1).closeCalls(), closer);
+      assertTrue(handedOver.isDone(), closer);
+      assertEquals(List.of(), List.copyOf(problems), closer + ": well-formed");
+      List<String> events = h.events.take();
+      // Nothing after the event whose listener closed, but the new connection's Disconnected.
+      String last = closer.equals("Connected") ? "Disconnected" : closer;
+      assertTrue(events.get(events.size() - 1).startsWith(last), closer + ": " + events);
+    }
+  }
+
+  @Test
+  void notConnected_withALookupThatThrows_failsWithThatAttempt() {
+    h.lookup = () -> immediateFailedFuture(new IOException("catalog down"));
+    PersistentConnection<String, FakeConnection> pc = h.start();
+    h.lookup =
+        () -> {
+          throw new IOException("catalog still down");
+        };
+
+    ListenableFuture<FakeConnection> handedOver = pc.handOver();
+
+    assertTrue(handedOver.isDone(), "the outcome of the attempt it started, not a later one");
+    ConnectAttemptException error =
+        assertInstanceOf(ConnectAttemptException.class, failureOf(handedOver));
+    assertTrue(String.valueOf(error.getMessage()).contains("catalog still down"));
+  }
+
+  @Test
+  void handoverAfterHandover_eachStartsItsOwn() {
+    PersistentConnection<String, FakeConnection> pc = connectedTo("a");
+    address = "b";
+    ListenableFuture<FakeConnection> first = pc.handOver();
+    address = "c";
+    ListenableFuture<FakeConnection> second = pc.handOver();
+    assertTrue(first != second);
+    assertEquals("c3", String.valueOf(Harness.done(second)));
+    assertEquals("c", pc.state().address());
   }
 
   /** A connector whose future ignores cancel(), as a careless one might. */

@@ -70,4 +70,10 @@ final class Harness {
   static Duration seconds(double seconds) {
     return Duration.ofNanos((long) (seconds * 1e9));
   }
+
+  /** The value of {@code future}, which must be done: virtual time never blocks. */
+  static <V> V done(com.google.common.util.concurrent.ListenableFuture<V> future) {
+    org.junit.jupiter.api.Assertions.assertTrue(future.isDone(), () -> "not done: " + future);
+    return java.util.Objects.requireNonNull(Futures.getUnchecked(future));
+  }
 }

@@ -137,7 +137,7 @@ class StandbyTest {
     FakeConnection standby = h.made.get(1);
     int connects = h.connects;
 
-    assertSame(standby, Futures.getUnchecked(pc.handOver()));
+    assertSame(standby, Harness.done(pc.handOver()));
 
     assertEquals(connects + 1, h.connects, "only the new standby's connect");
     h.events.expect("Disconnected", "AttemptingToConnect", "ObtainedAddress b", "Connected c2");
@@ -165,5 +165,57 @@ class StandbyTest {
     assertEquals(Status.WAITING_TO_RETRY, pc.state().status(), "young: the round waits");
     h.advance(Duration.ofSeconds(10));
     h.events.expect("AttemptingToConnect", "ObtainedAddress c", "Connected c2");
+  }
+
+  @Test
+  void aStandbyThatTookOverAndDropsYoung_waitsOutItsDelay_thenReconnects() {
+    PersistentConnection<String, FakeConnection> pc = start("a", "b", "b", "c");
+    h.time.runDueTasks();
+    h.made.get(0).drop(); // b takes over; its standby attempt yields b: none
+    h.advance(Duration.ofSeconds(2));
+    h.events.take();
+
+    h.made.get(1).drop();
+
+    h.events.expect("Disconnected");
+    assertEquals(Status.WAITING_TO_RETRY, pc.state().status(), "the standby attempt's timer");
+    h.advance(Duration.ofSeconds(8));
+    h.events.expect("AttemptingToConnect", "ObtainedAddress c", "Connected c3");
+  }
+
+  @Test
+  void aStandbyConnectingToWhereAHandoverGoes_isReplaced() {
+    com.google.common.util.concurrent.SettableFuture<FakeConnection> standbyConnect =
+        com.google.common.util.concurrent.SettableFuture.create();
+    PersistentConnection<String, FakeConnection> pc = start("a", "z", "z", "y");
+    java.util.concurrent.atomic.AtomicBoolean first = new java.util.concurrent.atomic.AtomicBoolean(true);
+    h.connector =
+        address ->
+            address.equals("z") && first.getAndSet(false)
+                ? standbyConnect
+                : immediateFuture(h.newConnection());
+    h.time.runDueTasks(); // connected to a; the standby connects to z
+    assertEquals(1, h.made.size());
+
+    ListenableFuture<FakeConnection> handover = pc.handOver(); // also to z
+    assertTrue(handover.isDone());
+    FakeConnection handedOver = Harness.done(handover);
+
+    assertEquals("z", pc.state().address());
+    assertTrue(standbyConnect.isCancelled(), "the standby for z is dropped");
+    assertEquals("y", pc.state().standbyAddress(), "a new standby, elsewhere");
+    assertSame(handedOver, pc.currentConnection());
+  }
+
+  @Test
+  void failedStandbyAttempts_countInTheState() {
+    answers.add(immediateFuture("a"));
+    answers.add(immediateFailedFuture(new IOException("catalog down")));
+    h.lookup = () -> answers.size() > 1 ? answers.poll() : answers.peek();
+    PersistentConnection<String, FakeConnection> pc = h.builder().standby(true).build();
+    h.time.runDueTasks();
+    assertEquals(2, pc.state().attempts());
+    h.advance(Duration.ofSeconds(10));
+    assertEquals(3, pc.state().attempts());
   }
 }

@@ -13,11 +13,11 @@ import org.jspecify.annotations.Nullable;
  * the {@code onReady} handler while {@code isReady()}, responses requested one at a time. Each
  * returns a future of what the call got.
  */
-final class Streams {
+public final class Streams {
   private Streams() {}
 
   /** Sends {@code n} messages to COLLECT; completes with the server's answer. */
-  static CompletableFuture<String> clientStream(Channel channel, CallOptions options, int n) {
+  public static CompletableFuture<String> clientStream(Channel channel, CallOptions options, int n) {
     CompletableFuture<String> result = new CompletableFuture<>();
     ClientCalls.asyncClientStreamingCall(
         channel.newCall(Echo.COLLECT, options),
@@ -36,7 +36,7 @@ final class Streams {
   }
 
   /** Asks REPEAT for {@code n} messages, one request at a time; completes with how many came. */
-  static CompletableFuture<Integer> serverStream(Channel channel, CallOptions options, int n) {
+  public static CompletableFuture<Integer> serverStream(Channel channel, CallOptions options, int n) {
     CompletableFuture<Integer> result = new CompletableFuture<>();
     ClientCalls.asyncServerStreamingCall(
         channel.newCall(Echo.REPEAT, options),
@@ -52,7 +52,7 @@ final class Streams {
   }
 
   /** Sends {@code n} messages to CHAT from the onReady handler; completes with how many came back. */
-  static CompletableFuture<Integer> bidiStream(Channel channel, CallOptions options, int n) {
+  public static CompletableFuture<Integer> bidiStream(Channel channel, CallOptions options, int n) {
     CompletableFuture<Integer> result = new CompletableFuture<>();
     ClientCalls.asyncBidiStreamingCall(
         channel.newCall(Echo.CHAT, options),
