@@ -5,11 +5,12 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * The benchmarks' entry point: {@code Bench <failover|recovery|hotpath|hotpath-ratio|scale|all>
+ * The benchmarks' entry point: {@code Bench <failover|recovery|hotpath|hotpath-ratio|scale|budget|all>
  * [--quick|--full] [case...]}, where the cases (hotpath-ratio only, all by default) are {@code
  * inprocess/fail-fast}, {@code inprocess/wait-for-ready}, {@code netty/fail-fast} and {@code
  * netty/wait-for-ready}. Each prints one line per figure. {@code --quick} finishes within a
- * minute; {@code --full} within ten.
+ * minute; {@code --full} within ten. {@code --debug} (failover) prints when each event and each
+ * failed call came, in milliseconds from the kill.
  */
 public final class Bench {
   private Bench() {}
@@ -17,11 +18,14 @@ public final class Bench {
   public static void main(String[] args) throws Exception {
     if (args.length == 0) {
       System.err.println(
-          "usage: Bench <failover|recovery|hotpath|hotpath-ratio|scale|all> [--quick|--full]"
+          "usage: Bench <failover|recovery|hotpath|hotpath-ratio|scale|budget|all> [--quick|--full]"
               + " [case...]");
       System.exit(2);
     }
     boolean quick = Arrays.asList(args).contains("--quick");
+    if (Arrays.asList(args).contains("--debug")) {
+      System.setProperty("bench.debug", "true"); // failover: when each event and call happened
+    }
     String which = args[0];
     System.out.printf(
         Locale.ROOT,
@@ -36,12 +40,14 @@ public final class Bench {
       case "hotpath" -> HotPathRunner.run(quick);
       case "hotpath-ratio" -> HotPathRatioBench.run(quick, cases(args));
       case "scale" -> ScaleBench.run(quick);
+      case "budget" -> BudgetBench.run(quick);
       case "all" -> {
         FailoverBench.run(quick);
         RecoveryBench.run(quick);
         HotPathRunner.run(quick);
         HotPathRatioBench.run(quick, List.of());
         ScaleBench.run(quick);
+        BudgetBench.run(quick);
       }
       default -> {
         System.err.println("unknown benchmark: " + which);

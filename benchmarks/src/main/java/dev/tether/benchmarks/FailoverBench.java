@@ -28,24 +28,33 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 final class FailoverBench {
   private static final Duration RETRY_DELAY = Duration.ofMillis(250);
+  /** How long the kill itself takes (shutdownNow and awaitTermination): no client can beat it. */
+  private static final Stats KILL = new Stats();
+  private static final AtomicLong LAST_KILL = new AtomicLong();
 
   private FailoverBench() {}
 
   static void run(boolean quick) throws Exception {
     int trials = quick ? 10 : 50;
     NameResolverRegistry.getDefaultRegistry().register(new StaticResolverProvider());
-    Stats tether = tether(trials);
+    Stats tether = tether(trials, false);
+    Stats standby = tether(trials, true);
     Stats pickFirst = pickFirst(trials);
     Stats sameAddress = sameAddress(trials);
     print("A tether, alternating lookup", tether);
+    print("D tether with standby", standby);
     print("B grpc-java pick_first, both addresses", pickFirst);
     print("C grpc-java, killed address restarted", sameAddress);
     System.out.printf(
         Locale.ROOT,
-        "failover p50 ratio A/B = %.2f, A/C = %.2f; p99 A = %.1f ms (target < 50 ms)%n",
+        "failover p50 ratio A/B = %.2f, D/B = %.2f, A/C = %.2f; p99 A = %.1f ms, D = %.1f ms%n",
         tether.percentile(50) / pickFirst.percentile(50),
+        standby.percentile(50) / pickFirst.percentile(50),
         tether.percentile(50) / sameAddress.percentile(50),
-        tether.percentile(99));
+        tether.percentile(99),
+        standby.percentile(99));
+    print("the kill itself (floor)", KILL);
+    PlannedMoveBench.run(quick ? 5 : 20);
   }
 
   private static void print(String what, Stats stats) {
@@ -60,7 +69,11 @@ final class FailoverBench {
         return;
       } catch (StatusRuntimeException e) {
         if (System.getProperty("bench.debug") != null) {
-          System.out.println("  call failed: " + e.getStatus());
+          System.out.printf(
+              Locale.ROOT,
+              "  call failed at %.2f ms: %s%n",
+              (System.nanoTime() - LAST_KILL.get()) / 1e6,
+              e.getStatus());
         }
         if (i > 1000) {
           throw e;
@@ -69,11 +82,12 @@ final class FailoverBench {
     }
   }
 
-  private static String whoServes(Echo.Stub stub) {
+  static String whoServes(Echo.Stub stub) {
     return stub.withWaitForReady().withDeadlineAfter(10, TimeUnit.SECONDS).say("who");
   }
 
-  private static Stats tether(int trials) throws Exception {
+  /** A, or D with {@code standby}: Tether's PersistentChannel on an alternating lookup. */
+  private static Stats tether(int trials, boolean standby) throws Exception {
     Replica r1 = new Replica("r1");
     Replica r2 = new Replica("r2");
     List<HostAndPort> replicas = List.of(r1.address(), r2.address());
@@ -84,11 +98,20 @@ final class FailoverBench {
             .addressLookup(
                 () -> Futures.immediateFuture(replicas.get(next.getAndIncrement() % replicas.size())))
             .retryDelay(RETRY_DELAY)
+            .standby(standby)
             .logger(org.slf4j.helpers.NOPLogger.NOP_LOGGER)
             .onEvent(
                 event -> {
                   if (event instanceof Event.Connected) {
                     connectedAt.set(System.nanoTime());
+                  }
+                  if (System.getProperty("bench.debug") != null) {
+                    System.out.printf(
+                        Locale.ROOT,
+                        "  %s at %.2f ms on %s%n",
+                        event,
+                        (System.nanoTime() - LAST_KILL.get()) / 1e6,
+                        Thread.currentThread().getName());
                   }
                 })
             .build();
@@ -100,6 +123,13 @@ final class FailoverBench {
           r1,
           r2,
           () -> {
+            if (standby) {
+              // The standby is live: connected to the other replica.
+              while (connection.state().standbyAddress() == null) {
+                TimeUnit.MILLISECONDS.sleep(1);
+              }
+              return;
+            }
             // A long-lived connection: older than the randomized retry delay (at most 1.3 x).
             long wait = RETRY_DELAY.toNanos() * 14 / 10 - (System.nanoTime() - connectedAt.get());
             if (wait > 0) {
@@ -130,8 +160,13 @@ final class FailoverBench {
       Replica victim = whoServes(stub).startsWith("r1") ? r1 : r2;
       beforeKill.run();
       long killed = System.nanoTime();
+      LAST_KILL.set(killed);
       victim.kill();
+      KILL.add(System.nanoTime() - killed);
       callUntilSuccess(stub);
+      if (System.getProperty("bench.debug") != null) {
+        System.out.printf(Locale.ROOT, "  success at %.2f ms%n", (System.nanoTime() - killed) / 1e6);
+      }
       stats.add(System.nanoTime() - killed);
       victim.start();
     }

@@ -56,4 +56,14 @@ final class Replica {
       server = null;
     }
   }
+
+  /** Shuts the server down gracefully: calls in flight finish; waits until it has terminated. */
+  synchronized void stopGracefully() throws InterruptedException {
+    Server running = server;
+    if (running != null) {
+      running.shutdown();
+      running.awaitTermination(30, TimeUnit.SECONDS);
+      server = null;
+    }
+  }
 }

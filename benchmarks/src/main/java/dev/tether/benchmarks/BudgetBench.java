@@ -1,0 +1,115 @@
+package dev.tether.benchmarks;
+
+import com.google.common.util.concurrent.Futures;
+import com.google.common.util.concurrent.ListenableFuture;
+import dev.tether.PersistentConnection;
+import dev.tether.ReconnectBudget;
+import dev.tether.grpc.ChannelFactory;
+import dev.tether.grpc.Echo;
+import dev.tether.grpc.GrpcConnection;
+import dev.tether.grpc.GrpcConnector;
+import io.grpc.Server;
+import io.grpc.inprocess.InProcessServerBuilder;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A mass drop: n in-process persistent connections to one server, all dropped at once (the
+ * server is shut down and started again at once, as when a load balancer restarts). Counts the
+ * reconnect attempts per second that follow, without a budget and with one shared by all of them.
+ */
+final class BudgetBench {
+  private static final Duration RETRY_DELAY = Duration.ofMillis(100);
+
+  private BudgetBench() {}
+
+  static void run(boolean quick) throws Exception {
+    int n = quick ? 2_000 : 10_000;
+    measure(n, ReconnectBudget.unlimited());
+    measure(n, ReconnectBudget.perSecond(n / 10.0, n / 100));
+  }
+
+  private static void measure(int n, ReconnectBudget budget) throws Exception {
+    String name = "budget-" + System.nanoTime();
+    Server server = start(name);
+    ConcurrentLinkedQueue<Long> lookups = new ConcurrentLinkedQueue<>();
+    GrpcConnector<String> connector = GrpcConnector.builder(ChannelFactory.inProcess()).build();
+    List<PersistentConnection<String, GrpcConnection<String>>> connections = new ArrayList<>(n);
+    List<ListenableFuture<GrpcConnection<String>>> connected = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      PersistentConnection<String, GrpcConnection<String>> connection =
+          connector
+              .persistentConnection("budget-" + i)
+              .addressLookup(
+                  () -> {
+                    lookups.add(System.nanoTime());
+                    return Futures.immediateFuture(name);
+                  })
+              .retryDelay(RETRY_DELAY)
+              .reconnectBudget(budget)
+              .logger(org.slf4j.helpers.NOPLogger.NOP_LOGGER)
+              .build();
+      connections.add(connection);
+      connected.add(connection.connected());
+    }
+    Futures.allAsList(connected).get(300, TimeUnit.SECONDS);
+    TimeUnit.MILLISECONDS.sleep(RETRY_DELAY.toMillis() * 2); // older than the delay: at once
+    lookups.clear();
+
+    long dropped = System.nanoTime();
+    server.shutdownNow();
+    server = start(name);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+    while (!allConnected(connections) && System.nanoTime() < deadline) {
+      TimeUnit.MILLISECONDS.sleep(5);
+    }
+    long allBack = System.nanoTime() - dropped;
+
+    // Attempts per 100 ms window after the drop: the peak, as a rate per second.
+    long[] windows = new long[1 + (int) (allBack / TimeUnit.MILLISECONDS.toNanos(100))];
+    for (long at : lookups) {
+      int w = (int) Math.max(0, (at - dropped) / TimeUnit.MILLISECONDS.toNanos(100));
+      windows[Math.min(w, windows.length - 1)]++;
+    }
+    long peak = 0;
+    for (long count : windows) {
+      peak = Math.max(peak, count);
+    }
+    System.out.printf(
+        Locale.ROOT,
+        "budget %-32s n=%6d: %6d attempts after the drop, peak %7d attempts/s (per 100 ms x10),"
+            + " all reconnected in %6d ms%n",
+        budget,
+        n,
+        lookups.size(),
+        peak * 10,
+        TimeUnit.NANOSECONDS.toMillis(allBack));
+    List<ListenableFuture<Void>> closed = new ArrayList<>(n);
+    connections.forEach(c -> closed.add(c.close()));
+    Futures.allAsList(closed).get(300, TimeUnit.SECONDS);
+    server.shutdownNow();
+  }
+
+  private static boolean allConnected(
+      List<PersistentConnection<String, GrpcConnection<String>>> connections) {
+    for (PersistentConnection<String, GrpcConnection<String>> connection : connections) {
+      GrpcConnection<String> current = connection.currentConnection();
+      if (current == null || !current.isReady()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static Server start(String name) throws java.io.IOException {
+    return InProcessServerBuilder.forName(name)
+        .directExecutor()
+        .addService(Echo.service(name))
+        .build()
+        .start();
+  }
+}

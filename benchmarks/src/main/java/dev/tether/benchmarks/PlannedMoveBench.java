@@ -1,0 +1,154 @@
+package dev.tether.benchmarks;
+
+import com.google.common.net.HostAndPort;
+import com.google.common.util.concurrent.Futures;
+import dev.tether.PersistentConnection;
+import dev.tether.grpc.ChannelFactory;
+import dev.tether.grpc.Echo;
+import dev.tether.grpc.GrpcConnection;
+import dev.tether.grpc.GrpcConnector;
+import dev.tether.grpc.PersistentChannel;
+import io.grpc.Channel;
+import io.grpc.ManagedChannel;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * A planned move under steady traffic: the serving replica is to go away on purpose. Tether:
+ * {@code handOver()} to the other replica, then the old one shuts down gracefully. grpc-java
+ * pick_first given both addresses: the serving replica shuts down gracefully (GOAWAY) and the
+ * channel moves on by itself. Both under the same load (four threads of fail-fast unary calls),
+ * counting the calls that failed and the slowest call of each move.
+ */
+final class PlannedMoveBench {
+  private static final int CALLERS = 4;
+
+  private PlannedMoveBench() {}
+
+  static void run(int moves) throws Exception {
+    report("tether handOver(), then graceful shutdown", tether(moves), moves);
+    report("grpc-java pick_first, graceful shutdown", pickFirst(moves), moves);
+  }
+
+  private record Result(long calls, long failed, long slowestMicros) {}
+
+  private static void report(String what, Result result, int moves) {
+    System.out.printf(
+        Locale.ROOT,
+        "planned move %-42s %d moves: %d calls, %d failed, slowest call %.1f ms%n",
+        what,
+        moves,
+        result.calls(),
+        result.failed(),
+        result.slowestMicros() / 1000.0);
+  }
+
+  private static Result tether(int moves) throws Exception {
+    Replica r1 = new Replica("r1");
+    Replica r2 = new Replica("r2");
+    AtomicReference<HostAndPort> catalog = new AtomicReference<>(r1.address());
+    PersistentConnection<HostAndPort, GrpcConnection<HostAndPort>> connection =
+        GrpcConnector.persistentConnection("bench", ChannelFactory.plaintext())
+            .addressLookup(() -> Futures.immediateFuture(catalog.get()))
+            .logger(org.slf4j.helpers.NOPLogger.NOP_LOGGER)
+            .build();
+    PersistentChannel channel = PersistentChannel.of(connection);
+    try {
+      connection.connected().get(10, TimeUnit.SECONDS);
+      return underLoad(
+          channel,
+          moves,
+          () -> {
+            Replica from = FailoverBench.whoServes(new Echo.Stub(channel)).startsWith("r1") ? r1 : r2;
+            Replica to = from == r1 ? r2 : r1;
+            catalog.set(to.address());
+            connection.handOver().get(10, TimeUnit.SECONDS);
+            from.stopGracefully();
+            from.start();
+          });
+    } finally {
+      connection.close().get(10, TimeUnit.SECONDS);
+      r1.kill();
+      r2.kill();
+    }
+  }
+
+  private static Result pickFirst(int moves) throws Exception {
+    Replica r1 = new Replica("r1");
+    Replica r2 = new Replica("r2");
+    ManagedChannel channel =
+        NettyChannelBuilder.forTarget(StaticResolverProvider.target(List.of(r1.address(), r2.address())))
+            .usePlaintext()
+            .build();
+    try {
+      return underLoad(
+          channel,
+          moves,
+          () -> {
+            Replica from = FailoverBench.whoServes(new Echo.Stub(channel)).startsWith("r1") ? r1 : r2;
+            from.stopGracefully();
+            from.start();
+          });
+    } finally {
+      channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+      r1.kill();
+      r2.kill();
+    }
+  }
+
+  @FunctionalInterface
+  private interface Move {
+    void run() throws Exception;
+  }
+
+  private static Result underLoad(Channel channel, int moves, Move move) throws Exception {
+    AtomicBoolean stop = new AtomicBoolean();
+    AtomicLong calls = new AtomicLong();
+    AtomicLong failed = new AtomicLong();
+    AtomicLong slowest = new AtomicLong();
+    Echo.Stub stub = new Echo.Stub(channel);
+    ExecutorService callers = Executors.newFixedThreadPool(CALLERS);
+    try {
+      List<Future<?>> loops =
+          java.util.stream.IntStream.range(0, CALLERS)
+              .<Future<?>>mapToObj(
+                  i ->
+                      callers.submit(
+                          () -> {
+                            while (!stop.get()) {
+                              long started = System.nanoTime();
+                              try {
+                                stub.withDeadlineAfter(10, TimeUnit.SECONDS).say("x");
+                              } catch (StatusRuntimeException e) {
+                                failed.incrementAndGet();
+                              }
+                              calls.incrementAndGet();
+                              slowest.accumulateAndGet(
+                                  (System.nanoTime() - started) / 1000, Math::max);
+                            }
+                          }))
+              .toList();
+      TimeUnit.MILLISECONDS.sleep(500); // traffic before the first move
+      for (int i = 0; i < moves; i++) {
+        move.run();
+        TimeUnit.MILLISECONDS.sleep(100);
+      }
+      stop.set(true);
+      for (Future<?> loop : loops) {
+        loop.get(30, TimeUnit.SECONDS);
+      }
+    } finally {
+      callers.shutdownNow();
+    }
+    return new Result(calls.get(), failed.get(), slowest.get());
+  }
+}
