@@ -39,15 +39,16 @@ final class PlannedMoveBench {
     report("grpc-java pick_first, graceful shutdown", pickFirst(moves), moves);
   }
 
-  private record Result(long calls, long failed, long slowestMicros) {}
+  private record Result(long calls, long failed, long slowestMicros, long millis) {}
 
   private static void report(String what, Result result, int moves) {
     System.out.printf(
         Locale.ROOT,
-        "planned move %-42s %d moves: %d calls, %d failed, slowest call %.1f ms%n",
+        "planned move %-42s %d moves: %d calls (%.0f/s), %d failed, slowest call %.1f ms%n",
         what,
         moves,
         result.calls(),
+        result.calls() * 1000.0 / result.millis(),
         result.failed(),
         result.slowestMicros() / 1000.0);
   }
@@ -137,6 +138,7 @@ final class PlannedMoveBench {
                             }
                           }))
               .toList();
+      long began = System.nanoTime();
       TimeUnit.MILLISECONDS.sleep(500); // traffic before the first move
       for (int i = 0; i < moves; i++) {
         move.run();
@@ -146,9 +148,10 @@ final class PlannedMoveBench {
       for (Future<?> loop : loops) {
         loop.get(30, TimeUnit.SECONDS);
       }
+      long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began);
+      return new Result(calls.get(), failed.get(), slowest.get(), millis);
     } finally {
       callers.shutdownNow();
     }
-    return new Result(calls.get(), failed.get(), slowest.get());
   }
 }
