@@ -10,7 +10,7 @@ import org.jspecify.annotations.Nullable;
  * keeps serving. Confined to the serializing context, but for {@link #result}, which any thread
  * may read. The loop decides what its outcomes mean through {@link Host}.
  */
-final class Handover<A, C extends Closable> implements Attempt.Outcomes<A, C> {
+final class Handover<A, C extends Closable> extends Background<A, C> {
   /** What a handover asks of its loop, in the context. */
   interface Host<A, C extends Closable> {
     /** The lookup yielded {@code address}; returns whether the attempt should connect to it. */
@@ -23,74 +23,54 @@ final class Handover<A, C extends Closable> implements Attempt.Outcomes<A, C> {
     void handoverFailed(Handover<A, C> handover);
   }
 
-  private final LoopParts<A, C> parts;
   private final Host<A, C> host;
   /** What {@code handOver()} returns; it ignores {@code cancel()}. */
   private final UncancellableFuture<C> result;
   /** Holds {@link #result} while the handover is asked for or in flight. */
   private final AtomicReference<@Nullable UncancellableFuture<C>> slot;
-  private @Nullable RetryTimer token;
-  private @Nullable Attempt<A, C> attempt;
-  private @Nullable A address;
-  private boolean stopped;
 
   Handover(
       LoopParts<A, C> parts,
       Host<A, C> host,
       UncancellableFuture<C> result,
       AtomicReference<@Nullable UncancellableFuture<C>> slot) {
-    this.parts = parts;
+    super(parts);
     this.host = host;
     this.result = result;
     this.slot = slot;
   }
 
-  /** Starts the attempt, when its budget token is due. */
-  void start() {
-    token = parts.waitForToken(this::begin);
-    if (token == null) {
-      begin();
-    }
-  }
-
-  private void begin() {
-    token = null;
-    if (!stopped && !parts.closeRequested()) {
-      attempt = parts.newAttempt(0, () -> {}, this);
-      if (attempt != null) {
-        attempt.lookUp();
-      }
+  @Override
+  void begin() {
+    attempt = parts.newAttempt(0, () -> {}, this);
+    if (attempt != null) {
+      attempt.lookUp();
     }
   }
 
   @Override
   public void obtained(Attempt<A, C> from, A obtained) {
-    if (from == attempt && !stopped) {
+    if (from == attempt && !stopped()) {
       address = obtained;
       if (host.handoverObtained(this, obtained)) {
         from.connect(obtained);
       } else {
-        stopped = true; // the loop completed it
+        super.stop(); // the loop completed it
         from.timer().cancel();
       }
     }
   }
 
   @Override
-  public void ready(Attempt<A, C> from, C connection) {
-    A made = address;
-    if (from != attempt || made == null || stopped) {
-      parts.closer.closeUnpublished(connection);
-      return;
-    }
-    stopped = true;
+  void readyAt(Attempt<A, C> from, C connection, A made) {
+    super.stop();
     host.handedOver(this, connection, made, from.timer());
   }
 
   @Override
   public void failed(Attempt<A, C> from, ConnectAttemptException error) {
-    if (from == attempt && !stopped) {
-      stopped = true;
+    if (from == attempt && !stopped()) {
+      super.stop();
       from.timer().cancel();
       parts.log.warn("a handover failed; the current connection stays", error);
       ended().setException(error);
@@ -103,10 +83,7 @@ final class Handover<A, C extends Closable> implements Attempt.Outcomes<A, C> {
    * attempt, which closes a connection it made.
    */
   void stop(Throwable why) {
-    stopped = true;
-    if (token != null) {
-      token.cancel();
-    }
+    super.stop();
     if (attempt != null) {
       attempt.cancel();
       attempt.timer().cancel();
@@ -116,13 +93,13 @@ final class Handover<A, C extends Closable> implements Attempt.Outcomes<A, C> {
 
   /** The handover made {@code connection} current, or found it current already. */
   void succeed(C connection) {
-    stopped = true;
+    super.stop();
     ended().set(connection);
   }
 
   /** No handover: the result is {@code future}'s. */
   void follow(ListenableFuture<C> future) {
-    stopped = true;
+    super.stop();
     ended().setFuture(future);
   }
 

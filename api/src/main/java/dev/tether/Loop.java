@@ -110,7 +110,11 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
    * #snapshot()}.
    */
   private void publish() {
-    published = tally.snapshot(state);
+    Tally.Snapshot<A, C> next = tally.snapshot(state);
+    if (next.equals(published)) {
+      return; // only what the loop keeps to itself changed: nothing to tell
+    }
+    published = next;
     stateListeners.publish(snapshot());
   }
 

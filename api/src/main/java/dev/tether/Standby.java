@@ -17,42 +17,26 @@ import org.jspecify.annotations.Nullable;
  * current connection drops or a handover finds its address, and {@link #stop()}s the standby when
  * it leaves the connected state: that closes a live standby and cancels an attempt.
  */
-final class Standby<A, C extends Closable> implements Attempt.Outcomes<A, C> {
+final class Standby<A, C extends Closable> extends Background<A, C> {
   /** A live standby: its connection, address, and the retry timer of the attempt that made it. */
   record Live<A, C>(Current<C> current, A address, RetryTimer timer) {}
 
-  private final LoopParts<A, C> parts;
   private final Supplier<@Nullable A> currentAddress;
   /** Publishes the loop's state: {@code standbyAddress} changed. */
   private final Runnable changed;
   private int failures;
-  private @Nullable RetryTimer token;
-  private @Nullable Attempt<A, C> attempt;
-  private @Nullable A address;
   /** The retry timer of the latest attempt. */
   private @Nullable RetryTimer timer;
   private @Nullable Live<A, C> live;
-  private boolean stopped;
 
   Standby(LoopParts<A, C> parts, Supplier<@Nullable A> currentAddress, Runnable changed) {
-    this.parts = parts;
+    super(parts);
     this.currentAddress = currentAddress;
     this.changed = changed;
   }
 
-  /** Starts the first standby attempt, when its token is due. */
-  void start() {
-    token = parts.waitForToken(this::begin);
-    if (token == null) {
-      begin();
-    }
-  }
-
-  private void begin() {
-    token = null;
-    if (stopped || parts.closeRequested()) {
-      return;
-    }
+  @Override
+  void begin() {
     Attempt<A, C> next = parts.newAttempt(failures, this::timerFired, this);
     if (next != null) {
       attempt = next;
@@ -62,7 +46,7 @@ final class Standby<A, C extends Closable> implements Attempt.Outcomes<A, C> {
   }
 
   private void timerFired() {
-    if (!stopped && token == null && attempt == null && live == null) {
+    if (!stopped() && tokenWaitOver() && attempt == null && live == null) {
       start();
     }
   }
@@ -95,12 +79,7 @@ final class Standby<A, C extends Closable> implements Attempt.Outcomes<A, C> {
   }
 
   @Override
-  public void ready(Attempt<A, C> from, C connection) {
-    A made = address;
-    if (from != attempt || made == null || stopped) {
-      parts.closer.closeUnpublished(connection);
-      return;
-    }
+  void readyAt(Attempt<A, C> from, C connection, A made) {
     if (parts.tally.sameAddress(made, currentAddress.get())) {
       parts.closer.closeUnpublished(connection); // the current connection moved there meanwhile
       leftNone();
@@ -174,11 +153,9 @@ final class Standby<A, C extends Closable> implements Attempt.Outcomes<A, C> {
   }
 
   /** Stops: cancels the token wait, the timer and the attempt, and closes a live standby. */
+  @Override
   void stop() {
-    stopped = true;
-    if (token != null) {
-      token.cancel();
-    }
+    super.stop();
     if (timer != null) {
       timer.cancel();
     }
