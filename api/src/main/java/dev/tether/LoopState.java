@@ -21,7 +21,18 @@ sealed interface LoopState<A, C>
         LoopState.Closed {
 
   /** What {@link ConnectionState#status()} says of this state. */
-  ConnectionState.Status status();
+  default ConnectionState.Status status() {
+    if (this instanceof Waiting) {
+      return ConnectionState.Status.WAITING_TO_RETRY;
+    } else if (this instanceof Attempting) {
+      return ConnectionState.Status.CONNECTING;
+    } else if (this instanceof Connected) {
+      return ConnectionState.Status.CONNECTED;
+    } else if (this instanceof Closing) {
+      return ConnectionState.Status.CLOSING;
+    }
+    return ConnectionState.Status.CLOSED;
+  }
 
   /** The retry timer this state owns, if any. */
   default @Nullable RetryTimer timer() {
@@ -63,11 +74,6 @@ sealed interface LoopState<A, C>
     static <A, C> Waiting<A, C> beforeFirstRound() {
       return new Waiting<>(null, Next.ROUND);
     }
-
-    @Override
-    public ConnectionState.Status status() {
-      return ConnectionState.Status.WAITING_TO_RETRY;
-    }
   }
 
   /**
@@ -79,11 +85,6 @@ sealed interface LoopState<A, C>
     @Override
     public @Nullable RetryTimer timer() {
       return attempt == null ? null : attempt.timer();
-    }
-
-    @Override
-    public ConnectionState.Status status() {
-      return ConnectionState.Status.CONNECTING;
     }
   }
 
@@ -122,11 +123,6 @@ sealed interface LoopState<A, C>
     public @Nullable A standbyAddress() {
       return standby == null ? null : standby.liveAddress();
     }
-
-    @Override
-    public ConnectionState.Status status() {
-      return ConnectionState.Status.CONNECTED;
-    }
   }
 
   /**
@@ -137,17 +133,8 @@ sealed interface LoopState<A, C>
    */
   record Closing<A, C>(@Nullable Current<C> current, boolean announced)
       implements LoopState<A, C> {
-    @Override
-    public ConnectionState.Status status() {
-      return ConnectionState.Status.CLOSING;
-    }
   }
 
   /** Everything is closed; {@code closeFinished()} completes. Terminal. */
-  record Closed<A, C>() implements LoopState<A, C> {
-    @Override
-    public ConnectionState.Status status() {
-      return ConnectionState.Status.CLOSED;
-    }
-  }
+  record Closed<A, C>() implements LoopState<A, C> {}
 }

@@ -45,29 +45,26 @@ final class Waiters<C> {
 
   /** A future for {@code connected()}: after close it never completes, as the seed says. */
   ListenableFuture<C> connected() {
-    if (source.closeRequested()) {
-      return new WaitingFuture<>(source::describeWait);
-    }
-    ListenableFuture<C> now = source.openConnection();
-    if (now != null) {
-      return now;
-    }
-    WaitingFuture<C> waiter = new WaitingFuture<>(source::describeWait);
-    context.execute(() -> add(connected, waiter));
-    return waiter;
+    return waitFor(connected);
   }
 
   /** A future for {@code connectedOrFailedToConnect()}: after close it fails. */
   ListenableFuture<C> connectedOrFailed() {
+    return waitFor(outcome);
+  }
+
+  private ListenableFuture<C> waitFor(Set<WaitingFuture<C>> waiters) {
     if (source.closeRequested()) {
-      return Futures.immediateFailedFuture(source.closedException());
+      return waiters == outcome
+          ? Futures.immediateFailedFuture(source.closedException())
+          : new WaitingFuture<>(source::describeWait);
     }
     ListenableFuture<C> now = source.openConnection();
     if (now != null) {
       return now;
     }
     WaitingFuture<C> waiter = new WaitingFuture<>(source::describeWait);
-    context.execute(() -> add(outcome, waiter));
+    context.execute(() -> add(waiters, waiter));
     return waiter;
   }
 

@@ -1,6 +1,6 @@
 package dev.tether;
 
-import com.google.common.util.concurrent.AbstractFuture;
+import dev.tether.internal.OpenFuture;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 
@@ -10,21 +10,11 @@ import org.jspecify.annotations.Nullable;
  * of a bounded {@code get}, names the server and tells the persistent connection's state and its
  * last failure, instead of only {@code PENDING}.
  */
-final class WaitingFuture<C> extends AbstractFuture<C> {
+final class WaitingFuture<C> extends OpenFuture<C> {
   private final Supplier<String> waitingFor;
 
   WaitingFuture(Supplier<String> waitingFor) {
     this.waitingFor = waitingFor;
-  }
-
-  @Override
-  public boolean set(@Nullable C value) {
-    return super.set(value);
-  }
-
-  @Override
-  public boolean setException(Throwable error) {
-    return super.setException(error);
   }
 
   @Override
