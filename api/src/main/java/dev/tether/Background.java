@@ -21,7 +21,10 @@ abstract class Background<A, C extends Closable> implements Attempt.Outcomes<A, 
 
   /** Starts an attempt ({@link #begin()}) once its budget token is due. */
   final void start() {
-    token = parts.afterToken(this::tokenDue);
+    token = parts.waitForToken(this::tokenDue);
+    if (token == null) {
+      tokenDue();
+    }
   }
 
   private void tokenDue() {

@@ -72,10 +72,19 @@ public record ConnectionState<A, C>(
    */
   boolean differsFrom(ConnectionState<A, C> other) {
     return status != other.status
-        || !java.util.Objects.equals(address, other.address)
+        || !sameAddress(address, other.address)
         || connection != other.connection
         || lastFailure != other.lastFailure
         || consecutiveFailures != other.consecutiveFailures
-        || !java.util.Objects.equals(standbyAddress, other.standbyAddress);
+        || !sameAddress(standbyAddress, other.standbyAddress);
+  }
+
+  /** {@code equals} of two addresses; one that throws counts as different. */
+  private static boolean sameAddress(@Nullable Object a, @Nullable Object b) {
+    try {
+      return java.util.Objects.equals(a, b);
+    } catch (RuntimeException e) {
+      return false;
+    }
   }
 }

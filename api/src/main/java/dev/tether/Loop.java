@@ -111,7 +111,7 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
    */
   private void publish() {
     Tally.Snapshot<A, C> next = tally.snapshot(state);
-    if (next.equals(published)) {
+    if (next.sameAs(published)) {
       return; // only what the loop keeps to itself changed: nothing to tell
     }
     published = next;
@@ -440,6 +440,7 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
   /** Closes a live standby that no round took. */
   private void retire(Standby.@Nullable Live<A, C> standby) {
     if (standby != null) {
+      standby.timer().cancel();
       closer.closeUnpublished(standby.current().connection());
     }
   }

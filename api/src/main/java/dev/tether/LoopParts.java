@@ -67,18 +67,6 @@ final class LoopParts<A, C extends Closable> {
   }
 
   /**
-   * Runs {@code begin} once a budget token is due: now, or when the returned timer fires (cancel
-   * it to give up).
-   */
-  @Nullable RetryTimer afterToken(Runnable begin) {
-    RetryTimer token = waitForToken(begin);
-    if (token == null) {
-      begin.run();
-    }
-    return token;
-  }
-
-  /**
    * A new attempt that reports to {@code outcomes}, counted, with its retry timer started (the
    * delay given {@code failures}) to run {@code onTimer}; the caller records it, then calls its
    * {@link Attempt#lookUp()}. Null if the scheduler rejected the timer: then there is no attempt.

@@ -146,6 +146,7 @@ final class Standby<A, C extends Closable> extends Background<A, C> {
     }
     stop();
     if (taken != null && parts.closer.isClosed(taken.current().connection())) {
+      taken.timer().cancel();
       parts.closer.closeUnpublished(taken.current().connection()); // waited for, like any other
       return null;
     }

@@ -108,6 +108,23 @@ final class Tally<A, C> {
    * read (none before the first round: zero then). Immutable; read by any thread.
    */
   record Snapshot<A, C>(ConnectionState<A, C> state, @Nullable RetryTimer timer) {
+    /**
+     * Whether {@code other} holds the very same things: compared by identity and value, never
+     * by users' {@code equals}, which may throw.
+     */
+    boolean sameAs(Snapshot<A, C> other) {
+      ConnectionState<A, C> that = other.state;
+      return timer == other.timer
+          && state.status() == that.status()
+          && state.address() == that.address()
+          && state.connection() == that.connection()
+          && state.lastFailure() == that.lastFailure()
+          && state.consecutiveFailures() == that.consecutiveFailures()
+          && state.standbyAddress() == that.standbyAddress()
+          && state.attempts() == that.attempts()
+          && state.connections() == that.connections();
+    }
+
     ConnectionState<A, C> read() {
       if (state.status() != ConnectionState.Status.WAITING_TO_RETRY) {
         return state;

@@ -4,7 +4,6 @@ import static com.google.common.base.Preconditions.checkArgument;
 import static java.util.Objects.requireNonNull;
 
 import com.google.common.net.HostAndPort;
-import com.google.common.net.InetAddresses;
 import io.grpc.ChannelCredentials;
 import io.grpc.Grpc;
 import io.grpc.ManagedChannelBuilder;
@@ -43,7 +42,9 @@ public interface ChannelFactory<A> {
    * Netty channels with {@code credentials} (for example {@code TlsChannelCredentials}) to a host
    * and port; a host name is resolved again by each new channel, while an IP literal ({@code
    * 10.0.0.7}, {@code ::1}) goes to Netty as it is, with no name resolution, which saves a
-   * failover the resolver's thread hop. An address without a port fails the attempt with an
+   * failover the resolver's thread hop (unless a proxy is configured for it, through the JVM's
+   * {@code ProxySelector} or {@code GRPC_PROXY_EXP}, which gRPC's resolver applies; or it has a
+   * scope, {@code fe80::1%eth0}). An address without a port fails the attempt with an
    * {@link IllegalArgumentException} naming it.
    */
   static ChannelFactory<HostAndPort> netty(ChannelCredentials credentials) {
@@ -52,11 +53,10 @@ public interface ChannelFactory<A> {
       requireNonNull(address, "address");
       checkArgument(address.hasPort(), "address %s has no port", address);
       String host = address.getHost();
-      if (!InetAddresses.isInetAddress(host)) {
+      InetSocketAddress resolved = Factories.directAddress(host, address.getPort());
+      if (resolved == null) {
         return NettyChannelBuilder.forAddress(host, address.getPort(), credentials);
       }
-      InetSocketAddress resolved =
-          new InetSocketAddress(InetAddresses.forString(host), address.getPort());
       // The authority as written ("[::1]:443"), as a resolved target would have it.
       return NettyChannelBuilder.forAddress(resolved, credentials)
           .overrideAuthority(address.toString());

@@ -51,4 +51,33 @@ class ChannelFactoryTest {
             () -> ChannelFactory.plaintext().newChannelBuilder(HostAndPort.fromHost("10.0.0.7")));
     assertEquals("address 10.0.0.7 has no port", e.getMessage());
   }
+
+  @Test
+  void ipLiteralWithAProxyOrAScope_isLeftToGrpcsResolver() {
+    java.net.ProxySelector before = java.net.ProxySelector.getDefault();
+    java.net.ProxySelector.setDefault(
+        new java.net.ProxySelector() {
+          @Override
+          public java.util.List<java.net.Proxy> select(java.net.URI uri) {
+            return java.util.List.of(
+                new java.net.Proxy(
+                    java.net.Proxy.Type.HTTP, java.net.InetSocketAddress.createUnresolved("proxy", 3128)));
+          }
+
+          @Override
+          public void connectFailed(
+              java.net.URI uri, java.net.SocketAddress address, java.io.IOException e) {}
+        });
+    try {
+      ManagedChannel proxied =
+          ChannelFactory.plaintext().newChannelBuilder(HostAndPort.fromParts("10.0.0.7", 443)).build();
+      try {
+        assertTrue(!proxied.toString().contains("directaddress"), proxied.toString());
+      } finally {
+        proxied.shutdownNow();
+      }
+    } finally {
+      java.net.ProxySelector.setDefault(before);
+    }
+  }
 }
