@@ -1,0 +1,269 @@
+package dev.tether.zookeeper;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.common.net.HostAndPort;
+import com.google.common.util.concurrent.Futures;
+import com.google.common.util.concurrent.ListenableFuture;
+import dev.tether.AddressLookup;
+import dev.tether.Closable;
+import dev.tether.ConnectionState;
+import dev.tether.PersistentConnection;
+import dev.tether.Subscription;
+import dev.tether.internal.UncancellableFuture;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.retry.RetryOneTime;
+import org.apache.curator.test.TestingServer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The catalog against a real ZooKeeper: Curator's TestingServer, in this JVM, on loopback. */
+class ZooKeeperCatalogTest {
+  private static final HostAndPort A = HostAndPort.fromParts("127.0.0.1", 50051);
+  private static final HostAndPort B = HostAndPort.fromParts("127.0.0.1", 50052);
+
+  private TestingServer zookeeper;
+  private final List<AutoCloseable> toClose = new ArrayList<>();
+
+  @BeforeEach
+  void startZooKeeper() throws Exception {
+    zookeeper = new TestingServer(true);
+  }
+
+  @AfterEach
+  void stopAll() throws Exception {
+    for (int i = toClose.size() - 1; i >= 0; i--) {
+      toClose.get(i).close();
+    }
+    zookeeper.close();
+  }
+
+  private CuratorFramework client() throws InterruptedException {
+    CuratorFramework client =
+        CuratorFrameworkFactory.builder()
+            .connectString(zookeeper.getConnectString())
+            .sessionTimeoutMs(10_000)
+            .connectionTimeoutMs(5_000)
+            .retryPolicy(new RetryOneTime(100))
+            .build();
+    client.start();
+    toClose.add(client);
+    assertTrue(client.blockUntilConnected(10, TimeUnit.SECONDS), "connected to ZooKeeper");
+    return client;
+  }
+
+  private ZooKeeperCatalog catalog(CuratorFramework client) {
+    ZooKeeperCatalog catalog = ZooKeeperCatalog.create(client, "/services");
+    toClose.add(catalog);
+    return catalog;
+  }
+
+  /** Waits, bounded, until the watched cache shows what a ZooKeeper change made. */
+  private static void eventually(String what, BooleanSupplier condition) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (!condition.getAsBoolean()) {
+      assertTrue(System.nanoTime() < deadline, "never: " + what);
+      TimeUnit.MILLISECONDS.sleep(10); // polls ZooKeeper's watch, bounded; not a timing wait
+    }
+  }
+
+  private static String answer(AddressLookup<HostAndPort> lookup) {
+    try {
+      return String.valueOf(lookup.lookup().get(1, TimeUnit.SECONDS));
+    } catch (ExecutionException e) {
+      return "failed: " + String.valueOf(e.getCause()).replaceFirst("^[^:]*: ", "");
+    } catch (Exception e) {
+      return "threw: " + e;
+    }
+  }
+
+  @Test
+  void aRegisteredReplicaIsLookedUp_andLeavesWhenItsRegistrationCloses() throws Exception {
+    ZooKeeperCatalog replica = catalog(client());
+    AddressLookup<HostAndPort> lookup = catalog(client()).lookup("orders");
+
+    Registration registration = replica.register("orders", A);
+    eventually("A listed", () -> answer(lookup).equals(A.toString()));
+
+    registration.close();
+    eventually("A gone", () -> answer(lookup).startsWith("failed"));
+    assertEquals("failed: no instance of orders is registered under /services", answer(lookup));
+    registration.close(); // idempotent
+  }
+
+  @Test
+  void eachLookupPrefersAnotherInstanceThanItsLastAnswer() throws Exception {
+    ZooKeeperCatalog replicas = catalog(client());
+    replicas.register("orders", A);
+    replicas.register("orders", B);
+    AddressLookup<HostAndPort> lookup = catalog(client()).lookup("orders");
+    eventually("both listed", () -> !answer(lookup).equals(answer(lookup)));
+
+    String previous = answer(lookup);
+    for (int i = 0; i < 20; i++) {
+      String next = answer(lookup);
+      assertNotEquals(previous, next, "a replica killed with kill -9 is tried at most once in a row");
+      previous = next;
+    }
+  }
+
+  @Test
+  void aLostSessionLeavesTheCatalog_andItsRenewalPutsTheReplicaBack() throws Exception {
+    CuratorFramework replicaClient = client();
+    ZooKeeperCatalog replica = catalog(replicaClient);
+    replica.register("orders", A);
+    AddressLookup<HostAndPort> lookup = catalog(client()).lookup("orders");
+    eventually("A listed", () -> answer(lookup).equals(A.toString()));
+
+    long oldSession = replicaClient.getZookeeperClient().getZooKeeper().getSessionId();
+    replicaClient.getZookeeperClient().getZooKeeper().getTestable().injectSessionExpiration();
+
+    // The ephemeral node belonged to the lost session; the renewed one registers A again.
+    CuratorFramework observer = client();
+    eventually(
+        "A registered by the new session",
+        () -> {
+          try {
+            long owner = ownerOfTheOnlyInstance(observer);
+            return owner != 0
+                && owner != oldSession
+                && owner == replicaClient.getZookeeperClient().getZooKeeper().getSessionId();
+          } catch (Exception e) {
+            return false;
+          }
+        });
+    eventually("A listed again", () -> answer(lookup).equals(A.toString()));
+  }
+
+  private static long ownerOfTheOnlyInstance(CuratorFramework client) throws Exception {
+    List<String> ids = client.getChildren().forPath("/services/orders");
+    if (ids.size() != 1) {
+      return 0;
+    }
+    org.apache.zookeeper.data.Stat stat = client.checkExists().forPath("/services/orders/" + ids.get(0));
+    return stat == null ? 0 : stat.getEphemeralOwner();
+  }
+
+  @Test
+  void whileZooKeeperIsAway_lookupsAnswerWhatTheCacheKnew_andAfterItsReturnTheyFollowItAgain()
+      throws Exception {
+    ZooKeeperCatalog replica = catalog(client());
+    replica.register("orders", A);
+    AddressLookup<HostAndPort> lookup = catalog(client()).lookup("orders");
+    eventually("A listed", () -> answer(lookup).equals(A.toString()));
+
+    zookeeper.stop();
+    assertEquals(A.toString(), answer(lookup), "from the cache, at once");
+
+    zookeeper.restart();
+    replica.register("orders", B);
+    // Answers alternate between A and B once both are listed: two in a row include B.
+    eventually("B listed", () -> List.of(answer(lookup), answer(lookup)).contains(B.toString()));
+  }
+
+  @Test
+  void aLookupBeforeTheCacheLoaded_orWithNoInstance_failsNamingServiceAndPath() throws Exception {
+    AddressLookup<HostAndPort> lookup = catalog(client()).lookup("payments");
+    String first = answer(lookup);
+    assertTrue(
+        first.equals("failed: no instance of payments is registered under /services")
+            || first.startsWith("failed: the catalog's cache of payments under /services has not loaded"),
+        first);
+    eventually("loaded", () -> answer(lookup).startsWith("failed: no instance"));
+  }
+
+  @Test
+  @SuppressWarnings("NullAway") // the nulls are the point
+  void badInput_failsAtOnce_namingIt() throws Exception {
+    CuratorFramework client = client();
+    assertEquals("client", assertThrows(NullPointerException.class, () -> ZooKeeperCatalog.create(null, "/s")).getMessage());
+    assertEquals("basePath", assertThrows(NullPointerException.class, () -> ZooKeeperCatalog.create(client, null)).getMessage());
+    assertTrue(
+        assertThrows(IllegalArgumentException.class, () -> ZooKeeperCatalog.create(client, "services"))
+            .getMessage()
+            .contains("basePath"));
+    ZooKeeperCatalog catalog = catalog(client);
+    assertEquals("service", assertThrows(NullPointerException.class, () -> catalog.lookup(null)).getMessage());
+    assertTrue(
+        assertThrows(IllegalArgumentException.class, () -> catalog.register(" ", A))
+            .getMessage()
+            .contains("service"));
+    assertTrue(
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> catalog.register("orders", HostAndPort.fromHost("10.0.0.7")))
+            .getMessage()
+            .contains("no port"));
+    catalog.close();
+    assertThrows(IllegalStateException.class, () -> catalog.lookup("orders"));
+  }
+
+  /** A connection for the catalog's tests: connects to anything, closes when told. */
+  private static final class Connection implements Closable {
+    final HostAndPort address;
+    private final UncancellableFuture<Void> closed = new UncancellableFuture<>();
+
+    Connection(HostAndPort address) {
+      this.address = address;
+    }
+
+    @Override
+    public ListenableFuture<Void> close() {
+      closed.set(null);
+      return closed;
+    }
+
+    @Override
+    public boolean isClosed() {
+      return closed.isDone();
+    }
+
+    @Override
+    public ListenableFuture<Void> closeFinished() {
+      return closed;
+    }
+  }
+
+  @Test
+  void followMoves_handsOverWhenTheCurrentReplicaLeaves() throws Exception {
+    ZooKeeperCatalog replicas = catalog(client());
+    Registration a = replicas.register("orders", A);
+    ZooKeeperCatalog clients = catalog(client());
+    AddressLookup<HostAndPort> lookup = clients.lookup("orders");
+    eventually("A listed", () -> answer(lookup).equals(A.toString()));
+    PersistentConnection<HostAndPort, Connection> orders =
+        PersistentConnection.<HostAndPort, Connection>builder("orders")
+            .addressLookup(lookup)
+            .connector(address -> Futures.immediateFuture(new Connection(address)))
+            .retryDelay(Duration.ofMillis(100))
+            .build();
+    toClose.add(() -> orders.close().get(10, TimeUnit.SECONDS));
+    assertEquals(A, orders.connected().get(10, TimeUnit.SECONDS).address);
+    Subscription following = clients.followMoves("orders", orders);
+    toClose.add(following);
+    CompletableFuture<HostAndPort> movedTo = new CompletableFuture<>();
+    orders.subscribeState(
+        (ConnectionState<HostAndPort, Connection> state) -> {
+          if (state.connection() != null && !A.equals(state.address())) {
+            movedTo.complete(state.address());
+          }
+        });
+
+    replicas.register("orders", B);
+    a.close(); // A deregisters before it stops
+
+    assertEquals(B, movedTo.get(10, TimeUnit.SECONDS));
+  }
+}
