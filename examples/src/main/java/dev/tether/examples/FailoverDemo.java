@@ -1,13 +1,15 @@
 package dev.tether.examples;
 
 import com.google.common.net.HostAndPort;
-import com.google.common.util.concurrent.Futures;
 import dev.tether.Event;
 import dev.tether.PersistentConnection;
+import dev.tether.Subscription;
 import dev.tether.grpc.ChannelFactory;
 import dev.tether.grpc.GrpcConnection;
 import dev.tether.grpc.GrpcConnector;
 import dev.tether.grpc.PersistentChannel;
+import dev.tether.zookeeper.Registration;
+import dev.tether.zookeeper.ZooKeeperCatalog;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.InsecureServerCredentials;
@@ -27,27 +29,35 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.retry.RetryOneTime;
+import org.apache.curator.test.TestingServer;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Two loopback gRPC replicas publish their addresses in a catalog; a client keeps calling one of
- * them every 100 ms through a persistent connection while a script kills and restarts the
- * replicas. Every event and every call is printed as it happens, then a summary. Runs about 25
- * seconds and exits by itself.
+ * Three loopback gRPC replicas register in a catalog on a real ZooKeeper (Curator's {@code
+ * TestingServer}, started and stopped here); a client finds them through the catalog and calls
+ * every 50 ms, fail-fast and wait-for-ready calls in turn, while a script kills the serving
+ * replica abruptly (no deregistration: it stays listed, as after {@code kill -9}), brings it back,
+ * then restarts all three one by one (deregister, wait, stop, start, register). Every event and
+ * every call is printed as it happens, then the failed calls per phase. Runs about 25 seconds and
+ * exits by itself.
  */
 public final class FailoverDemo {
-  private static final Duration CALL_EVERY = Duration.ofMillis(100);
+  private static final String SERVICE = "greeter";
+  private static final Duration CALL_EVERY = Duration.ofMillis(50);
   private static final Duration CALL_DEADLINE = Duration.ofSeconds(1);
-  private static final Duration RUN_FOR = Duration.ofSeconds(25);
 
   private final long start = System.nanoTime();
-  /** The catalog: the replicas that are up, in the order they came up. */
-  private final List<Replica> catalog = new CopyOnWriteArrayList<>();
+  private @Nullable ZooKeeperCatalog catalog;
+  private String phase = "start";
+  private final Map<String, int[]> perPhase = new LinkedHashMap<>(); // phase -> {calls, failed}
 
   private FailoverDemo() {}
 
@@ -88,6 +98,7 @@ public final class FailoverDemo {
     final String name;
     int port;
     @Nullable Server server;
+    @Nullable Registration registration;
 
     Replica(String name) {
       this.name = name;
@@ -117,123 +128,160 @@ public final class FailoverDemo {
               .start();
       port = ((InetSocketAddress) started.getListenSockets().get(0)).getPort();
       server = started;
-      catalog.add(this);
-      say("script", "started " + name + " on " + address() + "; it is in the catalog");
+      say("script", "started " + name + " on " + address());
     }
 
+    void register() {
+      registration = requireCatalog().register(SERVICE, address());
+      say("script", name + " registered in ZooKeeper");
+    }
+
+    void deregister() {
+      Registration current = registration;
+      if (current != null) {
+        current.close();
+        registration = null;
+        say("script", name + " deregistered");
+      }
+    }
+
+    /** Abruptly: no deregistration, so it stays listed until its ZooKeeper session would end. */
     void kill() throws InterruptedException {
-      catalog.remove(this);
       Server running = server;
       if (running != null) {
         running.shutdownNow();
         running.awaitTermination(5, TimeUnit.SECONDS);
       }
-      say("script", "killed " + name + "; it left the catalog");
+      say("script", "killed " + name + " abruptly; it is still listed in ZooKeeper");
+    }
+
+    /** Gracefully: calls in flight finish. */
+    void stop() throws InterruptedException {
+      Server running = server;
+      if (running != null) {
+        running.shutdown();
+        running.awaitTermination(5, TimeUnit.SECONDS);
+      }
+      say("script", "stopped " + name + " gracefully");
     }
   }
 
-  // ---- the client ----
+  private ZooKeeperCatalog requireCatalog() {
+    ZooKeeperCatalog current = catalog;
+    if (current == null) {
+      throw new IllegalStateException("no catalog yet");
+    }
+    return current;
+  }
+
+  // ---- the script and the client ----
 
   private void run() throws Exception {
-    Replica a = new Replica("replica-A");
-    Replica b = new Replica("replica-B");
-    a.start();
-    b.start();
-
-    List<String> connectedTo = new ArrayList<>();
-    PersistentConnection<HostAndPort, GrpcConnection<HostAndPort>> connection =
-        GrpcConnector.persistentConnection("greeter", ChannelFactory.plaintext())
-            .addressLookup(
-                () -> {
-                  // Each attempt asks the catalog again: that is the whole failover mechanism.
-                  if (catalog.isEmpty()) {
-                    return Futures.immediateFailedFuture(
-                        new IllegalStateException("no replica in the catalog"));
-                  }
-                  return Futures.immediateFuture(catalog.get(0).address());
-                })
-            .retryDelay(Duration.ofMillis(500))
-            .onEvent(
-                event -> {
-                  say("event", describe(event));
-                  if (event instanceof Event.Connected<HostAndPort, GrpcConnection<HostAndPort>> c) {
-                    connectedTo.add(c.connection().address().toString());
-                  }
-                })
-            .build();
-    Channel channel = PersistentChannel.of(connection);
-
-    List<Step> script =
-        List.of(
-            new Step(3, a::kill),
-            new Step(8, a::start),
-            new Step(12, b::kill),
-            new Step(16, a::kill),
-            new Step(19, b::start));
-
-    int calls = 0;
-    int failed = 0;
-    long lastSuccess = System.nanoTime();
-    long longestGap = 0;
-    int nextStep = 0;
-    while (elapsed() < RUN_FOR.toNanos()) {
-      if (nextStep < script.size() && elapsed() >= TimeUnit.SECONDS.toNanos(script.get(nextStep).atSecond)) {
-        script.get(nextStep++).action.run();
+    try (TestingServer zookeeper = new TestingServer(true);
+        CuratorFramework curator =
+            CuratorFrameworkFactory.newClient(zookeeper.getConnectString(), new RetryOneTime(200))) {
+      curator.start();
+      curator.blockUntilConnected(10, TimeUnit.SECONDS);
+      say("script", "ZooKeeper is up on " + zookeeper.getConnectString());
+      try (ZooKeeperCatalog zk = ZooKeeperCatalog.create(curator, "/services")) {
+        catalog = zk;
+        demo(zk);
       }
-      calls++;
-      long began = System.nanoTime();
-      try {
-        String replica =
-            ClientCalls.blockingUnaryCall(
-                channel,
-                HELLO,
-                CallOptions.DEFAULT
-                    .withWaitForReady()
-                    .withDeadlineAfter(CALL_DEADLINE.toMillis(), TimeUnit.MILLISECONDS),
-                "hello");
-        long now = System.nanoTime();
-        longestGap = Math.max(longestGap, now - lastSuccess);
-        lastSuccess = now;
-        say("call", String.format(Locale.ROOT, "#%d ok from %s in %d ms", calls, replica, millis(now - began)));
-      } catch (StatusRuntimeException e) {
-        failed++;
-        Status status = e.getStatus();
-        say("call", "#" + calls + " FAILED " + status.getCode() + ": " + status.getDescription());
-      }
-      Thread.sleep(CALL_EVERY.toMillis()); // the demo's own pacing: one call every 100 ms
     }
-    longestGap = Math.max(longestGap, System.nanoTime() - lastSuccess);
+  }
 
+  private void demo(ZooKeeperCatalog zk) throws Exception {
+    List<Replica> replicas = List.of(new Replica("A"), new Replica("B"), new Replica("C"));
+    for (Replica replica : replicas) {
+      replica.start();
+      replica.register();
+    }
+
+    PersistentConnection<HostAndPort, GrpcConnection<HostAndPort>> connection =
+        GrpcConnector.persistentConnection(SERVICE, ChannelFactory.plaintext())
+            .addressLookup(zk.lookup(SERVICE)) // each attempt asks the catalog again
+            .retryDelay(Duration.ofMillis(500))
+            .onEvent(event -> say("event", describe(event)))
+            .build();
+    Subscription moves = zk.followMoves(SERVICE, connection); // a replica that leaves: handOver()
+    Channel channel = PersistentChannel.of(connection);
+    connection.connected().get(10, TimeUnit.SECONDS);
+
+    phase = "steady";
+    callFor(channel, Duration.ofSeconds(3));
+
+    phase = "abrupt kill";
+    Replica serving = servingReplica(connection, replicas);
+    serving.kill();
+    callFor(channel, Duration.ofSeconds(3));
+    serving.deregister(); // its session would have ended by now
+    serving.start();
+    serving.register();
+    callFor(channel, Duration.ofSeconds(2));
+
+    phase = "rolling restart";
+    for (Replica replica : replicas) {
+      replica.deregister(); // clients on it hand over to another
+      callFor(channel, Duration.ofSeconds(1));
+      replica.stop();
+      replica.start();
+      replica.register();
+      callFor(channel, Duration.ofSeconds(1));
+    }
+    phase = "steady again";
+    callFor(channel, Duration.ofSeconds(2));
+
+    moves.close();
     connection.close().get(10, TimeUnit.SECONDS);
-    for (Replica replica : List.of(a, b)) {
+    for (Replica replica : replicas) {
+      replica.deregister();
       Server running = replica.server;
       if (running != null) {
         running.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
       }
     }
-    int failovers = 0;
-    for (int i = 1; i < connectedTo.size(); i++) {
-      if (!connectedTo.get(i).equals(connectedTo.get(i - 1))) {
-        failovers++;
-      }
-    }
     System.out.println();
-    System.out.printf(
-        Locale.ROOT,
-        "Summary: %d calls made, %d failed, %d failovers seen (%d connections), longest gap"
-            + " without a successful call: %d ms%n",
-        calls,
-        failed,
-        failovers,
-        connectedTo.size(),
-        millis(longestGap));
+    System.out.println("Summary: failed calls per phase (fail-fast and wait-for-ready calls in turn)");
+    perPhase.forEach(
+        (name, counts) ->
+            System.out.printf(Locale.ROOT, "  %-16s %4d calls, %3d failed%n", name, counts[0], counts[1]));
   }
 
-  private record Step(int atSecond, Action action) {}
+  private Replica servingReplica(
+      PersistentConnection<HostAndPort, GrpcConnection<HostAndPort>> connection,
+      List<Replica> replicas) {
+    HostAndPort current = connection.state().address();
+    for (Replica replica : replicas) {
+      if (replica.address().equals(current)) {
+        return replica;
+      }
+    }
+    return replicas.get(0);
+  }
 
-  @FunctionalInterface
-  private interface Action {
-    void run() throws Exception;
+  /** Calls every 50 ms for {@code period}, fail-fast and wait-for-ready calls in turn. */
+  private void callFor(Channel channel, Duration period) throws InterruptedException {
+    long end = System.nanoTime() + period.toNanos();
+    while (System.nanoTime() < end) {
+      int[] counts = perPhase.computeIfAbsent(phase, p -> new int[2]);
+      boolean waitForReady = counts[0]++ % 2 == 1;
+      CallOptions options =
+          CallOptions.DEFAULT.withDeadlineAfter(CALL_DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
+      String kind = waitForReady ? "wait-for-ready" : "fail-fast";
+      long began = System.nanoTime();
+      try {
+        String replica =
+            ClientCalls.blockingUnaryCall(
+                channel, HELLO, waitForReady ? options.withWaitForReady() : options, "hello");
+        say("call", String.format(
+            Locale.ROOT, "%-14s ok from %s in %d ms", kind, replica, millis(System.nanoTime() - began)));
+      } catch (StatusRuntimeException e) {
+        counts[1]++;
+        Status status = e.getStatus();
+        say("call", kind + " FAILED " + status.getCode() + ": " + status.getDescription());
+      }
+      Thread.sleep(CALL_EVERY.toMillis()); // the demo's own pacing
+    }
   }
 
   private static String describe(Event<HostAndPort, GrpcConnection<HostAndPort>> event) {
@@ -249,15 +297,12 @@ public final class FailoverDemo {
     return "AttemptingToConnect";
   }
 
-  private long elapsed() {
-    return System.nanoTime() - start;
-  }
-
   private static long millis(long nanos) {
     return TimeUnit.NANOSECONDS.toMillis(nanos);
   }
 
   private void say(String kind, String text) {
-    System.out.printf(Locale.ROOT, "%7.3fs  %-6s %s%n", elapsed() / 1e9, kind, text);
+    System.out.printf(
+        Locale.ROOT, "%7.3fs  %-6s [%s] %s%n", (System.nanoTime() - start) / 1e9, kind, phase, text);
   }
 }

@@ -2,9 +2,11 @@ package dev.tether.zookeeper;
 
 import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkState;
+import static com.google.common.util.concurrent.MoreExecutors.directExecutor;
 import static java.util.Objects.requireNonNull;
 
 import com.google.common.net.HostAndPort;
+import com.google.common.util.concurrent.ThreadFactoryBuilder;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import dev.tether.AddressLookup;
@@ -17,7 +19,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
@@ -53,8 +60,11 @@ import org.slf4j.LoggerFactory;
  * a service starts a watched cache of its instances (Curator's {@code ServiceCache}, one per
  * service, shared); each lookup answers from it at once, on the loop's thread. While ZooKeeper is
  * away the cache keeps what it last knew, so clients reconnect to the replicas they knew of. A
- * lookup fails, and the loop retries as usual, when the service has no instance, or when the
- * cache has not loaded yet; the message names the service and the base path.
+ * cache starts in the background, on the catalog's threads (starting makes ZooKeeper round
+ * trips); a lookup made before it has started answers once it has, and one made after its start
+ * failed starts it again. A lookup fails, and the loop retries as usual, when the service has no
+ * instance, or when the cache could not load (ZooKeeper unreachable: its first load waits at
+ * most 2 s); the message names the service and the base path.
  *
  * <p><b>Which instance.</b> A persistent connection looks the address up again only after its
  * last answer failed or dropped (or for a standby or a handover), so each {@link AddressLookup}
@@ -79,9 +89,80 @@ public final class ZooKeeperCatalog implements AutoCloseable {
   /** One started cache per service, made by the first lookup or followMoves of that service. */
   private final Map<String, Cache> caches = new ConcurrentHashMap<>();
   private final AtomicBoolean closed = new AtomicBoolean();
+  /** Waits for first loads of caches, so that no loop thread does. */
+  private final ExecutorService firstLoads =
+      Executors.newCachedThreadPool(
+          new ThreadFactoryBuilder().setNameFormat("tether-zookeeper-%d").setDaemon(true).build());
+  /** How long a lookup made before its cache's first load waits for it: 2 s. */
+  private static final long FIRST_LOAD_WAIT_MILLIS = 2_000;
 
-  /** A service's watched cache, and whether its first load is done. */
-  private record Cache(ServiceCache<Void> instances, CountDownLatch loaded) {}
+  /**
+   * The watched cache of one service, started in the background on the catalog's threads (its
+   * start makes ZooKeeper round trips) and started again by the next use after a start failed;
+   * and the listeners of {@link #followMoves}, which outlive a failed start.
+   */
+  private final class Cache {
+    final String service;
+    final List<Runnable> changed = new CopyOnWriteArrayList<>();
+    private @Nullable ListenableFuture<ServiceCache<Void>> started; // guarded by this
+
+    Cache(String service) {
+      this.service = service;
+    }
+
+    /** The started cache, now or later; starts it if it is not started or its start failed. */
+    synchronized ListenableFuture<ServiceCache<Void>> started() {
+      ListenableFuture<ServiceCache<Void>> now = started;
+      if (now == null || (now.isDone() && !succeeded(now))) {
+        now = Futures.submit(this::start, firstLoads);
+        started = now;
+      }
+      return now;
+    }
+
+    /** The started cache, if it is. */
+    synchronized @Nullable ServiceCache<Void> ready() {
+      ListenableFuture<ServiceCache<Void>> now = started;
+      return now != null && now.isDone() && succeeded(now) ? Futures.getUnchecked(now) : null;
+    }
+
+    private ServiceCache<Void> start() throws Exception {
+      ServiceCache<Void> cache = discovery.serviceCacheBuilder().name(service).build();
+      try {
+        cache.addListener(
+            new ServiceCacheListener() {
+              @Override
+              public void cacheChanged() {
+                changed.forEach(Runnable::run);
+              }
+
+              @Override
+              public void stateChanged(
+                  CuratorFramework client,
+                  org.apache.curator.framework.state.ConnectionState state) {}
+            });
+        if (!cache.startImmediate().await(FIRST_LOAD_WAIT_MILLIS, TimeUnit.MILLISECONDS)) {
+          throw new IllegalStateException("its first load did not finish in time");
+        }
+        return cache;
+      } catch (Exception e) {
+        cache.close();
+        throw new IllegalStateException(
+            "the catalog's cache of " + service + " under " + basePath
+                + " could not load (is ZooKeeper reachable?)",
+            e);
+      }
+    }
+  }
+
+  private static boolean succeeded(ListenableFuture<?> done) {
+    try {
+      Futures.getDone(done);
+      return true;
+    } catch (ExecutionException | CancellationException e) {
+      return false;
+    }
+  }
 
   private ZooKeeperCatalog(String basePath, ServiceDiscovery<Void> discovery) {
     this.basePath = basePath;
@@ -172,27 +253,34 @@ public final class ZooKeeperCatalog implements AutoCloseable {
     Cache cache = cache(service);
     AtomicReference<@Nullable HostAndPort> last = new AtomicReference<>();
     return () -> {
-      List<HostAndPort> live = addresses(cache);
-      if (live.isEmpty()) {
-        return Futures.immediateFailedFuture(
-            new IllegalStateException(
-                cache.loaded().getCount() > 0
-                    ? "the catalog's cache of " + service + " under " + basePath
-                        + " has not loaded yet (is ZooKeeper reachable?)"
-                    : "no instance of " + service + " is registered under " + basePath));
+      ServiceCache<Void> ready = cache.ready();
+      if (ready == null) {
+        // Not started yet, or its start failed: answer once it has started, off this thread.
+        return Futures.transform(
+            cache.started(), started -> pick(service, started, last), directExecutor());
       }
-      HostAndPort previous = last.get();
-      List<HostAndPort> others = new ArrayList<>(live);
-      others.remove(previous);
-      List<HostAndPort> from = others.isEmpty() ? live : others;
-      HostAndPort picked = from.get(ThreadLocalRandom.current().nextInt(from.size()));
-      last.set(picked);
-      return immediate(picked);
+      try {
+        return Futures.immediateFuture(pick(service, ready, last));
+      } catch (IllegalStateException e) {
+        return Futures.immediateFailedFuture(e);
+      }
     };
   }
 
-  private static ListenableFuture<HostAndPort> immediate(HostAndPort address) {
-    return Futures.immediateFuture(address);
+  /** One of the instances listed now, another than {@code last} if there is one. */
+  private HostAndPort pick(
+      String service, ServiceCache<Void> cache, AtomicReference<@Nullable HostAndPort> last) {
+    List<HostAndPort> live = addresses(cache);
+    if (live.isEmpty()) {
+      throw new IllegalStateException(
+          "no instance of " + service + " is registered under " + basePath);
+    }
+    List<HostAndPort> others = new ArrayList<>(live);
+    others.remove(last.get());
+    List<HostAndPort> from = others.isEmpty() ? live : others;
+    HostAndPort picked = from.get(ThreadLocalRandom.current().nextInt(from.size()));
+    last.set(picked);
+    return picked;
   }
 
   /**
@@ -208,34 +296,30 @@ public final class ZooKeeperCatalog implements AutoCloseable {
   public Subscription followMoves(String service, PersistentConnection<HostAndPort, ?> connection) {
     requireNonNull(connection, "connection");
     Cache cache = cache(service);
-    ServiceCacheListener listener =
-        new ServiceCacheListener() {
-          @Override
-          public void cacheChanged() {
-            ConnectionState<HostAndPort, ?> state = connection.state();
-            HostAndPort current = state.address();
-            if (state.status() == ConnectionState.Status.CONNECTED
-                && current != null
-                && !addresses(cache).contains(current)) {
-              logger.atInfo()
-                  .addKeyValue("persistent-connection-to", connection.serverName())
-                  .log("{} left {} under {}: handing over", current, service, basePath);
-              ListenableFuture<?> unused = connection.handOver();
-            }
+    Runnable listener =
+        () -> {
+          ServiceCache<Void> ready = cache.ready();
+          ConnectionState<HostAndPort, ?> state = connection.state();
+          HostAndPort current = state.address();
+          if (ready != null
+              && state.status() == ConnectionState.Status.CONNECTED
+              && current != null
+              && !addresses(ready).contains(current)) {
+            logger.atInfo()
+                .addKeyValue("persistent-connection-to", connection.serverName())
+                .log("{} left {} under {}: handing over", current, service, basePath);
+            ListenableFuture<?> unused = connection.handOver();
           }
-
-          @Override
-          public void stateChanged(
-              CuratorFramework client, org.apache.curator.framework.state.ConnectionState state) {}
         };
-    cache.instances().addListener(listener);
-    return () -> cache.instances().removeListener(listener);
+    cache.changed.add(listener);
+    ListenableFuture<?> unused = cache.started();
+    return () -> cache.changed.remove(listener);
   }
 
   /** The addresses the cache lists now. */
-  private static List<HostAndPort> addresses(Cache cache) {
+  private static List<HostAndPort> addresses(ServiceCache<Void> cache) {
     List<HostAndPort> addresses = new ArrayList<>();
-    for (ServiceInstance<Void> instance : cache.instances().getInstances()) {
+    for (ServiceInstance<Void> instance : cache.getInstances()) {
       Integer port = instance.getPort();
       if (port != null) {
         addresses.add(HostAndPort.fromParts(instance.getAddress(), port));
@@ -247,17 +331,9 @@ public final class ZooKeeperCatalog implements AutoCloseable {
   private Cache cache(String service) {
     checkService(service);
     checkState(!closed.get(), "the catalog at %s is closed", basePath);
-    return caches.computeIfAbsent(
-        service,
-        name -> {
-          ServiceCache<Void> instances = discovery.serviceCacheBuilder().name(name).build();
-          try {
-            return new Cache(instances, instances.startImmediate()); // loads in the background
-          } catch (Exception e) {
-            throw new IllegalStateException(
-                "could not start the catalog's cache of " + name + " under " + basePath, e);
-          }
-        });
+    Cache cache = caches.computeIfAbsent(service, Cache::new);
+    ListenableFuture<?> unused = cache.started(); // in the background
+    return cache;
   }
 
   private static void checkService(String service) {
@@ -274,6 +350,7 @@ public final class ZooKeeperCatalog implements AutoCloseable {
     if (!closed.compareAndSet(false, true)) {
       return;
     }
+    firstLoads.shutdownNow();
     try {
       discovery.close(); // closes its caches and unregisters its instances
     } catch (IOException e) {

@@ -80,8 +80,12 @@ class ZooKeeperCatalogTest {
   }
 
   private static String answer(AddressLookup<HostAndPort> lookup) {
+    return answer(lookup, 1);
+  }
+
+  private static String answer(AddressLookup<HostAndPort> lookup, int seconds) {
     try {
-      return String.valueOf(lookup.lookup().get(1, TimeUnit.SECONDS));
+      return String.valueOf(lookup.lookup().get(seconds, TimeUnit.SECONDS));
     } catch (ExecutionException e) {
       return "failed: " + String.valueOf(e.getCause()).replaceFirst("^[^:]*: ", "");
     } catch (Exception e) {
@@ -174,14 +178,36 @@ class ZooKeeperCatalogTest {
   }
 
   @Test
-  void aLookupBeforeTheCacheLoaded_orWithNoInstance_failsNamingServiceAndPath() throws Exception {
+  void aLookupWithNoInstance_failsNamingServiceAndPath() throws Exception {
     AddressLookup<HostAndPort> lookup = catalog(client()).lookup("payments");
-    String first = answer(lookup);
+    assertEquals("failed: no instance of payments is registered under /services", answer(lookup));
+  }
+
+  @Test
+  void aLookupMadeBeforeTheFirstLoad_answersOnceItIsDone_offTheCallersThread() throws Exception {
+    catalog(client()).register("orders", A);
+    ZooKeeperCatalog clients = catalog(client());
+    AddressLookup<HostAndPort> lookup = clients.lookup("orders");
+    ListenableFuture<HostAndPort> first = lookup.lookup(); // at once: the load is under way
+    assertEquals(A, first.get(5, TimeUnit.SECONDS));
+  }
+
+  @Test
+  void aLookupWhoseCacheCannotLoad_failsSayingSo() throws Exception {
+    CuratorFramework client = client();
+    ZooKeeperCatalog clients = catalog(client);
+    zookeeper.stop();
+    long before = System.nanoTime();
+    AddressLookup<HostAndPort> lookup = clients.lookup("orders");
+    assertTrue(System.nanoTime() - before < TimeUnit.MILLISECONDS.toNanos(500), "never blocks");
+    String answer = answer(lookup, 10);
     assertTrue(
-        first.equals("failed: no instance of payments is registered under /services")
-            || first.startsWith("failed: the catalog's cache of payments under /services has not loaded"),
-        first);
-    eventually("loaded", () -> answer(lookup).startsWith("failed: no instance"));
+        answer.startsWith("failed: the catalog's cache of orders under /services could not load"),
+        answer);
+
+    zookeeper.restart(); // the next lookup starts the cache again
+    catalog(client()).register("orders", A);
+    eventually("A listed", () -> answer(lookup, 5).equals(A.toString()));
   }
 
   @Test
