@@ -181,7 +181,9 @@ public final class FailoverDemo {
         CuratorFramework curator =
             CuratorFrameworkFactory.newClient(zookeeper.getConnectString(), new RetryOneTime(200))) {
       curator.start();
-      curator.blockUntilConnected(10, TimeUnit.SECONDS);
+      if (!curator.blockUntilConnected(10, TimeUnit.SECONDS)) {
+        throw new IllegalStateException("could not connect to the embedded ZooKeeper");
+      }
       say("script", "ZooKeeper is up on " + zookeeper.getConnectString());
       try (ZooKeeperCatalog zk = ZooKeeperCatalog.create(curator, "/services")) {
         catalog = zk;
@@ -192,6 +194,19 @@ public final class FailoverDemo {
 
   private void demo(ZooKeeperCatalog zk) throws Exception {
     List<Replica> replicas = List.of(new Replica("A"), new Replica("B"), new Replica("C"));
+    try {
+      script(zk, replicas);
+    } finally {
+      for (Replica replica : replicas) {
+        Server running = replica.server;
+        if (running != null) {
+          running.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        }
+      }
+    }
+  }
+
+  private void script(ZooKeeperCatalog zk, List<Replica> replicas) throws Exception {
     for (Replica replica : replicas) {
       replica.start();
       replica.register();
@@ -214,7 +229,7 @@ public final class FailoverDemo {
     Replica serving = servingReplica(connection, replicas);
     serving.kill();
     callFor(channel, Duration.ofSeconds(3));
-    serving.deregister(); // its session would have ended by now
+    serving.deregister(); // in real life, ZooKeeper drops it when the dead process's session ends
     serving.start();
     serving.register();
     callFor(channel, Duration.ofSeconds(2));
@@ -235,10 +250,6 @@ public final class FailoverDemo {
     connection.close().get(10, TimeUnit.SECONDS);
     for (Replica replica : replicas) {
       replica.deregister();
-      Server running = replica.server;
-      if (running != null) {
-        running.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-      }
     }
     System.out.println();
     System.out.println("Summary: failed calls per phase (fail-fast and wait-for-ready calls in turn)");

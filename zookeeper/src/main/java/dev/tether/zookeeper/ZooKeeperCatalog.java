@@ -1,31 +1,34 @@
 package dev.tether.zookeeper;
 
 import static com.google.common.base.Preconditions.checkArgument;
-import static com.google.common.base.Preconditions.checkState;
 import static com.google.common.util.concurrent.MoreExecutors.directExecutor;
 import static java.util.Objects.requireNonNull;
 
 import com.google.common.net.HostAndPort;
-import com.google.common.util.concurrent.ThreadFactoryBuilder;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
+import com.google.common.util.concurrent.ThreadFactoryBuilder;
 import dev.tether.AddressLookup;
 import dev.tether.ConnectionState;
 import dev.tether.PersistentConnection;
 import dev.tether.Subscription;
+import dev.tether.internal.DefaultScheduler;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.curator.framework.CuratorFramework;
@@ -61,10 +64,16 @@ import org.slf4j.LoggerFactory;
  * service, shared); each lookup answers from it at once, on the loop's thread. While ZooKeeper is
  * away the cache keeps what it last knew, so clients reconnect to the replicas they knew of. A
  * cache starts in the background, on the catalog's threads (starting makes ZooKeeper round
- * trips); a lookup made before it has started answers once it has, and one made after its start
- * failed starts it again. A lookup fails, and the loop retries as usual, when the service has no
- * instance, or when the cache could not load (ZooKeeper unreachable: its first load waits at
- * most 2 s); the message names the service and the base path.
+ * trips); a lookup made before its first load is done waits for it at most 2 s, off the loop's
+ * thread, and one made after its start failed starts it again. A lookup fails, and the loop
+ * retries as usual, when the service has no instance, when the cache has not loaded within those
+ * 2 s (ZooKeeper unreachable), or after {@link #close()}; the message names the service and the
+ * base path.
+ *
+ * <p><b>Following moves.</b> {@link #followMoves} hands over once the current address has been
+ * missing for 250 ms: when ZooKeeper comes back after a blip, Curator registers every instance
+ * again by deleting and creating its node, which must not move every client. A replica that
+ * leaves on purpose deregisters, then waits a second or so before it stops.
  *
  * <p><b>Which instance.</b> A persistent connection looks the address up again only after its
  * last answer failed or dropped (or for a standby or a handover), so each {@link AddressLookup}
@@ -89,12 +98,14 @@ public final class ZooKeeperCatalog implements AutoCloseable {
   /** One started cache per service, made by the first lookup or followMoves of that service. */
   private final Map<String, Cache> caches = new ConcurrentHashMap<>();
   private final AtomicBoolean closed = new AtomicBoolean();
-  /** Waits for first loads of caches, so that no loop thread does. */
-  private final ExecutorService firstLoads =
+  /** Start caches and run followers, so that no loop or Curator thread does. */
+  private final ExecutorService threads =
       Executors.newCachedThreadPool(
           new ThreadFactoryBuilder().setNameFormat("tether-zookeeper-%d").setDaemon(true).build());
   /** How long a lookup made before its cache's first load waits for it: 2 s. */
   private static final long FIRST_LOAD_WAIT_MILLIS = 2_000;
+  /** How long an address must stay missing before followMoves hands over: 250 ms. */
+  private static final long CONFIRM_MILLIS = 250;
 
   /**
    * The watched cache of one service, started in the background on the catalog's threads (its
@@ -110,30 +121,39 @@ public final class ZooKeeperCatalog implements AutoCloseable {
       this.service = service;
     }
 
-    /** The started cache, now or later; starts it if it is not started or its start failed. */
+    /**
+     * The started cache, now or once its first load is done. Starts it if it is not started, or
+     * if its start threw (ZooKeeper unreachable); a start under way is never given up.
+     */
     synchronized ListenableFuture<ServiceCache<Void>> started() {
       ListenableFuture<ServiceCache<Void>> now = started;
       if (now == null || (now.isDone() && !succeeded(now))) {
-        now = Futures.submit(this::start, firstLoads);
+        try {
+          now = Futures.submit(this::start, threads);
+        } catch (RejectedExecutionException e) {
+          now = Futures.immediateFailedFuture(closedException(service));
+        }
         started = now;
       }
       return now;
     }
 
-    /** The started cache, if it is. */
+    /** The started cache, if its first load is done. */
     synchronized @Nullable ServiceCache<Void> ready() {
       ListenableFuture<ServiceCache<Void>> now = started;
       return now != null && now.isDone() && succeeded(now) ? Futures.getUnchecked(now) : null;
     }
 
+    /** Starts the cache and waits, on a thread of the catalog, for its first load. */
     private ServiceCache<Void> start() throws Exception {
       ServiceCache<Void> cache = discovery.serviceCacheBuilder().name(service).build();
+      CountDownLatch loaded;
       try {
         cache.addListener(
             new ServiceCacheListener() {
               @Override
               public void cacheChanged() {
-                changed.forEach(Runnable::run);
+                threads.execute(() -> changed.forEach(Cache.this::runGuarded));
               }
 
               @Override
@@ -141,16 +161,23 @@ public final class ZooKeeperCatalog implements AutoCloseable {
                   CuratorFramework client,
                   org.apache.curator.framework.state.ConnectionState state) {}
             });
-        if (!cache.startImmediate().await(FIRST_LOAD_WAIT_MILLIS, TimeUnit.MILLISECONDS)) {
-          throw new IllegalStateException("its first load did not finish in time");
-        }
-        return cache;
+        loaded = cache.startImmediate(); // ensures the path: may fail if ZooKeeper is away
       } catch (Exception e) {
         cache.close();
         throw new IllegalStateException(
             "the catalog's cache of " + service + " under " + basePath
-                + " could not load (is ZooKeeper reachable?)",
+                + " could not start (is ZooKeeper reachable?)",
             e);
+      }
+      loaded.await(); // as long as it takes; close() interrupts it
+      return cache;
+    }
+
+    private void runGuarded(Runnable listener) {
+      try {
+        listener.run();
+      } catch (RuntimeException e) {
+        logger.warn("a follower of {} under {} failed", service, basePath, e);
       }
     }
   }
@@ -208,7 +235,9 @@ public final class ZooKeeperCatalog implements AutoCloseable {
     checkService(service);
     requireNonNull(address, "address");
     checkArgument(address.hasPort(), "address %s has no port", address);
-    checkState(!closed.get(), "the catalog at %s is closed", basePath);
+    if (closed.get()) {
+      throw closedException(service);
+    }
     ServiceInstance<Void> instance;
     try {
       instance =
@@ -218,10 +247,19 @@ public final class ZooKeeperCatalog implements AutoCloseable {
               .port(address.getPort())
               .serviceType(ServiceType.DYNAMIC)
               .build();
+    } catch (Exception e) {
+      throw new IllegalStateException("could not describe " + address + " as " + service, e);
+    }
+    try {
       discovery.registerService(instance);
     } catch (Exception e) {
+      unregister(instance); // Curator would put it back on the next reconnection otherwise
       throw new IllegalStateException(
           "could not register " + address + " as " + service + " under " + basePath, e);
+    }
+    if (closed.get()) { // close() came meanwhile: it may have missed this one
+      unregister(instance);
+      throw closedException(service);
     }
     logger.atInfo()
         .addKeyValue("service", service)
@@ -229,14 +267,27 @@ public final class ZooKeeperCatalog implements AutoCloseable {
     AtomicBoolean left = new AtomicBoolean();
     return () -> {
       if (left.compareAndSet(false, true)) {
-        try {
-          discovery.unregisterService(instance);
-        } catch (Exception e) {
-          throw new IllegalStateException(
-              "could not take " + address + " out of " + service + " under " + basePath, e);
-        }
+        unregister(instance);
       }
     };
+  }
+
+  /**
+   * Takes {@code instance} out of the catalog; a failure is logged (Curator keeps retrying the
+   * delete in the background, and the node is ephemeral anyway).
+   */
+  private void unregister(ServiceInstance<Void> instance) {
+    try {
+      discovery.unregisterService(instance);
+    } catch (Exception e) {
+      logger.warn(
+          "could not take {}:{} out of {} under {} at once; ZooKeeper will drop it",
+          instance.getAddress(),
+          instance.getPort(),
+          instance.getName(),
+          basePath,
+          e);
+    }
   }
 
   /**
@@ -253,11 +304,31 @@ public final class ZooKeeperCatalog implements AutoCloseable {
     Cache cache = cache(service);
     AtomicReference<@Nullable HostAndPort> last = new AtomicReference<>();
     return () -> {
+      if (closed.get()) {
+        return Futures.immediateFailedFuture(closedException(service));
+      }
       ServiceCache<Void> ready = cache.ready();
       if (ready == null) {
-        // Not started yet, or its start failed: answer once it has started, off this thread.
-        return Futures.transform(
-            cache.started(), started -> pick(service, started, last), directExecutor());
+        // Its first load is under way, or its start failed and starts again: answer once it has
+        // loaded, waiting at most 2 s; a lookup that gives up (or is cancelled) leaves it alone.
+        ListenableFuture<HostAndPort> answer =
+            Futures.transform(
+                Futures.withTimeout(
+                    Futures.nonCancellationPropagating(cache.started()),
+                    FIRST_LOAD_WAIT_MILLIS,
+                    TimeUnit.MILLISECONDS,
+                    DefaultScheduler.get()),
+                started -> pick(service, started, last),
+                directExecutor());
+        return Futures.catching(
+            answer,
+            TimeoutException.class,
+            timeout -> {
+              throw new IllegalStateException(
+                  "the catalog's cache of " + service + " under " + basePath
+                      + " has not loaded yet (is ZooKeeper reachable?)");
+            },
+            directExecutor());
       }
       try {
         return Futures.immediateFuture(pick(service, ready, last));
@@ -275,8 +346,9 @@ public final class ZooKeeperCatalog implements AutoCloseable {
       throw new IllegalStateException(
           "no instance of " + service + " is registered under " + basePath);
     }
+    HostAndPort previous = last.get();
     List<HostAndPort> others = new ArrayList<>(live);
-    others.remove(last.get());
+    others.removeIf(address -> address.equals(previous));
     List<HostAndPort> from = others.isEmpty() ? live : others;
     HostAndPort picked = from.get(ThreadLocalRandom.current().nextInt(from.size()));
     last.set(picked);
@@ -296,19 +368,24 @@ public final class ZooKeeperCatalog implements AutoCloseable {
   public Subscription followMoves(String service, PersistentConnection<HostAndPort, ?> connection) {
     requireNonNull(connection, "connection");
     Cache cache = cache(service);
-    Runnable listener =
+    Runnable check =
         () -> {
-          ServiceCache<Void> ready = cache.ready();
-          ConnectionState<HostAndPort, ?> state = connection.state();
-          HostAndPort current = state.address();
-          if (ready != null
-              && state.status() == ConnectionState.Status.CONNECTED
-              && current != null
-              && !addresses(ready).contains(current)) {
+          HostAndPort current = leftTheCatalog(cache, connection);
+          if (current != null) {
             logger.atInfo()
                 .addKeyValue("persistent-connection-to", connection.serverName())
                 .log("{} left {} under {}: handing over", current, service, basePath);
             ListenableFuture<?> unused = connection.handOver();
+          }
+        };
+    // Confirmed after a short wait: when ZooKeeper comes back after a blip, Curator registers
+    // every instance again by deleting and creating its node, which must not move every client.
+    Runnable listener =
+        () -> {
+          if (leftTheCatalog(cache, connection) != null) {
+            ScheduledFuture<?> unused =
+                DefaultScheduler.get()
+                    .schedule(() -> threads.execute(check), CONFIRM_MILLIS, TimeUnit.MILLISECONDS);
           }
         };
     cache.changed.add(listener);
@@ -316,12 +393,26 @@ public final class ZooKeeperCatalog implements AutoCloseable {
     return () -> cache.changed.remove(listener);
   }
 
+  /** The connection's current address, if it is connected there and the address is not listed. */
+  private static @Nullable HostAndPort leftTheCatalog(
+      Cache cache, PersistentConnection<HostAndPort, ?> connection) {
+    ServiceCache<Void> ready = cache.ready();
+    ConnectionState<HostAndPort, ?> state = connection.state();
+    HostAndPort current = state.address();
+    return ready != null
+            && state.status() == ConnectionState.Status.CONNECTED
+            && current != null
+            && !addresses(ready).contains(current)
+        ? current
+        : null;
+  }
+
   /** The addresses the cache lists now. */
   private static List<HostAndPort> addresses(ServiceCache<Void> cache) {
     List<HostAndPort> addresses = new ArrayList<>();
     for (ServiceInstance<Void> instance : cache.getInstances()) {
       Integer port = instance.getPort();
-      if (port != null) {
+      if (port != null && instance.getAddress() != null) {
         addresses.add(HostAndPort.fromParts(instance.getAddress(), port));
       }
     }
@@ -330,7 +421,9 @@ public final class ZooKeeperCatalog implements AutoCloseable {
 
   private Cache cache(String service) {
     checkService(service);
-    checkState(!closed.get(), "the catalog at %s is closed", basePath);
+    if (closed.get()) {
+      throw closedException(service);
+    }
     Cache cache = caches.computeIfAbsent(service, Cache::new);
     ListenableFuture<?> unused = cache.started(); // in the background
     return cache;
@@ -350,12 +443,31 @@ public final class ZooKeeperCatalog implements AutoCloseable {
     if (!closed.compareAndSet(false, true)) {
       return;
     }
-    firstLoads.shutdownNow();
-    try {
-      discovery.close(); // closes its caches and unregisters its instances
-    } catch (IOException e) {
-      throw new UncheckedIOException("could not close the catalog at " + basePath, e);
+    threads.shutdownNow(); // interrupts first loads still waiting
+    for (Cache cache : caches.values()) {
+      ServiceCache<Void> ready = cache.ready();
+      if (ready != null) {
+        closeQuietly(ready);
+      }
     }
+    try {
+      discovery.close(); // unregisters its instances, closes what caches it still knows
+    } catch (IOException | RuntimeException e) {
+      logger.warn("closing the catalog at {} did not finish cleanly", basePath, e);
+    }
+  }
+
+  private void closeQuietly(ServiceCache<Void> cache) {
+    try {
+      cache.close();
+    } catch (IOException | RuntimeException e) {
+      logger.warn("closing a cache of the catalog at {} failed", basePath, e);
+    }
+  }
+
+  private IllegalStateException closedException(String service) {
+    return new IllegalStateException(
+        "the catalog at " + basePath + " is closed (" + service + ")");
   }
 
   @Override
