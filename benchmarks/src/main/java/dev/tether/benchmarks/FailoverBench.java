@@ -176,10 +176,7 @@ final class FailoverBench {
   private static Stats pickFirst(int trials) throws Exception {
     Replica r1 = new Replica("r1");
     Replica r2 = new Replica("r2");
-    ManagedChannel channel =
-        NettyChannelBuilder.forTarget(StaticResolverProvider.target(List.of(r1.address(), r2.address())))
-            .usePlaintext()
-            .build();
+    ManagedChannel channel = pickFirst(r1, r2);
     try {
       return killTheServingReplica(trials, new Echo.Stub(channel), r1, r2, () -> {});
     } finally {
@@ -187,6 +184,14 @@ final class FailoverBench {
       r1.kill();
       r2.kill();
     }
+  }
+
+  /** A plain channel given both replicas' addresses: pick_first, through a static resolver. */
+  static ManagedChannel pickFirst(Replica r1, Replica r2) {
+    return NettyChannelBuilder.forTarget(
+            StaticResolverProvider.target(List.of(r1.address(), r2.address())))
+        .usePlaintext()
+        .build();
   }
 
   private static Stats sameAddress(int trials) throws Exception {

@@ -5,6 +5,7 @@ import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.SettableFuture;
 import dev.tether.Closable;
 import dev.tether.PersistentConnection;
+import dev.tether.testing.IdleConnection;
 import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -22,35 +23,15 @@ import org.openjdk.jmh.annotations.TearDown;
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 public class HandleBenchmark {
-  /** A connection that does nothing: the benchmark measures the handle, not a transport. */
-  static final class Idle implements Closable {
-    private final SettableFuture<Void> closed = SettableFuture.create();
 
-    @Override
-    public ListenableFuture<Void> close() {
-      closed.set(null);
-      return closed;
-    }
-
-    @Override
-    public boolean isClosed() {
-      return closed.isDone();
-    }
-
-    @Override
-    public ListenableFuture<Void> closeFinished() {
-      return closed;
-    }
-  }
-
-  private @Nullable PersistentConnection<String, Idle> connection;
+  private @Nullable PersistentConnection<String, IdleConnection> connection;
 
   @Setup(Level.Trial)
   public void setUp() throws Exception {
     connection =
-        PersistentConnection.<String, Idle>builder("handle")
+        PersistentConnection.<String, IdleConnection>builder("handle")
             .addressLookup(() -> Futures.immediateFuture("a"))
-            .connector(address -> Futures.immediateFuture(new Idle()))
+            .connector(address -> Futures.immediateFuture(new IdleConnection()))
             .logger(org.slf4j.helpers.NOPLogger.NOP_LOGGER)
             .build();
     connection.connected().get(10, TimeUnit.SECONDS);
@@ -64,17 +45,17 @@ public class HandleBenchmark {
   }
 
   @Benchmark
-  public ListenableFuture<Idle> connected() {
+  public ListenableFuture<IdleConnection> connected() {
     return java.util.Objects.requireNonNull(connection).connected();
   }
 
   @Benchmark
-  public @Nullable Idle currentConnection() {
+  public @Nullable IdleConnection currentConnection() {
     return java.util.Objects.requireNonNull(connection).currentConnection();
   }
 
   @Benchmark
-  public dev.tether.ConnectionState<String, Idle> state() {
+  public dev.tether.ConnectionState<String, IdleConnection> state() {
     return java.util.Objects.requireNonNull(connection).state();
   }
 }

@@ -11,7 +11,6 @@ import dev.tether.grpc.PersistentChannel;
 import io.grpc.Channel;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.ExecutorService;
@@ -86,10 +85,7 @@ final class PlannedMoveBench {
   private static Result pickFirst(int moves) throws Exception {
     Replica r1 = new Replica("r1");
     Replica r2 = new Replica("r2");
-    ManagedChannel channel =
-        NettyChannelBuilder.forTarget(StaticResolverProvider.target(List.of(r1.address(), r2.address())))
-            .usePlaintext()
-            .build();
+    ManagedChannel channel = FailoverBench.pickFirst(r1, r2);
     try {
       return underLoad(
           channel,

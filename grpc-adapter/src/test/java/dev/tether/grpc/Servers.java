@@ -65,6 +65,11 @@ public final class Servers implements AfterEachCallback {
     }
   }
 
+  /** The loopback address and port of a server this class started on Netty. */
+  public static com.google.common.net.HostAndPort address(Server server) {
+    return com.google.common.net.HostAndPort.fromParts("127.0.0.1", port(server));
+  }
+
   public static int port(Server server) {
     return ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
   }

@@ -4,11 +4,9 @@ import static com.google.common.util.concurrent.Futures.immediateFuture;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.common.util.concurrent.ListenableFuture;
-import com.google.common.util.concurrent.SettableFuture;
-import dev.tether.Closable;
 import dev.tether.Event;
 import dev.tether.PersistentConnection;
+import dev.tether.testing.IdleConnection;
 import dev.tether.testing.VirtualTimeScheduler;
 import java.util.List;
 import java.util.Map;
@@ -19,7 +17,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -43,38 +40,15 @@ class ConnectionRegistryTest {
     other.shutdownNow();
   }
 
-  /** A connection whose close finishes at once, so its Disconnected is delivered inside close(). */
-  private static final class InstantConnection implements Closable {
-    private final AtomicBoolean closed = new AtomicBoolean();
-    private final SettableFuture<Void> closeFinished = SettableFuture.create();
-
-    @Override
-    public ListenableFuture<Void> close() {
-      closed.set(true);
-      closeFinished.set(null);
-      return closeFinished;
-    }
-
-    @Override
-    public boolean isClosed() {
-      return closed.get();
-    }
-
-    @Override
-    public ListenableFuture<Void> closeFinished() {
-      return closeFinished;
-    }
-  }
-
   /**
    * A connected persistent connection whose Disconnected listener reads the registry on another
    * thread and waits for the answer, as code that the close triggers may do.
    */
-  private PersistentConnection<String, InstantConnection> connectedWithReadingListener() {
-    PersistentConnection<String, InstantConnection> connection =
-        PersistentConnection.<String, InstantConnection>builder("orders")
+  private PersistentConnection<String, IdleConnection> connectedWithReadingListener() {
+    PersistentConnection<String, IdleConnection> connection =
+        PersistentConnection.<String, IdleConnection>builder("orders")
             .addressLookup(() -> immediateFuture("orders-1"))
-            .connector(address -> immediateFuture(new InstantConnection()))
+            .connector(address -> immediateFuture(new IdleConnection()))
             .onEvent(
                 event -> {
                   if (event instanceof Event.Disconnected) {
@@ -105,7 +79,7 @@ class ConnectionRegistryTest {
 
   @Test
   void closeAll_callsCloseOutsideTheLock() throws Exception {
-    PersistentConnection<String, InstantConnection> connection = connectedWithReadingListener();
+    PersistentConnection<String, IdleConnection> connection = connectedWithReadingListener();
     registry.register("orders", connection);
 
     registry.closeAll().get(10, TimeUnit.SECONDS);
@@ -118,7 +92,7 @@ class ConnectionRegistryTest {
   @Test
   void registerAfterCloseAll_closesOutsideTheLock() throws Exception {
     registry.closeAll().get(10, TimeUnit.SECONDS);
-    PersistentConnection<String, InstantConnection> connection = connectedWithReadingListener();
+    PersistentConnection<String, IdleConnection> connection = connectedWithReadingListener();
 
     registry.register("orders", connection);
 

@@ -29,16 +29,12 @@ class HandoverLoadTest {
   private static final int HANDOVERS = 21;
   @RegisterExtension final Servers servers = new Servers();
 
-  private static HostAndPort address(Server server) {
-    return HostAndPort.fromParts("127.0.0.1", Servers.port(server));
-  }
-
   @Test
   void handOverUnderSteadyTraffic_losesNoCall() throws Exception {
     for (boolean waitForReady : new boolean[] {false, true}) {
       Server a = servers.netty("A", 0);
       Server b = servers.netty("B", 0);
-      AtomicReference<HostAndPort> catalog = new AtomicReference<>(address(a));
+      AtomicReference<HostAndPort> catalog = new AtomicReference<>(Servers.address(a));
       PersistentConnection<HostAndPort, GrpcConnection<HostAndPort>> connection =
           GrpcConnector.persistentConnection("echo", ChannelFactory.plaintext())
               .addressLookup(() -> Futures.immediateFuture(catalog.get()))
@@ -61,9 +57,9 @@ class HandoverLoadTest {
             Server to = move % 2 == 0 ? b : a;
             String name = to == b ? "B" : "A";
             long answered = traffic.answeredBy(name);
-            catalog.set(address(to));
+            catalog.set(Servers.address(to));
             GrpcConnection<HostAndPort> now = connection.handOver().get(10, TimeUnit.SECONDS);
-            assertEquals(address(to), now.address());
+            assertEquals(Servers.address(to), now.address());
             assertTrue(traffic.awaitAnswers(name, answered + 50, 10_000), traffic.summary());
           }
 

@@ -39,16 +39,12 @@ class StandbyFailoverTest {
 
   @RegisterExtension final Servers servers = new Servers();
 
-  private static HostAndPort address(Server server) {
-    return HostAndPort.fromParts("127.0.0.1", Servers.port(server));
-  }
-
   @Test
   void servingReplicaKilled_theStandbyTakesOver_andTrafficGoesOnThere() throws Exception {
     Server a = servers.netty("A", 0);
     Server b = servers.netty("B", 0);
     // A catalog that answers its replicas in turn, skipping withdrawn ones.
-    List<HostAndPort> published = new CopyOnWriteArrayList<>(List.of(address(a), address(b)));
+    List<HostAndPort> published = new CopyOnWriteArrayList<>(List.of(Servers.address(a), Servers.address(b)));
     AtomicInteger turn = new AtomicInteger();
     Queue<String> problems = new ConcurrentLinkedQueue<>();
     CompletableFuture<GrpcConnection<HostAndPort>> afterKill = new CompletableFuture<>();
@@ -69,12 +65,12 @@ class StandbyFailoverTest {
     PersistentChannel channel = PersistentChannel.of(connection);
     try {
       GrpcConnection<HostAndPort> onA = connection.connected().get(10, TimeUnit.SECONDS);
-      assertEquals(address(a), onA.address());
+      assertEquals(Servers.address(a), onA.address());
       CompletableFuture<ConnectionState<HostAndPort, GrpcConnection<HostAndPort>>> standing =
           new CompletableFuture<>();
       connection.subscribeState(
           state -> {
-            if (address(b).equals(state.standbyAddress())) {
+            if (Servers.address(b).equals(state.standbyAddress())) {
               standing.complete(state);
             }
             if (state.connection() != null && state.connection() != onA) {
@@ -96,11 +92,11 @@ class StandbyFailoverTest {
         assertTrue(traffic.awaitAnswers("A", 300, 10_000), traffic.summary());
         int channelsBefore = channels.created().size();
         assertEquals(2, channelsBefore, "one to A, the standby's to B");
-        published.remove(address(a));
+        published.remove(Servers.address(a));
         a.shutdownNow(); // unplanned
 
         GrpcConnection<HostAndPort> onB = afterKill.get(10, TimeUnit.SECONDS);
-        assertEquals(address(b), onB.address());
+        assertEquals(Servers.address(b), onB.address());
         assertEquals(channelsBefore, channels.created().size(), "the standby's: no new channel");
         assertTrue(traffic.awaitAnswers("B", 300, 10_000), traffic.summary());
         assertSame(onB, connection.currentConnection());

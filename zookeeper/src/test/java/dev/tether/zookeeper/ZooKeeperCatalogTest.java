@@ -9,11 +9,10 @@ import com.google.common.net.HostAndPort;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import dev.tether.AddressLookup;
-import dev.tether.Closable;
 import dev.tether.ConnectionState;
 import dev.tether.PersistentConnection;
 import dev.tether.Subscription;
-import dev.tether.internal.UncancellableFuture;
+import dev.tether.testing.IdleConnection;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -242,32 +241,6 @@ class ZooKeeperCatalogTest {
     assertEquals("failed: the catalog at /services is closed (orders)", answer(before));
   }
 
-  /** A connection for the catalog's tests: connects to anything, closes when told. */
-  private static final class Connection implements Closable {
-    final HostAndPort address;
-    private final UncancellableFuture<Void> closed = new UncancellableFuture<>();
-
-    Connection(HostAndPort address) {
-      this.address = address;
-    }
-
-    @Override
-    public ListenableFuture<Void> close() {
-      closed.set(null);
-      return closed;
-    }
-
-    @Override
-    public boolean isClosed() {
-      return closed.isDone();
-    }
-
-    @Override
-    public ListenableFuture<Void> closeFinished() {
-      return closed;
-    }
-  }
-
   @Test
   void followMoves_handsOverWhenTheCurrentReplicaLeaves() throws Exception {
     ZooKeeperCatalog replicas = catalog(client());
@@ -275,19 +248,20 @@ class ZooKeeperCatalogTest {
     ZooKeeperCatalog clients = catalog(client());
     AddressLookup<HostAndPort> lookup = clients.lookup("orders");
     eventually("A listed", () -> answer(lookup).equals(A.toString()));
-    PersistentConnection<HostAndPort, Connection> orders =
-        PersistentConnection.<HostAndPort, Connection>builder("orders")
+    PersistentConnection<HostAndPort, IdleConnection> orders =
+        PersistentConnection.<HostAndPort, IdleConnection>builder("orders")
             .addressLookup(lookup)
-            .connector(address -> Futures.immediateFuture(new Connection(address)))
+            .connector(address -> Futures.immediateFuture(new IdleConnection()))
             .retryDelay(Duration.ofMillis(100))
             .build();
     toClose.add(() -> orders.close().get(10, TimeUnit.SECONDS));
-    assertEquals(A, orders.connected().get(10, TimeUnit.SECONDS).address);
+    orders.connected().get(10, TimeUnit.SECONDS);
+    assertEquals(A, orders.state().address());
     Subscription following = clients.followMoves("orders", orders);
     toClose.add(following);
     CompletableFuture<HostAndPort> movedTo = new CompletableFuture<>();
     orders.subscribeState(
-        (ConnectionState<HostAndPort, Connection> state) -> {
+        (ConnectionState<HostAndPort, IdleConnection> state) -> {
           if (state.connection() != null && !A.equals(state.address())) {
             movedTo.complete(state.address());
           }
