@@ -69,28 +69,11 @@ class ZooKeeperCatalogTest {
     return catalog;
   }
 
-  /** Waits, bounded, until the watched cache shows what a ZooKeeper change made. */
-  private static void eventually(String what, BooleanSupplier condition) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (!condition.getAsBoolean()) {
-      assertTrue(System.nanoTime() < deadline, "never: " + what);
-      TimeUnit.MILLISECONDS.sleep(10); // polls ZooKeeper's watch, bounded; not a timing wait
-    }
-  }
 
   private static String answer(AddressLookup<HostAndPort> lookup) {
-    return answer(lookup, 1);
+    return Answers.answer(lookup, 1);
   }
 
-  private static String answer(AddressLookup<HostAndPort> lookup, int seconds) {
-    try {
-      return String.valueOf(lookup.lookup().get(seconds, TimeUnit.SECONDS));
-    } catch (ExecutionException e) {
-      return "failed: " + String.valueOf(e.getCause()).replaceFirst("^[^:]*: ", "");
-    } catch (Exception e) {
-      return "threw: " + e;
-    }
-  }
 
   @Test
   void aRegisteredReplicaIsLookedUp_andLeavesWhenItsRegistrationCloses() throws Exception {
@@ -98,10 +81,10 @@ class ZooKeeperCatalogTest {
     AddressLookup<HostAndPort> lookup = catalog(client()).lookup("orders");
 
     Registration registration = replica.register("orders", A);
-    eventually("A listed", () -> answer(lookup).equals(A.toString()));
+    Answers.eventually("A listed", () -> answer(lookup).equals(A.toString()));
 
     registration.close();
-    eventually("A gone", () -> answer(lookup).startsWith("failed"));
+    Answers.eventually("A gone", () -> answer(lookup).startsWith("failed"));
     assertEquals("failed: no instance of orders is registered under /services", answer(lookup));
     registration.close(); // idempotent
   }
@@ -112,7 +95,7 @@ class ZooKeeperCatalogTest {
     replicas.register("orders", A);
     replicas.register("orders", B);
     AddressLookup<HostAndPort> lookup = catalog(client()).lookup("orders");
-    eventually("both listed", () -> !answer(lookup).equals(answer(lookup)));
+    Answers.eventually("both listed", () -> !answer(lookup).equals(answer(lookup)));
 
     String previous = answer(lookup);
     for (int i = 0; i < 20; i++) {
@@ -128,14 +111,14 @@ class ZooKeeperCatalogTest {
     ZooKeeperCatalog replica = catalog(replicaClient);
     replica.register("orders", A);
     AddressLookup<HostAndPort> lookup = catalog(client()).lookup("orders");
-    eventually("A listed", () -> answer(lookup).equals(A.toString()));
+    Answers.eventually("A listed", () -> answer(lookup).equals(A.toString()));
 
     long oldSession = replicaClient.getZookeeperClient().getZooKeeper().getSessionId();
     replicaClient.getZookeeperClient().getZooKeeper().getTestable().injectSessionExpiration();
 
     // The ephemeral node belonged to the lost session; the renewed one registers A again.
     CuratorFramework observer = client();
-    eventually(
+    Answers.eventually(
         "A registered by the new session",
         () -> {
           try {
@@ -147,7 +130,7 @@ class ZooKeeperCatalogTest {
             return false;
           }
         });
-    eventually("A listed again", () -> answer(lookup).equals(A.toString()));
+    Answers.eventually("A listed again", () -> answer(lookup).equals(A.toString()));
   }
 
   private static long ownerOfTheOnlyInstance(CuratorFramework client) throws Exception {
@@ -165,7 +148,7 @@ class ZooKeeperCatalogTest {
     ZooKeeperCatalog replica = catalog(client());
     replica.register("orders", A);
     AddressLookup<HostAndPort> lookup = catalog(client()).lookup("orders");
-    eventually("A listed", () -> answer(lookup).equals(A.toString()));
+    Answers.eventually("A listed", () -> answer(lookup).equals(A.toString()));
 
     zookeeper.stop();
     assertEquals(A.toString(), answer(lookup), "from the cache, at once");
@@ -173,7 +156,7 @@ class ZooKeeperCatalogTest {
     zookeeper.restart();
     replica.register("orders", B);
     // Answers alternate between A and B once both are listed: two in a row include B.
-    eventually("B listed", () -> List.of(answer(lookup), answer(lookup)).contains(B.toString()));
+    Answers.eventually("B listed", () -> List.of(answer(lookup), answer(lookup)).contains(B.toString()));
   }
 
   @Test
@@ -199,7 +182,7 @@ class ZooKeeperCatalogTest {
     long before = System.nanoTime();
     AddressLookup<HostAndPort> lookup = clients.lookup("orders");
     assertTrue(System.nanoTime() - before < TimeUnit.MILLISECONDS.toNanos(500), "never blocks");
-    String answer = answer(lookup, 10);
+    String answer = Answers.answer(lookup, 10);
     assertTrue(
         // Not loaded within the lookup's wait, or its start failed already: either says so.
         answer.startsWith("failed: the catalog's cache of orders under /services ")
@@ -208,7 +191,7 @@ class ZooKeeperCatalogTest {
 
     zookeeper.restart(); // the next lookup starts the cache again
     catalog(client()).register("orders", A);
-    eventually("A listed", () -> answer(lookup, 5).equals(A.toString()));
+    Answers.eventually("A listed", () -> Answers.answer(lookup, 5).equals(A.toString()));
   }
 
   @Test
@@ -247,7 +230,7 @@ class ZooKeeperCatalogTest {
     Registration a = replicas.register("orders", A);
     ZooKeeperCatalog clients = catalog(client());
     AddressLookup<HostAndPort> lookup = clients.lookup("orders");
-    eventually("A listed", () -> answer(lookup).equals(A.toString()));
+    Answers.eventually("A listed", () -> answer(lookup).equals(A.toString()));
     PersistentConnection<HostAndPort, IdleConnection> orders =
         PersistentConnection.<HostAndPort, IdleConnection>builder("orders")
             .addressLookup(lookup)
