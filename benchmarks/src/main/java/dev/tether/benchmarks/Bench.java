@@ -5,7 +5,7 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * The benchmarks' entry point: {@code Bench <failover|recovery|hotpath|hotpath-ratio|scale|budget|all>
+ * The benchmarks' entry point: {@code Bench <failover|recovery|hotpath|hotpath-ratio|scale|budget|rolling|all>
  * [--quick|--full] [case...]}, where the cases (hotpath-ratio only, all by default) are {@code
  * inprocess/fail-fast}, {@code inprocess/wait-for-ready}, {@code netty/fail-fast} and {@code
  * netty/wait-for-ready}. Each prints one line per figure. {@code --quick} finishes within a
@@ -18,7 +18,7 @@ public final class Bench {
   public static void main(String[] args) throws Exception {
     if (args.length == 0) {
       System.err.println(
-          "usage: Bench <failover|recovery|hotpath|hotpath-ratio|scale|budget|all> [--quick|--full]"
+          "usage: Bench <failover|recovery|hotpath|hotpath-ratio|scale|budget|rolling|all> [--quick|--full]"
               + " [case...]");
       System.exit(2);
     }
@@ -41,6 +41,7 @@ public final class Bench {
       case "hotpath-ratio" -> HotPathRatioBench.run(quick, cases(args));
       case "scale" -> ScaleBench.run(quick);
       case "budget" -> BudgetBench.run(quick);
+      case "rolling" -> RollingRestartBench.run(quick);
       case "all" -> {
         FailoverBench.run(quick);
         RecoveryBench.run(quick);
@@ -48,6 +49,7 @@ public final class Bench {
         HotPathRatioBench.run(quick, List.of());
         ScaleBench.run(quick);
         BudgetBench.run(quick);
+        RollingRestartBench.run(quick);
       }
       default -> {
         System.err.println("unknown benchmark: " + which);

@@ -10,7 +10,6 @@ import dev.tether.grpc.GrpcConnection;
 import dev.tether.grpc.GrpcConnector;
 import dev.tether.grpc.PersistentChannel;
 import io.grpc.ManagedChannel;
-import io.grpc.NameResolverRegistry;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.time.Duration;
@@ -36,7 +35,7 @@ final class FailoverBench {
 
   static void run(boolean quick) throws Exception {
     int trials = quick ? 10 : 50;
-    NameResolverRegistry.getDefaultRegistry().register(new StaticResolverProvider());
+    StaticResolverProvider.install();
     Stats tether = tether(trials, false);
     Stats standby = tether(trials, true);
     Stats pickFirst = pickFirst(trials);

@@ -38,18 +38,22 @@ final class PlannedMoveBench {
     report("grpc-java pick_first, graceful shutdown", pickFirst(moves), moves);
   }
 
-  private record Result(long calls, long failed, long slowestMicros, long millis) {}
+  /** Calls made and failed, the slowest call, the longest time without a success, the run's length. */
+  record Result(long calls, long failed, long slowestMicros, long longestGapMicros, long millis) {
+    String line() {
+      return String.format(
+          Locale.ROOT,
+          "%d calls (%.0f/s), %d failed, slowest call %.1f ms, longest gap without a success %.1f ms",
+          calls,
+          calls * 1000.0 / millis,
+          failed,
+          slowestMicros / 1000.0,
+          longestGapMicros / 1000.0);
+    }
+  }
 
   private static void report(String what, Result result, int moves) {
-    System.out.printf(
-        Locale.ROOT,
-        "planned move %-42s %d moves: %d calls (%.0f/s), %d failed, slowest call %.1f ms%n",
-        what,
-        moves,
-        result.calls(),
-        result.calls() * 1000.0 / result.millis(),
-        result.failed(),
-        result.slowestMicros() / 1000.0);
+    System.out.printf(Locale.ROOT, "planned move %-42s %d moves: %s%n", what, moves, result.line());
   }
 
   private static Result tether(int moves) throws Exception {
@@ -103,15 +107,18 @@ final class PlannedMoveBench {
   }
 
   @FunctionalInterface
-  private interface Move {
+  interface Move {
     void run() throws Exception;
   }
 
-  private static Result underLoad(Channel channel, int moves, Move move) throws Exception {
+  /** Runs {@code move} {@code moves} times while four threads make fail-fast unary calls. */
+  static Result underLoad(Channel channel, int moves, Move move) throws Exception {
     AtomicBoolean stop = new AtomicBoolean();
     AtomicLong calls = new AtomicLong();
     AtomicLong failed = new AtomicLong();
     AtomicLong slowest = new AtomicLong();
+    AtomicLong lastSuccess = new AtomicLong(System.nanoTime());
+    AtomicLong longestGap = new AtomicLong();
     Echo.Stub stub = new Echo.Stub(channel);
     ExecutorService callers = Executors.newFixedThreadPool(CALLERS);
     try {
@@ -125,6 +132,9 @@ final class PlannedMoveBench {
                               long started = System.nanoTime();
                               try {
                                 stub.withDeadlineAfter(10, TimeUnit.SECONDS).say("x");
+                                long now = System.nanoTime();
+                                long gap = now - lastSuccess.getAndSet(now);
+                                longestGap.accumulateAndGet(gap / 1000, Math::max);
                               } catch (StatusRuntimeException e) {
                                 failed.incrementAndGet();
                               }
@@ -145,7 +155,7 @@ final class PlannedMoveBench {
         loop.get(30, TimeUnit.SECONDS);
       }
       long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began);
-      return new Result(calls.get(), failed.get(), slowest.get(), millis);
+      return new Result(calls.get(), failed.get(), slowest.get(), longestGap.get(), millis);
     } finally {
       callers.shutdownNow();
     }

@@ -19,6 +19,16 @@ import org.jspecify.annotations.Nullable;
 final class StaticResolverProvider extends NameResolverProvider {
   static final String SCHEME = "tether-static";
 
+  private static final java.util.concurrent.atomic.AtomicBoolean INSTALLED =
+      new java.util.concurrent.atomic.AtomicBoolean();
+
+  /** Registers the provider with gRPC, once per JVM. */
+  static void install() {
+    if (INSTALLED.compareAndSet(false, true)) {
+      io.grpc.NameResolverRegistry.getDefaultRegistry().register(new StaticResolverProvider());
+    }
+  }
+
   static String target(List<HostAndPort> addresses) {
     StringBuilder target = new StringBuilder(SCHEME + ":///");
     for (int i = 0; i < addresses.size(); i++) {
