@@ -255,4 +255,51 @@ class ZooKeeperCatalogTest {
 
     assertEquals(B, movedTo.get(10, TimeUnit.SECONDS));
   }
+
+  @Test
+  void aKilledReplicaStillListed_isTriedOnce_thenAvoided_andZooKeeperAwayKeepsTheConnection()
+      throws Exception {
+    ZooKeeperCatalog replicas = catalog(client());
+    replicas.register("orders", A); // killed with kill -9: still listed, refuses connections
+    replicas.register("orders", B);
+    ZooKeeperCatalog clients = catalog(client());
+    AddressLookup<HostAndPort> lookup = clients.lookup("orders");
+    Answers.eventually("both listed", () -> !answer(lookup).equals(answer(lookup)));
+    List<HostAndPort> tried = new java.util.concurrent.CopyOnWriteArrayList<>();
+    PersistentConnection<HostAndPort, IdleConnection> orders =
+        PersistentConnection.<HostAndPort, IdleConnection>builder("orders")
+            .addressLookup(lookup)
+            .connector(
+                address -> {
+                  tried.add(address);
+                  return address.equals(A)
+                      ? Futures.immediateFailedFuture(new java.net.ConnectException("refused"))
+                      : Futures.immediateFuture(new IdleConnection());
+                })
+            .retryDelay(Duration.ofMillis(50))
+            .build();
+    toClose.add(() -> orders.close().get(10, TimeUnit.SECONDS));
+    IdleConnection onB = orders.connected().get(10, TimeUnit.SECONDS);
+    assertEquals(B, orders.state().address());
+    assertTrue(tried.size() <= 2 && tried.get(tried.size() - 1).equals(B), tried.toString());
+
+    zookeeper.stop(); // the catalog goes away: the current connection stays
+    assertTrue(orders.currentConnection() == onB);
+    assertEquals(ConnectionState.Status.CONNECTED, orders.state().status());
+    onB.drop(); // and a drop reconnects from what the cache knew
+    IdleConnection again = orders.connected().get(10, TimeUnit.SECONDS);
+    assertTrue(again != onB);
+    for (int i = 1; i < tried.size(); i++) {
+      assertTrue(
+          !(tried.get(i).equals(A) && tried.get(i - 1).equals(A)),
+          "the killed replica twice in a row: " + tried);
+    }
+    zookeeper.restart();
+    replicas.register("orders", HostAndPort.fromParts("127.0.0.1", 50053));
+    Answers.eventually(
+        "a new replica listed after ZooKeeper's return",
+        () ->
+            List.of(answer(lookup), answer(lookup), answer(lookup), answer(lookup))
+                .contains("127.0.0.1:50053"));
+  }
 }
