@@ -153,7 +153,7 @@ public final class ZooKeeperCatalog implements AutoCloseable {
             new ServiceCacheListener() {
               @Override
               public void cacheChanged() {
-                threads.execute(() -> changed.forEach(Cache.this::runGuarded));
+                onOwnThread(() -> changed.forEach(Cache.this::runGuarded));
               }
 
               @Override
@@ -169,7 +169,16 @@ public final class ZooKeeperCatalog implements AutoCloseable {
                 + " could not start (is ZooKeeper reachable?)",
             e);
       }
-      loaded.await(); // as long as it takes; close() interrupts it
+      try {
+        loaded.await(); // as long as it takes; close() interrupts it
+      } catch (InterruptedException e) {
+        cache.close(); // Curator's discovery does not know it before its first load
+        throw e;
+      }
+      if (closed.get()) {
+        cache.close(); // close() came during the load: it may have missed this one
+        throw closedException(service);
+      }
       return cache;
     }
 
@@ -368,9 +377,12 @@ public final class ZooKeeperCatalog implements AutoCloseable {
   public Subscription followMoves(String service, PersistentConnection<HostAndPort, ?> connection) {
     requireNonNull(connection, "connection");
     Cache cache = cache(service);
+    AtomicBoolean active = new AtomicBoolean(true);
+    AtomicBoolean pending = new AtomicBoolean();
     Runnable check =
         () -> {
-          HostAndPort current = leftTheCatalog(cache, connection);
+          pending.set(false);
+          HostAndPort current = active.get() ? leftTheCatalog(cache, connection) : null;
           if (current != null) {
             logger.atInfo()
                 .addKeyValue("persistent-connection-to", connection.serverName())
@@ -382,15 +394,32 @@ public final class ZooKeeperCatalog implements AutoCloseable {
     // every instance again by deleting and creating its node, which must not move every client.
     Runnable listener =
         () -> {
-          if (leftTheCatalog(cache, connection) != null) {
+          if (active.get()
+              && leftTheCatalog(cache, connection) != null
+              && pending.compareAndSet(false, true)) { // one check at a time
             ScheduledFuture<?> unused =
                 DefaultScheduler.get()
-                    .schedule(() -> threads.execute(check), CONFIRM_MILLIS, TimeUnit.MILLISECONDS);
+                    .schedule(() -> onOwnThread(check), CONFIRM_MILLIS, TimeUnit.MILLISECONDS);
           }
         };
     cache.changed.add(listener);
     ListenableFuture<?> unused = cache.started();
-    return () -> cache.changed.remove(listener);
+    return () -> {
+      active.set(false); // a check already scheduled does nothing
+      cache.changed.remove(listener);
+    };
+  }
+
+  /** Runs {@code task} on the catalog's threads, unless the catalog is closed. */
+  private void onOwnThread(Runnable task) {
+    if (closed.get()) {
+      return;
+    }
+    try {
+      threads.execute(task);
+    } catch (RejectedExecutionException e) {
+      // closed meanwhile: nothing to do
+    }
   }
 
   /** The connection's current address, if it is connected there and the address is not listed. */
