@@ -79,6 +79,9 @@ class StressTest {
     AtomicInteger pendingConnects = new AtomicInteger();
     Queue<Runnable> held = new ConcurrentLinkedQueue<>();
     EventGrammar<String, FakeConnection> main = new EventGrammar<>("main", true, problems, inside);
+    // What the loop was doing when close() came: says where it waited if too little happened.
+    java.util.concurrent.atomic.AtomicReference<String> beforeClose =
+        new java.util.concurrent.atomic.AtomicReference<>("");
 
     PersistentConnection<String, FakeConnection> pc =
         PersistentConnection.<String, FakeConnection>builder("stress")
@@ -191,6 +194,9 @@ class StressTest {
                 pc.currentConnection();
               }
               if (step == steps * 3 / 4) {
+                beforeClose.set(
+                    pc.state() + "; " + time.pendingTaskCount() + " tasks pending, next in "
+                        + time.nextTaskDelay() + "; " + held.size() + " answers held");
                 pc.close();
               }
             }));
@@ -218,7 +224,7 @@ class StressTest {
 
     assertEquals(List.of(), new ArrayList<>(problems));
     assertTrue(states.closedSeen, "the state listener saw CLOSED");
-    assertTrue(main.connections() >= 3, "only " + main.connections() + " connections: too little happened; " + pc + " made " + made.size() + " lookups/serial " + serial.get() + " time " + time.now() + " pending " + time.pendingTaskCount());
+    assertTrue(main.connections() >= 3, "only " + main.connections() + " connections: too little happened; " + pc + " made " + made.size() + " lookups/serial " + serial.get() + " time " + time.now() + " pending " + time.pendingTaskCount() + "; before close: " + beforeClose.get());
     assertNull(pc.currentConnection());
     for (FakeConnection c : made) {
       assertTrue(c.isClosed(), c + " was left open");
