@@ -1,7 +1,5 @@
 package dev.tether;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-
 import java.util.ArrayList;
 import java.util.List;
 
@@ -12,7 +10,7 @@ import java.util.List;
  * each event arrived on.
  */
 final class RecordingListener<A, C> implements EventListener<A, C> {
-  private final List<String> lines = new ArrayList<>();
+  private final Lines lines = new Lines();
   private final List<Event<A, C>> events = new ArrayList<>();
   private final List<Thread> threads = new ArrayList<>();
 
@@ -40,15 +38,13 @@ final class RecordingListener<A, C> implements EventListener<A, C> {
   }
 
   /** Returns the lines recorded since the last call, and forgets them. */
-  synchronized List<String> take() {
-    List<String> taken = new ArrayList<>(lines);
-    lines.clear();
-    return taken;
+  List<String> take() {
+    return lines.take();
   }
 
   /** Asserts that exactly these lines were recorded since the last take, and forgets them. */
   void expect(String... expected) {
-    assertEquals(List.of(expected), take());
+    lines.expect(expected);
   }
 
   synchronized List<Event<A, C>> events() {

@@ -26,7 +26,7 @@ class StateTest {
 
   /** States and events in the one order they were delivered, as short lines. */
   private static final class Timeline implements StateListener<String, FakeConnection>, EventListener<String, FakeConnection> {
-    final List<String> lines = new ArrayList<>();
+    final Lines lines = new Lines();
     final List<ConnectionState<String, FakeConnection>> states = new ArrayList<>();
 
     @Override
@@ -40,14 +40,12 @@ class StateTest {
       lines.add("  " + RecordingListener.describe(event));
     }
 
-    synchronized List<String> take() {
-      List<String> taken = new ArrayList<>(lines);
-      lines.clear();
-      return taken;
+    List<String> take() {
+      return lines.take();
     }
 
     void expect(String... expected) {
-      assertEquals(List.of(expected), take());
+      lines.expect(expected);
     }
   }
 
