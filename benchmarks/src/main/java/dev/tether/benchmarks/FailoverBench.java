@@ -13,46 +13,94 @@ import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
+import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Failover: two loopback replicas; the serving one is killed with shutdownNow(); how long until
- * the first successful unary call. A: Tether, with a lookup that alternates replicas. B: a plain
- * grpc-java channel given both addresses (pick_first). C: a plain channel given only the killed
- * address while that replica is restarted on the same port at once.
+ * the first successful unary call. A: Tether, with a lookup that alternates replicas. D: A with a
+ * standby. B: a plain grpc-java channel given both addresses (pick_first). C: a plain channel
+ * given only the killed address while that replica is restarted on the same port at once.
+ *
+ * <p>The four clients live side by side and take turns, in a seeded random order each round,
+ * after the same untimed warm-up rounds: no client is measured on colder code, or in a quieter
+ * minute of the machine, than another.
  */
 final class FailoverBench {
   private static final Duration RETRY_DELAY = Duration.ofMillis(250);
   /** How long the kill itself takes (shutdownNow and awaitTermination): no client can beat it. */
   private static final Stats KILL = new Stats();
   private static final AtomicLong LAST_KILL = new AtomicLong();
+  /** A unary call on a ready channel, timed just before each kill: the rest of the floor. */
+  private static final Stats CALL = new Stats();
 
   private FailoverBench() {}
 
+  /** One client under test, with its own replicas. */
+  private interface Client extends AutoCloseable {
+    String name();
+
+    /** Kills the replica that serves this client; returns the nanoseconds to a successful call. */
+    long trial() throws Exception;
+
+    @Override
+    void close() throws Exception;
+  }
+
   static void run(boolean quick) throws Exception {
+    int warmUp = quick ? 3 : 20;
     int trials = quick ? 10 : 50;
     StaticResolverProvider.install();
-    Stats tether = tether(trials, false);
-    Stats standby = tether(trials, true);
-    Stats pickFirst = pickFirst(trials);
-    Stats sameAddress = sameAddress(trials);
-    print("A tether, alternating lookup", tether);
-    print("D tether with standby", standby);
-    print("B grpc-java pick_first, both addresses", pickFirst);
-    print("C grpc-java, killed address restarted", sameAddress);
-    System.out.printf(
-        Locale.ROOT,
-        "failover p50 ratio A/B = %.2f, D/B = %.2f, A/C = %.2f; p99 A = %.1f ms, D = %.1f ms%n",
-        tether.percentile(50) / pickFirst.percentile(50),
-        standby.percentile(50) / pickFirst.percentile(50),
-        tether.percentile(50) / sameAddress.percentile(50),
-        tether.percentile(99),
-        standby.percentile(99));
-    print("the kill itself (floor)", KILL);
+    List<Client> clients = new ArrayList<>();
+    try {
+      clients.add(new TetherClient("A tether, alternating lookup", false));
+      clients.add(new TetherClient("D tether with standby", true));
+      clients.add(new PickFirstClient());
+      clients.add(new SameAddressClient());
+      List<Stats> stats = new ArrayList<>();
+      List<Integer> turn = new ArrayList<>();
+      for (int i = 0; i < clients.size(); i++) {
+        stats.add(new Stats());
+        turn.add(i);
+      }
+      Random order = new Random(42);
+      for (int round = 0; round < warmUp + trials; round++) {
+        Collections.shuffle(turn, order);
+        for (int i : turn) {
+          long nanos = clients.get(i).trial();
+          if (round >= warmUp) {
+            stats.get(i).add(nanos);
+          }
+        }
+      }
+      for (int i = 0; i < clients.size(); i++) {
+        print(clients.get(i).name(), stats.get(i));
+      }
+      Stats a = stats.get(0);
+      Stats d = stats.get(1);
+      Stats b = stats.get(2);
+      Stats c = stats.get(3);
+      System.out.printf(
+          Locale.ROOT,
+          "failover p50 ratio A/B = %.2f, D/B = %.2f, A/C = %.2f; p99 A = %.1f ms, D = %.1f ms%n",
+          a.percentile(50) / b.percentile(50),
+          d.percentile(50) / b.percentile(50),
+          a.percentile(50) / c.percentile(50),
+          a.percentile(99),
+          d.percentile(99));
+      print("the kill itself (floor)", KILL);
+      print("a call on a ready channel (floor)", CALL);
+    } finally {
+      for (Client client : clients) {
+        client.close();
+      }
+    }
     PlannedMoveBench.run(quick ? 5 : 20);
   }
 
@@ -86,38 +134,55 @@ final class FailoverBench {
   }
 
   /** A, or D with {@code standby}: Tether's PersistentChannel on an alternating lookup. */
-  private static Stats tether(int trials, boolean standby) throws Exception {
-    Replica r1 = new Replica("r1");
-    Replica r2 = new Replica("r2");
-    List<HostAndPort> replicas = List.of(r1.address(), r2.address());
-    AtomicInteger next = new AtomicInteger();
-    AtomicLong connectedAt = new AtomicLong();
-    PersistentConnection<HostAndPort, GrpcConnection<HostAndPort>> connection =
-        GrpcConnector.persistentConnection("bench", ChannelFactory.plaintext())
-            .addressLookup(
-                () -> Futures.immediateFuture(replicas.get(next.getAndIncrement() % replicas.size())))
-            .retryDelay(RETRY_DELAY)
-            .standby(standby)
-            .logger(org.slf4j.helpers.NOPLogger.NOP_LOGGER)
-            .onEvent(
-                event -> {
-                  if (event instanceof Event.Connected) {
-                    connectedAt.set(System.nanoTime());
-                  }
-                  if (System.getProperty("bench.debug") != null) {
-                    System.out.printf(
-                        Locale.ROOT,
-                        "  %s at %.2f ms on %s%n",
-                        event,
-                        (System.nanoTime() - LAST_KILL.get()) / 1e6,
-                        Thread.currentThread().getName());
-                  }
-                })
-            .build();
-    Echo.Stub stub = new Echo.Stub(PersistentChannel.of(connection));
-    try {
+  private static final class TetherClient implements Client {
+    private final String name;
+    private final boolean standby;
+    private final Replica r1 = new Replica("r1");
+    private final Replica r2 = new Replica("r2");
+    private final AtomicLong connectedAt = new AtomicLong();
+    private final PersistentConnection<HostAndPort, GrpcConnection<HostAndPort>> connection;
+    private final Echo.Stub stub;
+
+    TetherClient(String name, boolean standby) {
+      this.name = name;
+      this.standby = standby;
+      List<HostAndPort> replicas = List.of(r1.address(), r2.address());
+      AtomicInteger next = new AtomicInteger();
+      connection =
+          GrpcConnector.persistentConnection("bench", ChannelFactory.plaintext())
+              .addressLookup(
+                  () ->
+                      Futures.immediateFuture(
+                          replicas.get(next.getAndIncrement() % replicas.size())))
+              .retryDelay(RETRY_DELAY)
+              .standby(standby)
+              .logger(org.slf4j.helpers.NOPLogger.NOP_LOGGER)
+              .onEvent(
+                  event -> {
+                    if (event instanceof Event.Connected) {
+                      connectedAt.set(System.nanoTime());
+                    }
+                    if (System.getProperty("bench.debug") != null) {
+                      System.out.printf(
+                          Locale.ROOT,
+                          "  %s at %.2f ms on %s%n",
+                          event,
+                          (System.nanoTime() - LAST_KILL.get()) / 1e6,
+                          Thread.currentThread().getName());
+                    }
+                  })
+              .build();
+      stub = new Echo.Stub(PersistentChannel.of(connection));
+    }
+
+    @Override
+    public String name() {
+      return name;
+    }
+
+    @Override
+    public long trial() throws Exception {
       return killTheServingReplica(
-          trials,
           stub,
           r1,
           r2,
@@ -130,12 +195,16 @@ final class FailoverBench {
               return;
             }
             // A long-lived connection: older than the randomized retry delay (at most 1.3 x).
-            long wait = RETRY_DELAY.toNanos() * 14 / 10 - (System.nanoTime() - connectedAt.get());
+            long wait =
+                RETRY_DELAY.toNanos() * 14 / 10 - (System.nanoTime() - connectedAt.get());
             if (wait > 0) {
               TimeUnit.NANOSECONDS.sleep(wait);
             }
           });
-    } finally {
+    }
+
+    @Override
+    public void close() throws Exception {
       connection.close().get(10, TimeUnit.SECONDS);
       r1.kill();
       r2.kill();
@@ -149,36 +218,47 @@ final class FailoverBench {
   }
 
   /**
-   * Runs the trials: find the replica that serves, kill it, time the first successful call, start
-   * the replica again on its port.
+   * One trial: find the replica that serves, kill it, time the first successful call, start the
+   * replica again on its port.
    */
-  private static Stats killTheServingReplica(
-      int trials, Echo.Stub stub, Replica r1, Replica r2, BeforeKill beforeKill) throws Exception {
-    Stats stats = new Stats();
-    for (int trial = 0; trial < trials; trial++) {
-      Replica victim = whoServes(stub).startsWith("r1") ? r1 : r2;
-      beforeKill.run();
-      long killed = System.nanoTime();
-      LAST_KILL.set(killed);
-      victim.kill();
-      KILL.add(System.nanoTime() - killed);
-      callUntilSuccess(stub);
-      if (System.getProperty("bench.debug") != null) {
-        System.out.printf(Locale.ROOT, "  success at %.2f ms%n", (System.nanoTime() - killed) / 1e6);
-      }
-      stats.add(System.nanoTime() - killed);
-      victim.start();
+  private static long killTheServingReplica(
+      Echo.Stub stub, Replica r1, Replica r2, BeforeKill beforeKill) throws Exception {
+    beforeKill.run();
+    long asked = System.nanoTime();
+    Replica victim = whoServes(stub).startsWith("r1") ? r1 : r2;
+    CALL.add(System.nanoTime() - asked);
+    long killed = System.nanoTime();
+    LAST_KILL.set(killed);
+    victim.kill();
+    KILL.add(System.nanoTime() - killed);
+    callUntilSuccess(stub);
+    long nanos = System.nanoTime() - killed;
+    if (System.getProperty("bench.debug") != null) {
+      System.out.printf(Locale.ROOT, "  success at %.2f ms%n", nanos / 1e6);
     }
-    return stats;
+    victim.start();
+    return nanos;
   }
 
-  private static Stats pickFirst(int trials) throws Exception {
-    Replica r1 = new Replica("r1");
-    Replica r2 = new Replica("r2");
-    ManagedChannel channel = pickFirst(r1, r2);
-    try {
-      return killTheServingReplica(trials, new Echo.Stub(channel), r1, r2, () -> {});
-    } finally {
+  /** B: a plain channel given both replicas' addresses. */
+  private static final class PickFirstClient implements Client {
+    private final Replica r1 = new Replica("r1");
+    private final Replica r2 = new Replica("r2");
+    private final ManagedChannel channel = pickFirst(r1, r2);
+    private final Echo.Stub stub = new Echo.Stub(channel);
+
+    @Override
+    public String name() {
+      return "B grpc-java pick_first, both addresses";
+    }
+
+    @Override
+    public long trial() throws Exception {
+      return killTheServingReplica(stub, r1, r2, () -> {});
+    }
+
+    @Override
+    public void close() throws Exception {
       channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
       r1.kill();
       r2.kill();
@@ -193,25 +273,34 @@ final class FailoverBench {
         .build();
   }
 
-  private static Stats sameAddress(int trials) throws Exception {
-    Replica replica = new Replica("r1");
-    ManagedChannel channel =
+  /** C: a plain channel given one address, whose replica restarts on the same port at once. */
+  private static final class SameAddressClient implements Client {
+    private final Replica replica = new Replica("r1");
+    private final ManagedChannel channel =
         NettyChannelBuilder.forAddress("127.0.0.1", replica.port()).usePlaintext().build();
-    Echo.Stub stub = new Echo.Stub(channel);
-    Stats stats = new Stats();
-    try {
-      for (int trial = 0; trial < trials; trial++) {
-        whoServes(stub);
-        long killed = System.nanoTime();
-        replica.kill();
-        replica.start();
-        callUntilSuccess(stub);
-        stats.add(System.nanoTime() - killed);
-      }
-    } finally {
+    private final Echo.Stub stub = new Echo.Stub(channel);
+
+    @Override
+    public String name() {
+      return "C grpc-java, killed address restarted";
+    }
+
+    @Override
+    public long trial() throws Exception {
+      long asked = System.nanoTime();
+      whoServes(stub);
+      CALL.add(System.nanoTime() - asked);
+      long killed = System.nanoTime();
+      replica.kill();
+      replica.start();
+      callUntilSuccess(stub);
+      return System.nanoTime() - killed;
+    }
+
+    @Override
+    public void close() throws Exception {
       channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
       replica.kill();
     }
-    return stats;
   }
 }
