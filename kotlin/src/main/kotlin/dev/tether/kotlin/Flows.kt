@@ -1,0 +1,101 @@
+@file:JvmName("TetherFlows")
+
+package dev.tether.kotlin
+
+import dev.tether.Closable
+import dev.tether.ConnectAttemptException
+import dev.tether.ConnectionState
+import dev.tether.Event
+import dev.tether.PersistentConnection
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.channels.awaitClose
+import kotlinx.coroutines.flow.Flow
+import kotlinx.coroutines.flow.SharingStarted
+import kotlinx.coroutines.flow.StateFlow
+import kotlinx.coroutines.flow.buffer
+import kotlinx.coroutines.flow.callbackFlow
+import kotlinx.coroutines.flow.conflate
+import kotlinx.coroutines.flow.stateIn
+import kotlinx.coroutines.guava.await
+
+/**
+ * The states of this persistent connection, as a cold [Flow]: each collector subscribes with
+ * [PersistentConnection.subscribeState] when it starts collecting, gets the current state first,
+ * then every state that differs from the last one, and the flow completes after
+ * [ConnectionState.Status.CLOSED]. The flow is conflated: a collector slower than the loop skips
+ * intermediate states but always gets the latest, and `CLOSED` last. Cancelling the collector
+ * closes its subscription.
+ *
+ * Collected on the collector's own dispatcher; the loop only hands states over, never waits for
+ * a collector.
+ */
+public fun <A : Any, C : Closable> PersistentConnection<A, C>.states(): Flow<ConnectionState<A, C>> =
+  callbackFlow {
+      val subscription =
+        subscribeState { state ->
+          trySend(state) // conflated: never fails while the channel is open
+          if (state.status() == ConnectionState.Status.CLOSED) {
+            channel.close()
+          }
+        }
+      awaitClose { subscription.close() }
+    }
+    .conflate()
+
+/**
+ * The states of this persistent connection as a [StateFlow] that lives in [scope]: its value is
+ * the current state at once, then follows [states] until `CLOSED`, which it keeps. Collection
+ * starts at once and stops when [scope] is cancelled or the persistent connection is closed.
+ */
+public fun <A : Any, C : Closable> PersistentConnection<A, C>.stateFlow(
+  scope: CoroutineScope
+): StateFlow<ConnectionState<A, C>> = states().stateIn(scope, SharingStarted.Eagerly, state())
+
+/**
+ * The events of this persistent connection, as a cold [Flow]: each collector subscribes with
+ * [PersistentConnection.subscribe] when it starts collecting, gets the last event emitted before
+ * that first (if there was one), then every later event, none lost, in order; the flow completes
+ * after the final [Event.Disconnected], when closing finishes (as
+ * [PersistentConnection.closeFinished] completes). Cancelling the collector closes its
+ * subscriptions.
+ *
+ * Events wait for a slow collector in an unbounded buffer, so that none is lost and the loop never
+ * waits: collect promptly, or use [states], which is conflated.
+ */
+public fun <A : Any, C : Closable> PersistentConnection<A, C>.events(): Flow<Event<A, C>> =
+  callbackFlow {
+      val events = subscribe { event -> trySend(event) } // unlimited: never fails while open
+      // The loop hands out states and events in one order, and CLOSED comes after the final
+      // Disconnected (and just before closeFinished() completes). This subscription starts after
+      // the one above, so the event that one gets first comes before any state this one gets.
+      val end =
+        subscribeState { state ->
+          if (state.status() == ConnectionState.Status.CLOSED) {
+            channel.close()
+          }
+        }
+      awaitClose {
+        events.close()
+        end.close()
+      }
+    }
+    .buffer(Channel.UNLIMITED)
+
+/**
+ * Suspends until there is a connection, as [PersistentConnection.connected] does, and returns it.
+ * Like that future, it never resumes after [PersistentConnection.close]: bound it with
+ * `withTimeout`, or use [awaitConnectedOrFailedToConnect]. Cancelling the caller cancels only its
+ * own wait, never the connection or other waiters.
+ */
+public suspend fun <C : Closable> PersistentConnection<*, C>.awaitConnected(): C = connected().await()
+
+/**
+ * Suspends until there is a connection or the next attempt fails, as
+ * [PersistentConnection.connectedOrFailedToConnect] does.
+ *
+ * @throws ConnectAttemptException if the attempt fails; its stage says which part
+ * @throws IllegalStateException if the persistent connection is closed, or closes meanwhile
+ */
+public suspend fun <C : Closable> PersistentConnection<*, C>.awaitConnectedOrFailedToConnect(): C =
+  connectedOrFailedToConnect().await()

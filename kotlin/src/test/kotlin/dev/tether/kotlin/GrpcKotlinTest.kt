@@ -1,0 +1,86 @@
+package dev.tether.kotlin
+
+import dev.tether.ConnectionState.Status.CONNECTED
+import dev.tether.grpc.Echo
+import dev.tether.grpc.GrpcConnector
+import dev.tether.grpc.PersistentChannel
+import dev.tether.testing.grpc.InProcessServers
+import io.grpc.CallOptions
+import io.grpc.Metadata
+import io.grpc.kotlin.ClientCalls
+import java.time.Duration
+import kotlin.time.Duration.Companion.milliseconds
+import kotlin.time.Duration.Companion.seconds
+import kotlinx.coroutines.flow.first
+import kotlinx.coroutines.flow.flowOf
+import kotlinx.coroutines.flow.toList
+import kotlinx.coroutines.guava.await
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withTimeout
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.extension.RegisterExtension
+
+/**
+ * grpc-kotlin's coroutine calls (`io.grpc.kotlin.ClientCalls`, what generated coroutine stubs
+ * call) over a [PersistentChannel] of a [grpcPersistentConnection], against a real in-process
+ * server: unary, server and bidirectional streaming, across a server restart.
+ */
+class GrpcKotlinTest {
+  @JvmField @RegisterExtension val servers: InProcessServers = InProcessServers.create()
+
+  private val waitForReady: CallOptions = CallOptions.DEFAULT.withWaitForReady()
+
+  @Test
+  fun coroutineCalls_workOverAPersistentChannel_acrossARestart() = runBlocking {
+    val server = servers.start(Echo.service("kt"))
+    val connection =
+      grpcPersistentConnection("echo", InProcessServers.channels()) {
+        lookup { server.name() }
+        retryDelay = 50.milliseconds
+      }
+    try {
+      withTimeout(20.seconds) {
+        val channel = PersistentChannel.of(connection)
+        assertEquals("kt: hi", ClientCalls.unaryRpc(channel, Echo.SAY, "hi", waitForReady, Metadata()))
+        assertEquals(
+          listOf("kt: 0", "kt: 1", "kt: 2"),
+          ClientCalls.serverStreamingRpc(channel, Echo.REPEAT, "3", waitForReady, Metadata()).toList(),
+        )
+        assertEquals(
+          listOf("kt: a", "kt: b"),
+          ClientCalls.bidiStreamingRpc(channel, Echo.CHAT, flowOf("a", "b"), waitForReady, Metadata())
+            .toList(),
+        )
+
+        server.stop()
+        server.restart()
+        // Wait-for-ready: the call waits for the next connection, then goes through.
+        assertEquals("kt: back", ClientCalls.unaryRpc(channel, Echo.SAY, "back", waitForReady, Metadata()))
+        assertEquals(CONNECTED, connection.states().first { it.status() == CONNECTED }.status())
+      }
+    } finally {
+      withTimeout(10.seconds) { connection.close().await() }
+    }
+    Unit
+  }
+
+  @Test
+  fun theConnector_mayBeReplaced_withAGrpcConnectorOfOtherOptions() = runBlocking {
+    val server = servers.start(Echo.service("kt"))
+    val connector =
+      GrpcConnector.builder(InProcessServers.channels()).connectTimeout(Duration.ofSeconds(5)).build()
+    val connection =
+      grpcPersistentConnection("echo", InProcessServers.channels()) {
+        lookup { server.name() }
+        connector { address -> connector.connect(address).await() }
+      }
+    try {
+      val connected = withTimeout(10.seconds) { connection.awaitConnectedOrFailedToConnect() }
+      assertEquals(server.name(), connected.address())
+    } finally {
+      withTimeout(10.seconds) { connection.close().await() }
+    }
+    Unit
+  }
+}
