@@ -198,9 +198,9 @@ public interface PersistentConnection<A, C extends Closable> extends Closable {
    * ObtainedAddress}, {@code Connected} are emitted in that order ({@link #currentConnection()}
    * is already the new one while they are delivered; state listeners get one {@code CONNECTED}
    * state with it before them); then the old connection is closed, gracefully (for gRPC, calls in
-   * flight finish on the old channel), after a grace of 5 seconds in which a call that picked it
-   * just before the switch can still start on it (grpc-java delays the shutdown of a subchannel it
-   * stops using by as much, for the same race); {@code close()} closes it at once. The future completes with the new connection, in that
+   * flight finish on the old channel), after a grace of 1 second in which a call that picked it
+   * just before the switch can still start on it (grpc-java likewise delays the shutdown of a
+   * subchannel it stops using, for the same race); {@code close()} closes it at once. The future completes with the new connection, in that
    * step.
    *
    * <p>If the background attempt fails, nothing changes: the failure is logged at WARN and the
