@@ -1,0 +1,227 @@
+package dev.tether.micrometer;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.common.util.concurrent.Futures;
+import com.google.common.util.concurrent.ListenableFuture;
+import com.google.common.util.concurrent.SettableFuture;
+import dev.tether.Event;
+import dev.tether.PersistentConnection;
+import dev.tether.Subscription;
+import dev.tether.testing.IdleConnection;
+import dev.tether.testing.VirtualTimeScheduler;
+import io.micrometer.core.instrument.MockClock;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.simple.SimpleConfig;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The meters after scripted runs on virtual time: the loop's timers on a {@link
+ * VirtualTimeScheduler}, the registry's clock a {@link MockClock} moved with it.
+ */
+class TetherMetricsTest {
+  private final VirtualTimeScheduler scheduler = VirtualTimeScheduler.create();
+  private final MockClock clock = new MockClock();
+  private final SimpleMeterRegistry registry = new SimpleMeterRegistry(SimpleConfig.DEFAULT, clock);
+  /** What each lookup does, in order; past the end, "good". */
+  private final Deque<Supplier<ListenableFuture<String>>> lookups = new ArrayDeque<>();
+  private final List<IdleConnection> made = new ArrayList<>();
+  private final List<Event<String, IdleConnection>> events = new ArrayList<>();
+  private final SettableFuture<IdleConnection> slowConnect = SettableFuture.create();
+
+  private void advance(Duration duration) {
+    clock.add(duration);
+    scheduler.advance(duration);
+  }
+
+  private PersistentConnection<String, IdleConnection> connection(String name) {
+    return PersistentConnection.<String, IdleConnection>builder(name)
+        .addressLookup(
+            () -> {
+              Supplier<ListenableFuture<String>> next = lookups.poll();
+              return next != null ? next.get() : Futures.immediateFuture("good");
+            })
+        .connector(
+            address ->
+                switch (address) {
+                  case "refused" -> Futures.immediateFailedFuture(new IllegalStateException("refused"));
+                  case "slow" -> slowConnect;
+                  default -> Futures.immediateFuture(remember(new IdleConnection()));
+                })
+        .initializer(
+            connection ->
+                made.size() == 1 && made.get(0) == connection && initFails.get() > 0
+                    ? Futures.immediateFailedFuture(new IllegalStateException("no warm-up"))
+                    : Futures.immediateVoidFuture())
+        .retryDelay(Duration.ofSeconds(1))
+        .randomizeRetryDelay(false)
+        .scheduler(scheduler)
+        .onEvent(events::add)
+        .build();
+  }
+
+  private final AtomicInteger initFails = new AtomicInteger();
+
+  private IdleConnection remember(IdleConnection connection) {
+    made.add(connection);
+    return connection;
+  }
+
+  private double count(String outcome, String stage, String name) {
+    return registry
+        .get(TetherMetrics.ATTEMPTS)
+        .tags("connection", name, "outcome", outcome, "stage", stage)
+        .counter()
+        .count();
+  }
+
+  private double gauge(String meter, String name) {
+    return registry.get(meter).tag("connection", name).gauge().value();
+  }
+
+  private Timer timer(String outcome, String name) {
+    return registry.get(TetherMetrics.CONNECT).tags("connection", name, "outcome", outcome).timer();
+  }
+
+  @Test
+  void aScriptedRun_countsEveryAttemptByStage_timesThem_andFollowsUpAndDrops() {
+    RuntimeException down = new IllegalStateException("catalog down");
+    lookups.add(() -> Futures.immediateFailedFuture(down));
+    lookups.add(() -> Futures.immediateFailedFuture(down)); // the same failure: no second event
+    lookups.add(() -> Futures.immediateFuture("refused"));
+    lookups.add(() -> Futures.immediateFuture("slow"));
+    PersistentConnection<String, IdleConnection> connection = connection("orders");
+    Subscription metrics = TetherMetrics.bind(connection, registry);
+    scheduler.runDueTasks(); // the first round: the lookup fails
+    assertEquals(1, gauge(TetherMetrics.CONSECUTIVE_FAILURES, "orders"));
+    advance(Duration.ofSeconds(1)); // fails the same way
+    advance(Duration.ofSeconds(1)); // refused
+    assertEquals(3, gauge(TetherMetrics.CONSECUTIVE_FAILURES, "orders"));
+    advance(Duration.ofSeconds(1)); // slow: connects 250 ms later
+    advance(Duration.ofMillis(250));
+    assertEquals(0, gauge(TetherMetrics.UP, "orders"));
+    IdleConnection slow = new IdleConnection();
+    slowConnect.set(slow);
+    assertEquals(1, gauge(TetherMetrics.UP, "orders"));
+    assertEquals(0, gauge(TetherMetrics.CONSECUTIVE_FAILURES, "orders"));
+
+    advance(Duration.ofSeconds(5));
+    slow.drop(); // an old connection: the next round at once
+    assertEquals(1, gauge(TetherMetrics.UP, "orders"));
+    assertEquals(1, made.size());
+
+    assertEquals(2, count("failure", "lookup", "orders"));
+    assertEquals(1, count("failure", "connect", "orders"));
+    assertEquals(0, count("failure", "initialize", "orders"));
+    assertEquals(2, count("success", "none", "orders"));
+    assertEquals(
+        1, events.stream().filter(e -> e instanceof Event.FailedToConnect && ((Event.FailedToConnect<?, ?>) e).error().getCause() == down).count(),
+        "the repeated failure is one event, two counts");
+    assertEquals(1, registry.get(TetherMetrics.DISCONNECTS).tag("connection", "orders").counter().count());
+    Timer succeeded = timer("success", "orders");
+    assertEquals(2, succeeded.count());
+    assertEquals(250, succeeded.max(TimeUnit.MILLISECONDS)); // the slow connect
+    assertEquals(3, timer("failure", "orders").count());
+
+    connection.close();
+    assertEquals(0, gauge(TetherMetrics.UP, "orders"));
+    assertEquals(2, registry.get(TetherMetrics.DISCONNECTS).tag("connection", "orders").counter().count());
+    metrics.close();
+  }
+
+  @Test
+  void aFailedInitializer_countsAsStageInitialize() {
+    initFails.set(1);
+    PersistentConnection<String, IdleConnection> connection = connection("orders");
+    Subscription metrics = TetherMetrics.bind(connection, registry);
+    scheduler.runDueTasks();
+    assertEquals(1, count("failure", "initialize", "orders"));
+    initFails.set(0);
+    advance(Duration.ofSeconds(1));
+    assertEquals(1, count("success", "none", "orders"));
+    connection.close();
+    metrics.close();
+  }
+
+  @Test
+  void closingTheSubscription_removesEveryMeter_andCountsNothingMore() {
+    PersistentConnection<String, IdleConnection> connection = connection("orders");
+    Subscription metrics = TetherMetrics.bind(connection, registry);
+    assertEquals(9, registry.getMeters().size()); // 4 attempt counters, 2 timers, 2 gauges, drops
+    metrics.close();
+    metrics.close(); // idempotent
+    assertTrue(registry.getMeters().isEmpty());
+    scheduler.runDueTasks();
+    assertTrue(registry.getMeters().isEmpty());
+    connection.close();
+    // Bound again after the first was removed: allowed.
+    TetherMetrics.bind(connection, registry).close();
+  }
+
+  @Test
+  void aLateBind_showsTheCurrentState_andCountsFromTheBind() {
+    PersistentConnection<String, IdleConnection> connection = connection("orders");
+    scheduler.runDueTasks();
+    Subscription metrics = TetherMetrics.bind(connection, registry);
+    assertEquals(1, gauge(TetherMetrics.UP, "orders"));
+    assertEquals(0, count("success", "none", "orders"));
+    made.get(0).drop(); // young: waits for the timer
+    assertEquals(0, gauge(TetherMetrics.UP, "orders"));
+    assertEquals(1, registry.get(TetherMetrics.DISCONNECTS).tag("connection", "orders").counter().count());
+    advance(Duration.ofSeconds(1));
+    assertEquals(1, count("success", "none", "orders"));
+    connection.close();
+    metrics.close();
+  }
+
+  @Test
+  void manyConnections_haveTheirOwnMeters_andOneNameBindsOnce() {
+    List<PersistentConnection<String, IdleConnection>> connections = new ArrayList<>();
+    List<Subscription> bound = new ArrayList<>();
+    for (String name : List.of("a", "b", "c")) {
+      PersistentConnection<String, IdleConnection> connection = connection(name);
+      connections.add(connection);
+      bound.add(TetherMetrics.bind(connection, registry));
+    }
+    scheduler.runDueTasks();
+    made.get(1).drop(); // b's connection
+    assertEquals(1, gauge(TetherMetrics.UP, "a"));
+    assertEquals(0, gauge(TetherMetrics.UP, "b"));
+    assertEquals(1, gauge(TetherMetrics.UP, "c"));
+    assertEquals(1, registry.get(TetherMetrics.DISCONNECTS).tag("connection", "b").counter().count());
+    assertEquals(0, registry.get(TetherMetrics.DISCONNECTS).tag("connection", "a").counter().count());
+    IllegalStateException twice =
+        assertThrows(IllegalStateException.class, () -> TetherMetrics.bind(connections.get(0), registry));
+    assertEquals("a persistent connection to \"a\" is bound to this registry already", twice.getMessage());
+    bound.get(1).close();
+    assertEquals(18, registry.getMeters().size());
+    assertNotNull(registry.find(TetherMetrics.UP).tag("connection", "c").gauge());
+    connections.forEach(PersistentConnection::close);
+    bound.forEach(Subscription::close);
+  }
+
+  @Test
+  @SuppressWarnings("NullAway")
+  void nullArguments_failNamingThem() {
+    PersistentConnection<String, IdleConnection> connection = connection("orders");
+    assertEquals(
+        "connection",
+        assertThrows(NullPointerException.class, () -> TetherMetrics.bind(null, registry)).getMessage());
+    assertEquals(
+        "registry",
+        assertThrows(NullPointerException.class, () -> TetherMetrics.bind(connection, null)).getMessage());
+    connection.close();
+  }
+}
