@@ -5,17 +5,26 @@ import static com.google.common.util.concurrent.MoreExecutors.directExecutor;
 import com.google.common.collect.ImmutableMap;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
+import dev.tether.ConnectionState;
 import dev.tether.PersistentConnection;
+import dev.tether.Subscription;
 import jakarta.inject.Inject;
 import jakarta.inject.Singleton;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
- * The persistent connections that one injector made through {@link GrpcConnectionModule}, and one
- * place to close them all.
+ * The persistent connections that one injector made through {@link GrpcConnectionModule}, their
+ * states, and one place to close them all.
+ *
+ * <pre>{@code
+ * // A health endpoint: healthy when every named connection is connected.
+ * boolean healthy = registry.states().values().stream()
+ *     .allMatch(state -> state.status() == ConnectionState.Status.CONNECTED);
+ * }</pre>
  *
  * <p>Inject it (it is a singleton per injector) and call {@link #closeAll()} when the application
  * stops. A connection that is first provisioned after {@code closeAll()} is closed at once; the
@@ -29,22 +38,40 @@ import java.util.Map;
 @Singleton
 public final class ConnectionRegistry {
   private final Map<String, PersistentConnection<?, ?>> connections = new LinkedHashMap<>();
+  private final List<Subscription> meters = new ArrayList<>();
   private boolean closed;
 
   @Inject
   ConnectionRegistry() {}
 
-  void register(String name, PersistentConnection<?, ?> connection) {
+  /** Lists {@code connection}, with the subscription of its meters if it has some. */
+  void register(String name, PersistentConnection<?, ?> connection, @Nullable Subscription metrics) {
     boolean closeAtOnce;
     synchronized (this) {
       connections.put(name, connection);
+      if (metrics != null) {
+        meters.add(metrics);
+      }
       closeAtOnce = closed;
     }
     // Either closeAll() saw this connection under the lock, or this sees its flag: a connection
     // registered while closeAll() runs is closed by one or the other (close() is idempotent).
     if (closeAtOnce) {
-      ListenableFuture<Void> unused = connection.close();
+      ListenableFuture<Void> closing = connection.close();
+      if (metrics != null) {
+        closing.addListener(metrics::close, directExecutor());
+      }
     }
+  }
+
+  /**
+   * Returns the state of every connection made so far, by name, in the order they were made: a
+   * snapshot, read without holding any lock while the connections are asked.
+   */
+  public Map<String, ConnectionState<?, ?>> states() {
+    Map<String, ConnectionState<?, ?>> states = new LinkedHashMap<>();
+    connections().forEach((name, connection) -> states.put(name, connection.state()));
+    return ImmutableMap.copyOf(states);
   }
 
   /** Returns the connections made so far, by name, in the order they were made. */
@@ -54,19 +81,28 @@ public final class ConnectionRegistry {
 
   /**
    * Closes every connection made so far and returns a future that completes when every one has
-   * finished closing (its channel terminated). Idempotent.
+   * finished closing (its channel terminated) and their meters, if any, are removed. Idempotent.
+   * Closes them on the calling thread without holding the registry's lock.
    */
   public ListenableFuture<Void> closeAll() {
     List<PersistentConnection<?, ?>> toClose;
+    List<Subscription> metrics;
     synchronized (this) {
       closed = true;
       toClose = new ArrayList<>(connections.values());
+      metrics = new ArrayList<>(meters);
     }
     List<ListenableFuture<Void>> closing = new ArrayList<>();
     for (PersistentConnection<?, ?> connection : toClose) {
       closing.add(connection.close());
     }
-    return Futures.whenAllComplete(closing).call(() -> null, directExecutor());
+    return Futures.whenAllComplete(closing)
+        .call(
+            () -> {
+              metrics.forEach(Subscription::close); // the last values stay until all are closed
+              return null;
+            },
+            directExecutor());
   }
 
   @Override

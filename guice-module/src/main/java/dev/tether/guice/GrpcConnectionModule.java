@@ -10,22 +10,24 @@ import com.google.inject.Key;
 import com.google.inject.Provider;
 import com.google.inject.Singleton;
 import com.google.inject.TypeLiteral;
+import com.google.inject.multibindings.OptionalBinder;
 import com.google.inject.name.Names;
 import com.google.inject.util.Types;
 import dev.tether.AddressLookup;
 import dev.tether.EventListener;
 import dev.tether.PersistentConnection;
+import dev.tether.ReconnectBudget;
 import dev.tether.RetryDelay;
 import dev.tether.grpc.ChannelFactory;
 import dev.tether.grpc.GrpcConnection;
 import dev.tether.grpc.GrpcConnector;
 import dev.tether.grpc.PersistentChannel;
 import io.grpc.Channel;
-import io.grpc.ManagedChannelBuilder;
 import java.lang.reflect.Type;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
@@ -83,6 +85,8 @@ public final class GrpcConnectionModule<A> extends AbstractModule {
   private final @Nullable RetryDelay retryDelay;
   private final @Nullable Boolean randomize;
   private final ImmutableList<EventListener<A, GrpcConnection<A>>> listeners;
+  private final @Nullable Consumer<? super PersistentConnection.Builder<A, GrpcConnection<A>>> customizer;
+  private final boolean metrics;
 
   private GrpcConnectionModule(Builder<A> builder) {
     this.name = builder.name;
@@ -93,6 +97,8 @@ public final class GrpcConnectionModule<A> extends AbstractModule {
     this.retryDelay = builder.retryDelay;
     this.randomize = builder.randomize;
     this.listeners = ImmutableList.copyOf(builder.listeners);
+    this.customizer = builder.customizer;
+    this.metrics = builder.metrics;
   }
 
   /**
@@ -135,9 +141,27 @@ public final class GrpcConnectionModule<A> extends AbstractModule {
     }
     Provider<? extends AddressLookup<A>> lookup = lookupProvider(binder);
     Key<PersistentConnection<A, GrpcConnection<A>>> key = connectionKey();
+    // One optional budget for every named connection: present when the application binds one.
+    OptionalBinder.newOptionalBinder(binder, ReconnectBudget.class);
+    Provider<Optional<ReconnectBudget>> budget =
+        binder.getProvider(new Key<Optional<ReconnectBudget>>() {});
+    // Only with metrics(): tether-micrometer and Micrometer are optional dependencies.
+    @Nullable Metrics meters = null;
+    if (metrics) {
+      try {
+        meters = Metrics.require(binder);
+      } catch (NoClassDefFoundError e) {
+        binder.addError(
+            "persistent connection \"%s\": metrics() needs tether-micrometer on the classpath (%s)",
+            name,
+            e.getMessage());
+      }
+    }
     binder
         .bind(key)
-        .toProvider(new ConnectionProvider(lookup, binder.getProvider(ConnectionRegistry.class)))
+        .toProvider(
+            new ConnectionProvider(
+                lookup, binder.getProvider(ConnectionRegistry.class), budget, meters))
         .in(Singleton.class);
     binder.bind(Key.get(new TypeLiteral<PersistentConnection<?, ?>>() {}, Names.named(name))).to(key);
     Provider<PersistentConnection<A, GrpcConnection<A>>> connection = binder.getProvider(key);
@@ -161,31 +185,58 @@ public final class GrpcConnectionModule<A> extends AbstractModule {
     return binder.getProvider(key);
   }
 
+  /**
+   * Sets this module's options on {@code builder}, the budget bound in Guice (if any), then the
+   * application's customizer, whose errors name the connection.
+   */
+  private PersistentConnection.Builder<A, GrpcConnection<A>> configured(
+      PersistentConnection.Builder<A, GrpcConnection<A>> builder, Optional<ReconnectBudget> budget) {
+    if (retryDelay != null) {
+      builder.retryDelay(retryDelay);
+    }
+    if (randomize != null) {
+      builder.randomizeRetryDelay(randomize);
+    }
+    listeners.forEach(builder::onEvent);
+    budget.ifPresent(builder::reconnectBudget);
+    Consumer<? super PersistentConnection.Builder<A, GrpcConnection<A>>> custom = customizer;
+    if (custom != null) {
+      try {
+        custom.accept(builder);
+      } catch (RuntimeException e) {
+        throw new IllegalStateException(
+            "persistent connection \"" + name + "\": its customizer failed: " + e.getMessage(), e);
+      }
+    }
+    return builder;
+  }
+
   /** Makes the persistent connection when it is first provisioned. */
   private final class ConnectionProvider
       implements Provider<PersistentConnection<A, GrpcConnection<A>>> {
     private final Provider<? extends AddressLookup<A>> lookup;
     private final Provider<ConnectionRegistry> registry;
+    private final Provider<Optional<ReconnectBudget>> budget;
+    private final @Nullable Metrics metrics;
 
     ConnectionProvider(
-        Provider<? extends AddressLookup<A>> lookup, Provider<ConnectionRegistry> registry) {
+        Provider<? extends AddressLookup<A>> lookup,
+        Provider<ConnectionRegistry> registry,
+        Provider<Optional<ReconnectBudget>> budget,
+        @Nullable Metrics metrics) {
       this.lookup = lookup;
       this.registry = registry;
+      this.budget = budget;
+      this.metrics = metrics;
     }
 
     @Override
     public PersistentConnection<A, GrpcConnection<A>> get() {
       PersistentConnection.Builder<A, GrpcConnection<A>> builder =
-          connector.persistentConnection(name).addressLookup(lookup.get());
-      if (retryDelay != null) {
-        builder.retryDelay(retryDelay);
-      }
-      if (randomize != null) {
-        builder.randomizeRetryDelay(randomize);
-      }
-      listeners.forEach(builder::onEvent);
+          configured(connector.persistentConnection(name).addressLookup(lookup.get()), budget.get());
       PersistentConnection<A, GrpcConnection<A>> connection = builder.build();
-      registry.get().register(name, connection);
+      Metrics meters = metrics;
+      registry.get().register(name, connection, meters == null ? null : meters.bind(connection));
       return connection;
     }
 
@@ -201,8 +252,7 @@ public final class GrpcConnectionModule<A> extends AbstractModule {
   }
 
   /**
-   * Declares a connection. Options other than {@link #onEvent} and {@link #customizer} may be set
-   * once; arguments are checked at once.
+   * Declares a connection. Options other than {@link #onEvent} may be set once; arguments are checked at once.
    *
    * @param <A> the address type
    */
@@ -215,6 +265,9 @@ public final class GrpcConnectionModule<A> extends AbstractModule {
     private @Nullable RetryDelay retryDelay;
     private @Nullable Boolean randomize;
     private final List<EventListener<A, GrpcConnection<A>>> listeners = new ArrayList<>();
+    private @Nullable Consumer<? super PersistentConnection.Builder<A, GrpcConnection<A>>> customizer;
+    private boolean connectorSet;
+    private boolean metrics;
 
     private Builder(String name, TypeLiteral<A> addressType, ChannelFactory<A> channels) {
       this.name = requireNonNull(name, "name");
@@ -274,27 +327,49 @@ public final class GrpcConnectionModule<A> extends AbstractModule {
       return this;
     }
 
-    /** See {@link GrpcConnector.Builder#connectTimeout(Duration)}. */
-    public Builder<A> connectTimeout(Duration timeout) {
-      connector.connectTimeout(timeout);
+    /**
+     * Sets the connector's options (connect timeout, shutdown grace, keepalive, channel
+     * customizers) on its {@link GrpcConnector.Builder}, at once. Set once.
+     *
+     * <pre>{@code
+     * .connector(c -> c.connectTimeout(Duration.ofSeconds(5)).keepAlive(...))
+     * }</pre>
+     */
+    public Builder<A> connector(Consumer<? super GrpcConnector.Builder<A>> options) {
+      requireNonNull(options, "options");
+      checkState(!connectorSet, "persistent connection \"%s\": connector was already set", name);
+      connectorSet = true;
+      options.accept(connector);
       return this;
     }
 
-    /** See {@link GrpcConnector.Builder#shutdownGrace(Duration)}. */
-    public Builder<A> shutdownGrace(Duration grace) {
-      connector.shutdownGrace(grace);
+    /**
+     * Sets options of the persistent connection that this module has no method for (initializer,
+     * standby, logger, scheduler, a budget of its own) on its {@link PersistentConnection.Builder},
+     * after the module's own options and the {@link ReconnectBudget} bound in Guice, if any. Called
+     * each time the connection is made, and once by {@link #build()} on a builder that is then
+     * dropped, so that an option set twice fails there, naming the connection: it must only set
+     * options. Must not set the address lookup or the connector. Set once.
+     */
+    public Builder<A> persistentConnection(
+        Consumer<? super PersistentConnection.Builder<A, GrpcConnection<A>>> options) {
+      requireNonNull(options, "options");
+      checkState(
+          customizer == null, "persistent connection \"%s\": persistentConnection was already set", name);
+      customizer = options;
       return this;
     }
 
-    /** See {@link GrpcConnector.Builder#keepAlive(Duration, Duration, boolean)}. */
-    public Builder<A> keepAlive(Duration time, Duration timeout, boolean withoutCalls) {
-      connector.keepAlive(time, timeout, withoutCalls);
-      return this;
-    }
-
-    /** See {@link GrpcConnector.Builder#customizer(Consumer)}. */
-    public Builder<A> customizer(Consumer<? super ManagedChannelBuilder<?>> customizer) {
-      connector.customizer(customizer);
+    /**
+     * Binds the connection's meters (see {@code dev.tether.micrometer.TetherMetrics}) to the
+     * injector's {@code io.micrometer.core.instrument.MeterRegistry}, which the application binds;
+     * needs {@code tether-micrometer} on the classpath. Without a bound registry, injector
+     * creation fails naming the connection. The meters are removed once {@link
+     * ConnectionRegistry#closeAll()} has closed the connection.
+     */
+    public Builder<A> metrics() {
+      checkState(!metrics, "persistent connection \"%s\": metrics was already set", name);
+      metrics = true;
       return this;
     }
 
@@ -304,9 +379,20 @@ public final class GrpcConnectionModule<A> extends AbstractModule {
       return this;
     }
 
-    /** Returns the module. */
+    /**
+     * Returns the module.
+     *
+     * @throws IllegalStateException naming the connection, if the {@linkplain #persistentConnection
+     *     customizer} fails or sets an option twice
+     */
     public GrpcConnectionModule<A> build() {
-      return new GrpcConnectionModule<>(this);
+      GrpcConnectionModule<A> module = new GrpcConnectionModule<>(this);
+      if (customizer != null) {
+        // A trial run on a builder that is dropped, so that misconfiguration shows here.
+        module.configured(
+            module.connector.persistentConnection(name), Optional.<ReconnectBudget>empty());
+      }
+      return module;
     }
   }
 }

@@ -80,7 +80,7 @@ class ConnectionRegistryTest {
   @Test
   void closeAll_callsCloseOutsideTheLock() throws Exception {
     PersistentConnection<String, IdleConnection> connection = connectedWithReadingListener();
-    registry.register("orders", connection);
+    registry.register("orders", connection, null);
 
     registry.closeAll().get(10, TimeUnit.SECONDS);
 
@@ -94,7 +94,7 @@ class ConnectionRegistryTest {
     registry.closeAll().get(10, TimeUnit.SECONDS);
     PersistentConnection<String, IdleConnection> connection = connectedWithReadingListener();
 
-    registry.register("orders", connection);
+    registry.register("orders", connection, null);
 
     connection.closeFinished().get(10, TimeUnit.SECONDS);
     assertTrue(connection.isClosed());
