@@ -9,39 +9,42 @@ import dev.tether.Event
 import dev.tether.PersistentConnection
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.channels.Channel
-import kotlinx.coroutines.channels.awaitClose
 import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.SharingStarted
 import kotlinx.coroutines.flow.StateFlow
-import kotlinx.coroutines.flow.buffer
-import kotlinx.coroutines.flow.callbackFlow
-import kotlinx.coroutines.flow.conflate
+import kotlinx.coroutines.flow.emitAll
+import kotlinx.coroutines.flow.flow
 import kotlinx.coroutines.flow.stateIn
 import kotlinx.coroutines.guava.await
 
 /**
  * The states of this persistent connection, as a cold [Flow]: each collector subscribes with
- * [PersistentConnection.subscribeState] when it starts collecting, gets the current state first,
+ * [PersistentConnection.subscribeState] in its call of `collect`, before it suspends, gets the current state first,
  * then every state that differs from the last one, and the flow completes after
  * [ConnectionState.Status.CLOSED]. The flow is conflated: a collector slower than the loop skips
  * intermediate states but always gets the latest, and `CLOSED` last. Cancelling the collector
  * closes its subscription.
  *
- * Collected on the collector's own dispatcher; the loop only hands states over, never waits for
- * a collector.
+ * Collected on the collector's own dispatcher: the loop only hands states over and never waits for
+ * a collector (unless it collects on [kotlinx.coroutines.Dispatchers.Unconfined], whose code then
+ * runs inside the loop's step, as a listener's would).
  */
 public fun <A : Any, C : Closable> PersistentConnection<A, C>.states(): Flow<ConnectionState<A, C>> =
-  callbackFlow {
-      val subscription =
-        subscribeState { state ->
-          trySend(state) // conflated: never fails while the channel is open
-          if (state.status() == ConnectionState.Status.CLOSED) {
-            channel.close()
-          }
+  flow {
+    val states = Channel<ConnectionState<A, C>>(Channel.CONFLATED)
+    val subscription =
+      subscribeState { state ->
+        states.trySend(state) // conflated: never fails while the channel is open
+        if (state.status() == ConnectionState.Status.CLOSED) {
+          states.close()
         }
-      awaitClose { subscription.close() }
+      }
+    try {
+      emitAll(states)
+    } finally {
+      subscription.close()
     }
-    .conflate()
+  }
 
 /**
  * The states of this persistent connection as a [StateFlow] that lives in [scope]: its value is
@@ -54,7 +57,7 @@ public fun <A : Any, C : Closable> PersistentConnection<A, C>.stateFlow(
 
 /**
  * The events of this persistent connection, as a cold [Flow]: each collector subscribes with
- * [PersistentConnection.subscribe] when it starts collecting, gets the last event emitted before
+ * [PersistentConnection.subscribe] in its call of `collect`, before it suspends, gets the last event emitted before
  * that first (if there was one), then every later event, none lost, in order; the flow completes
  * after the final [Event.Disconnected], when closing finishes (as
  * [PersistentConnection.closeFinished] completes). Cancelling the collector closes its
@@ -64,23 +67,25 @@ public fun <A : Any, C : Closable> PersistentConnection<A, C>.stateFlow(
  * waits: collect promptly, or use [states], which is conflated.
  */
 public fun <A : Any, C : Closable> PersistentConnection<A, C>.events(): Flow<Event<A, C>> =
-  callbackFlow {
-      val events = subscribe { event -> trySend(event) } // unlimited: never fails while open
-      // The loop hands out states and events in one order, and CLOSED comes after the final
-      // Disconnected (and just before closeFinished() completes). This subscription starts after
-      // the one above, so the event that one gets first comes before any state this one gets.
-      val end =
-        subscribeState { state ->
-          if (state.status() == ConnectionState.Status.CLOSED) {
-            channel.close()
-          }
+  flow {
+    val events = Channel<Event<A, C>>(Channel.UNLIMITED)
+    val subscription = subscribe { event -> events.trySend(event) } // unlimited: never fails
+    // The loop hands out states and events in one order, and CLOSED comes after the final
+    // Disconnected (and just before closeFinished() completes). This subscription starts after
+    // the one above, so the event that one gets first comes before any state this one gets.
+    val end =
+      subscribeState { state ->
+        if (state.status() == ConnectionState.Status.CLOSED) {
+          events.close()
         }
-      awaitClose {
-        events.close()
-        end.close()
       }
+    try {
+      emitAll(events)
+    } finally {
+      subscription.close()
+      end.close()
     }
-    .buffer(Channel.UNLIMITED)
+  }
 
 /**
  * Suspends until there is a connection, as [PersistentConnection.connected] does, and returns it.

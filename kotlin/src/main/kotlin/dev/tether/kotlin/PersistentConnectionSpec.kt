@@ -2,10 +2,12 @@
 
 package dev.tether.kotlin
 
+import com.google.common.util.concurrent.ForwardingListenableFuture
 import com.google.common.util.concurrent.ListenableFuture
-import com.google.common.util.concurrent.MoreExecutors.directExecutor
+import com.google.common.util.concurrent.SettableFuture
 import dev.tether.AddressLookup
 import dev.tether.Closable
+import dev.tether.ConnectionState
 import dev.tether.ConnectionInitializer
 import dev.tether.Connector
 import dev.tether.Event
@@ -26,8 +28,8 @@ import kotlinx.coroutines.Job
 import kotlinx.coroutines.SupervisorJob
 import kotlinx.coroutines.cancel
 import kotlinx.coroutines.currentCoroutineContext
-import kotlinx.coroutines.ensureActive
-import kotlinx.coroutines.guava.future
+import kotlinx.coroutines.isActive
+import kotlinx.coroutines.launch
 import org.slf4j.Logger
 
 /** Marks Tether's DSL, so that an inner block cannot reach an outer spec by accident. */
@@ -44,10 +46,13 @@ import org.slf4j.Logger
  * ```
  *
  * The suspend lambdas run in a [CoroutineScope] that the persistent connection owns, on
- * [PersistentConnectionSpec.context] ([Dispatchers.Default] unless set). When the persistent
- * connection cancels a lookup, connect or initializer (at `close()`, or when a handover is
- * abandoned), the lambda's coroutine is cancelled; the scope itself is cancelled once closing has
- * finished, which ends anything the lambdas left running in it.
+ * [PersistentConnectionSpec.context] ([Dispatchers.Default] unless set), and that `close()`
+ * cancels. When the persistent connection cancels a lookup, connect or initializer (at `close()`,
+ * or when a handover is abandoned), the lambda's coroutine is cancelled, and the persistent
+ * connection waits for it to end: `closeFinished()` completes only after it, and a connection
+ * that a connector returns in spite of the cancellation (from `withContext(NonCancellable)`, say)
+ * is closed. Whatever a lambda throws becomes the attempt's failure; nothing reaches an
+ * uncaught-exception handler.
  *
  * @throws IllegalStateException if [PersistentConnectionSpec.lookup] or
  *   [PersistentConnectionSpec.connector] was not set, naming it
@@ -77,6 +82,7 @@ internal constructor(private val serverName: String) {
   private var initializer: (suspend (C) -> Unit)? = null
   private val listeners = mutableListOf<(Event<A, C>) -> Unit>()
   private var retryDelayFunction: RetryDelay? = null
+  private var built = false
 
   init {
     require(serverName.isNotBlank()) { "serverName must not be blank" }
@@ -98,10 +104,22 @@ internal constructor(private val serverName: String) {
    * closed by the persistent connection. Required, except with [grpcPersistentConnection].
    */
   public fun connector(block: suspend (A) -> C) {
-    check(connector == null) { "connector { } is already set" }
+    check(connector == null && !connectorSet) { "connector { } is already set" }
     connector = block
     javaConnector = null
   }
+
+  /**
+   * Sets a connector that returns futures, such as a `GrpcConnector` with options of its own;
+   * otherwise as the suspend `connector { }`, which it excludes.
+   */
+  public fun connector(connector: Connector<A, C>) {
+    check(this.connector == null && !connectorSet) { "connector { } is already set" }
+    javaConnector = connector
+    connectorSet = true
+  }
+
+  private var connectorSet = false
 
   /**
    * Sets an initializer that prepares each new connection before it is published (see
@@ -174,6 +192,7 @@ internal constructor(private val serverName: String) {
   }
 
   internal fun build(): PersistentConnection<A, C> {
+    check(!built) { "this spec was built already" }
     val lookup =
       checkNotNull(lookup) { "persistentConnection(\"$serverName\") { }: lookup { } is not set" }
     val connect = connector
@@ -209,24 +228,45 @@ internal constructor(private val serverName: String) {
         scope.cancel()
         throw e
       }
-    connection.closeFinished().addListener({ scope.cancel("closed") }, directExecutor())
+    // close() ends the scope: what runs in it is cancelled, and nothing new starts.
+    connection.subscribeState { state ->
+      if (state.status() >= ConnectionState.Status.CLOSING) {
+        scope.cancel("the persistent connection is closed")
+      }
+    }
+    built = true
     return connection
   }
 }
 
 /**
- * Runs [block] in this scope as a future: cancelling the future cancels the coroutine. A
- * cancellation that comes from inside [block] while the coroutine is still active (a
- * `withTimeout` that expired) is a failure that names [what], not a cancellation, so that the
- * attempt reports it.
+ * Runs [block] in this scope and returns its outcome as a future whose `cancel()` only cancels the
+ * coroutine: the future then completes with whatever the coroutine ends with, so that the
+ * persistent connection waits for it, and closes a connection that a connector returned in spite
+ * of the cancellation. A cancellation from inside [block] while the coroutine is still active (a
+ * `withTimeout` that expired) is a failure that names [what]. Nothing the block throws escapes.
  */
-private fun <T : Any> CoroutineScope.futureOf(what: String, block: suspend () -> T): ListenableFuture<T> =
-  future {
-    try {
-      block()
-    } catch (e: CancellationException) {
-      currentCoroutineContext().ensureActive() // cancelled from outside: stays a cancellation
-      throw IllegalStateException("$what was cancelled from inside: $e", e)
+private fun <T : Any> CoroutineScope.futureOf(what: String, block: suspend () -> T): ListenableFuture<T> {
+  val outcome = SettableFuture.create<T>()
+  val job =
+    launch {
+      try {
+        outcome.set(block())
+      } catch (e: CancellationException) {
+        if (currentCoroutineContext().isActive) {
+          outcome.setException(IllegalStateException("$what was cancelled from inside: $e", e))
+        } else {
+          outcome.cancel(false)
+        }
+      } catch (e: Throwable) {
+        outcome.setException(e)
+      }
+    }
+  job.invokeOnCompletion { outcome.cancel(false) } // cancelled before it ran: no-op otherwise
+  return object : ForwardingListenableFuture.SimpleForwardingListenableFuture<T>(outcome) {
+    override fun cancel(mayInterruptIfRunning: Boolean): Boolean {
+      job.cancel()
+      return false // it completes when the coroutine ends
     }
   }
-
+}

@@ -402,6 +402,86 @@ class FlowsTest {
     settle()
   }
 
+  @Test
+  fun aDispatchedCollector_subscribesInCollect_andGetsEveryEventInOrder() = runTest {
+    val lookups = AtomicInteger()
+    val made = mutableListOf<IdleConnection>()
+    val connection = connection {
+      lookup { "a${lookups.getAndIncrement()}" }
+      connector { IdleConnection().also { made += it } }
+    }
+    val events = mutableListOf<String>()
+    val states = mutableListOf<ConnectionState.Status>()
+    // Not run until the test yields: collection starts, and subscribes, inside collect().
+    launch(start = kotlinx.coroutines.CoroutineStart.UNDISPATCHED) {
+      connection.events().collect { events += describe(it) }
+    }
+    launch(start = kotlinx.coroutines.CoroutineStart.UNDISPATCHED) {
+      connection.states().collect { states += it.status() }
+    }
+    scheduler.runDueTasks() // the first round, before either collector ran a step
+    advance(5_000)
+    made.single().drop() // old: the next round at once
+    scheduler.runDueTasks()
+    testScheduler.runCurrent() // the lambdas; the collectors are on this dispatcher too
+    connection.close()
+    settle()
+    assertEquals(
+      listOf(
+        "AttemptingToConnect",
+        "ObtainedAddress a0",
+        "Connected",
+        "Disconnected",
+        "AttemptingToConnect",
+        "ObtainedAddress a1",
+        "Connected",
+        "Disconnected",
+      ),
+      events,
+    )
+    assertEquals(WAITING_TO_RETRY, states.first()) // conflated: the first, then the latest
+    assertEquals(CLOSED, states.last())
+  }
+
+  @Test
+  fun aConnectionReturnedDespiteCancellation_isClosed_andCloseFinishedWaitsForIt() = runTest {
+    val gate = CompletableDeferred<Unit>()
+    val late = IdleConnection()
+    val connection = connection {
+      lookup { "a" }
+      connector {
+        kotlinx.coroutines.withContext(kotlinx.coroutines.NonCancellable) { gate.await() }
+        late
+      }
+    }
+    settle()
+    connection.close()
+    settle()
+    assertFalse(connection.closeFinished().isDone, "waits for the connector")
+    gate.complete(Unit)
+    settle()
+    assertTrue(late.isClosed)
+    assertTrue(connection.closeFinished().isDone)
+  }
+
+  @Test
+  fun whatALambdaThrowsAfterItsCancellation_escapesNowhere() = runTest {
+    val connection = connection {
+      lookup { "a" }
+      connector {
+        try {
+          awaitCancellation()
+        } finally {
+          throw java.io.IOException("socket closed while cancelling")
+        }
+      }
+    }
+    settle()
+    connection.close()
+    settle() // runTest fails the test if anything reached an uncaught-exception handler
+    assertTrue(connection.closeFinished().isDone)
+  }
+
   /** Counts the subscriptions that are open. */
   private class Counting(private val delegate: PersistentConnection<String, IdleConnection>) :
     PersistentConnection<String, IdleConnection> by delegate {

@@ -70,14 +70,21 @@ class GrpcKotlinTest {
     val server = servers.start(Echo.service("kt"))
     val connector =
       GrpcConnector.builder(InProcessServers.channels()).connectTimeout(Duration.ofSeconds(5)).build()
+    val used = java.util.concurrent.atomic.AtomicInteger()
     val connection =
       grpcPersistentConnection("echo", InProcessServers.channels()) {
         lookup { server.name() }
-        connector { address -> connector.connect(address).await() }
+        connector(
+          dev.tether.Connector { address ->
+            used.incrementAndGet()
+            connector.connect(address)
+          }
+        )
       }
     try {
       val connected = withTimeout(10.seconds) { connection.awaitConnectedOrFailedToConnect() }
       assertEquals(server.name(), connected.address())
+      assertEquals(1, used.get())
     } finally {
       withTimeout(10.seconds) { connection.close().await() }
     }
