@@ -38,7 +38,7 @@ import org.jspecify.annotations.Nullable;
 @Singleton
 public final class ConnectionRegistry {
   private final Map<String, PersistentConnection<?, ?>> connections = new LinkedHashMap<>();
-  private final List<Subscription> meters = new ArrayList<>();
+  private final Map<PersistentConnection<?, ?>, Subscription> meters = new LinkedHashMap<>();
   private boolean closed;
 
   @Inject
@@ -50,7 +50,7 @@ public final class ConnectionRegistry {
     synchronized (this) {
       connections.put(name, connection);
       if (metrics != null) {
-        meters.add(metrics);
+        meters.put(connection, metrics);
       }
       closeAtOnce = closed;
     }
@@ -86,23 +86,22 @@ public final class ConnectionRegistry {
    */
   public ListenableFuture<Void> closeAll() {
     List<PersistentConnection<?, ?>> toClose;
-    List<Subscription> metrics;
+    Map<PersistentConnection<?, ?>, Subscription> metrics;
     synchronized (this) {
       closed = true;
       toClose = new ArrayList<>(connections.values());
-      metrics = new ArrayList<>(meters);
+      metrics = new LinkedHashMap<>(meters);
     }
     List<ListenableFuture<Void>> closing = new ArrayList<>();
     for (PersistentConnection<?, ?> connection : toClose) {
-      closing.add(connection.close());
+      ListenableFuture<Void> closed = connection.close();
+      Subscription bound = metrics.get(connection);
+      if (bound != null) { // its last values stay until it has closed
+        closed.addListener(bound::close, directExecutor());
+      }
+      closing.add(closed);
     }
-    return Futures.whenAllComplete(closing)
-        .call(
-            () -> {
-              metrics.forEach(Subscription::close); // the last values stay until all are closed
-              return null;
-            },
-            directExecutor());
+    return Futures.whenAllComplete(closing).call(() -> null, directExecutor());
   }
 
   @Override

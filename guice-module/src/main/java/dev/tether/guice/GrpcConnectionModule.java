@@ -4,6 +4,7 @@ import static com.google.common.base.Preconditions.checkState;
 import static java.util.Objects.requireNonNull;
 
 import com.google.common.collect.ImmutableList;
+import com.google.common.util.concurrent.ListenableFuture;
 import com.google.inject.AbstractModule;
 import com.google.inject.Binder;
 import com.google.inject.Key;
@@ -18,6 +19,7 @@ import dev.tether.EventListener;
 import dev.tether.PersistentConnection;
 import dev.tether.ReconnectBudget;
 import dev.tether.RetryDelay;
+import dev.tether.Subscription;
 import dev.tether.grpc.ChannelFactory;
 import dev.tether.grpc.GrpcConnection;
 import dev.tether.grpc.GrpcConnector;
@@ -236,7 +238,16 @@ public final class GrpcConnectionModule<A> extends AbstractModule {
           configured(connector.persistentConnection(name).addressLookup(lookup.get()), budget.get());
       PersistentConnection<A, GrpcConnection<A>> connection = builder.build();
       Metrics meters = metrics;
-      registry.get().register(name, connection, meters == null ? null : meters.bind(connection));
+      Subscription bound = null;
+      if (meters != null) {
+        try {
+          bound = meters.bind(connection);
+        } catch (RuntimeException | LinkageError e) { // never leave it running unlisted
+          ListenableFuture<Void> unused = connection.close();
+          throw e;
+        }
+      }
+      registry.get().register(name, connection, bound);
       return connection;
     }
 

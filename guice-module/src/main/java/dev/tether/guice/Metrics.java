@@ -20,6 +20,8 @@ final class Metrics {
 
   /** Requires a binding of {@link MeterRegistry}: injector creation fails without one. */
   static Metrics require(Binder binder) {
+    // Loads tether-micrometer now, so that its absence shows at injector creation.
+    java.util.Objects.requireNonNull(TetherMetrics.class, "tether-micrometer");
     return new Metrics(binder.getProvider(MeterRegistry.class));
   }
 

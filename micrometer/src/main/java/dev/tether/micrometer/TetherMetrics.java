@@ -44,11 +44,12 @@ import org.jspecify.annotations.Nullable;
  *       success; {@code lookup}, {@code connect} or {@code initialize} for a failure). Exact: a
  *       failure that repeats the previous one counts, though no event reports it.</td></tr>
  *   <tr><td>{@value #CONNECT}</td><td>timer</td><td>from the start of an attempt (its lookup) to
- *       its outcome, tagged {@code outcome}, timed on the registry's clock.</td></tr>
+ *       its outcome, tagged {@code outcome}, timed on the registry's clock. Attempts of the loop only: a
+ *       standby's or a handover's background attempt is counted but not timed.</td></tr>
  *   <tr><td>{@value #UP}</td><td>gauge</td><td>1 while the status is {@code CONNECTED}, else
  *       0.</td></tr>
  *   <tr><td>{@value #DISCONNECTS}</td><td>counter</td><td>connections that stopped being
- *       current: drops, handovers, and the close; one per {@code Disconnected} event.</td></tr>
+ *       current: drops, handovers, and the close.</td></tr>
  *   <tr><td>{@value #CONSECUTIVE_FAILURES}</td><td>gauge</td><td>{@link
  *       ConnectionState#consecutiveFailures()}.</td></tr>
  * </table>
@@ -104,6 +105,7 @@ public final class TetherMetrics {
         throw new IllegalStateException(
             "a persistent connection to \"" + name + "\" is bound to this registry already");
       }
+      try {
       meters.add(
           Gauge.builder(UP, connection, c -> c.state().status() == ConnectionState.Status.CONNECTED ? 1 : 0)
               .tags(tags)
@@ -117,15 +119,32 @@ public final class TetherMetrics {
               .strongReference(true)
               .register(registry));
       recorder = new Recorder<>(registry, tags, meters);
+      } catch (RuntimeException e) { // a registry that rejects one: none stays
+        meters.forEach(registry::remove);
+        throw e;
+      }
     }
-    Subscription states = connection.subscribeState(recorder);
+    Subscription states;
+    try {
+      states = connection.subscribeState(recorder);
+    } catch (RuntimeException e) {
+      remove(registry, meters);
+      throw e;
+    }
     AtomicBoolean closed = new AtomicBoolean();
     return () -> {
       if (closed.compareAndSet(false, true)) {
         states.close();
-        meters.forEach(registry::remove);
+        remove(registry, meters);
       }
     };
+  }
+
+  /** Removes {@code meters}, under the lock of binds, so that a bind sees all of them or none. */
+  private static void remove(MeterRegistry registry, List<Meter> meters) {
+    synchronized (BINDING) {
+      meters.forEach(registry::remove);
+    }
   }
 
   /** Follows the states of one persistent connection; called one state at a time, in order. */
@@ -188,8 +207,9 @@ public final class TetherMetrics {
         return; // the state at the bind: counting starts here
       }
       long now = clock.monotonicTime();
-      if (state.attempts() > previous.attempts()) {
-        startedAt = now;
+      boolean connecting = state.status() == ConnectionState.Status.CONNECTING;
+      if (connecting && previous.status() != ConnectionState.Status.CONNECTING) {
+        startedAt = now; // a round or a retry starts: its lookup comes next, in this step
       }
       long connected = state.connections() - previous.connections();
       // A success resets the count; failures after it are the new count.
@@ -205,6 +225,9 @@ public final class TetherMetrics {
       if (failedNow > 0 && failure != null) {
         requireNonNull(failures.get(failure.stage())).increment(failedNow);
         time(failed, now);
+      }
+      if (!connecting) {
+        startedAt = -1; // background attempts (standby, handover) are not timed
       }
       C current = previous.connection();
       if (current != null
