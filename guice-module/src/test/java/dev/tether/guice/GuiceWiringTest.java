@@ -2,6 +2,7 @@ package dev.tether.guice;
 
 import static com.google.common.util.concurrent.Futures.immediateFuture;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -16,6 +17,8 @@ import com.google.inject.Injector;
 import com.google.inject.Key;
 import com.google.inject.Module;
 import com.google.inject.Provider;
+import com.google.inject.ProvisionException;
+import com.google.inject.Stage;
 import com.google.inject.TypeLiteral;
 import com.google.inject.name.Names;
 import dev.tether.ConnectionState;
@@ -58,6 +61,10 @@ class GuiceWiringTest {
   }
 
   private PersistentConnection<?, ?> connection(String name) {
+    return connection(injector, name);
+  }
+
+  private static PersistentConnection<?, ?> connection(Injector injector, String name) {
     return injector.getInstance(
         Key.get(new TypeLiteral<PersistentConnection<?, ?>>() {}, Names.named(name)));
   }
@@ -88,9 +95,30 @@ class GuiceWiringTest {
     servers.inProcess("orders-1");
     injector = Guice.createInjector(meterRegistry(), named("orders").metrics().build());
     connection("orders").connected().get(10, TimeUnit.SECONDS);
-    assertEquals(1, meters.get(TetherMetrics.UP).tag("connection", "orders").gauge().value());
+    assertEquals(1, meters.get(TetherMetrics.UP).tag("connection", "orders").gauge().value(), () -> connection("orders").state().toString());
     injector.getInstance(ConnectionRegistry.class).closeAll().get(10, TimeUnit.SECONDS);
     assertNull(meters.find(TetherMetrics.UP).tag("connection", "orders").gauge());
+    assertTrue(meters.getMeters().isEmpty());
+  }
+
+  @Test
+  void metrics_inProductionStage_areThereAtInjectorCreation() throws Exception {
+    servers.inProcess("orders-1");
+    injector = Guice.createInjector(Stage.PRODUCTION, meterRegistry(), named("orders").metrics().build());
+    assertNotNull(meters.find(TetherMetrics.UP).tag("connection", "orders").gauge());
+  }
+
+  @Test
+  void aConnectionWhoseMetersCannotBind_failsProvisioning_andIsClosed() throws Exception {
+    servers.inProcess("orders-1");
+    // Another injector's connection of the same name holds these meters already.
+    Injector other = Guice.createInjector(meterRegistry(), named("orders").metrics().build());
+    connection(other, "orders");
+    injector = Guice.createInjector(meterRegistry(), named("orders").metrics().build());
+    ProvisionException e = assertThrows(ProvisionException.class, () -> connection(injector, "orders"));
+    assertTrue(String.valueOf(e.getMessage()).contains("is bound to this registry already"), e.getMessage());
+    assertTrue(injector.getInstance(ConnectionRegistry.class).connections().isEmpty());
+    other.getInstance(ConnectionRegistry.class).closeAll().get(10, TimeUnit.SECONDS);
     assertTrue(meters.getMeters().isEmpty());
   }
 

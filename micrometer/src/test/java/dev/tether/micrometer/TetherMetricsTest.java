@@ -213,6 +213,92 @@ class TetherMetricsTest {
   }
 
   @Test
+  void theConnectTimer_startsWithTheLookup() {
+    SettableFuture<String> slowLookup = SettableFuture.create();
+    lookups.add(() -> slowLookup);
+    PersistentConnection<String, IdleConnection> connection = connection("orders");
+    Subscription metrics = TetherMetrics.bind(connection, registry);
+    scheduler.runDueTasks();
+    advance(Duration.ofMillis(100));
+    slowLookup.set("good");
+    Timer succeeded = timer("success", "orders");
+    assertEquals(1, succeeded.count());
+    assertEquals(100, succeeded.totalTime(TimeUnit.MILLISECONDS));
+    connection.close();
+    metrics.close();
+  }
+
+  @Test
+  void aStandbyTakeoverAndAHandover_countAsSuccessesAndDrops() {
+    // The loop, the standby, the next standby, then the handover's new address.
+    Deque<String> answers = new ArrayDeque<>(List.of("a", "b", "a", "c"));
+    PersistentConnection<String, IdleConnection> connection =
+        PersistentConnection.<String, IdleConnection>builder("orders")
+            .addressLookup(() -> Futures.immediateFuture(answers.isEmpty() ? "d" : answers.poll()))
+            .connector(address -> Futures.immediateFuture(remember(new IdleConnection())))
+            .retryDelay(Duration.ofSeconds(1))
+            .randomizeRetryDelay(false)
+            .scheduler(scheduler)
+            .standby(true)
+            .build();
+    Subscription metrics = TetherMetrics.bind(connection, registry);
+    scheduler.runDueTasks();
+    advance(Duration.ofSeconds(2)); // the standby is prepared in the background
+    assertTrue(connection.state().standbyAddress() != null, "a live standby");
+    assertEquals(1, count("success", "none", "orders"));
+    IdleConnection first = made.get(0);
+    first.drop(); // the standby takes over: no lookup, no connect
+    assertEquals(1, gauge(TetherMetrics.UP, "orders"));
+    assertEquals(2, count("success", "none", "orders"));
+    assertEquals(1, registry.get(TetherMetrics.DISCONNECTS).tag("connection", "orders").counter().count());
+    // The takeover is a round of the loop (AttemptingToConnect to Connected) that took no time.
+    assertEquals(2, timer("success", "orders").count());
+    assertEquals(0, timer("success", "orders").max(TimeUnit.NANOSECONDS));
+
+    advance(Duration.ofSeconds(2));
+    ListenableFuture<IdleConnection> handedOver = connection.handOver();
+    advance(Duration.ofSeconds(2));
+    assertTrue(handedOver.isDone());
+    assertEquals("c", connection.state().address());
+    assertEquals(3, count("success", "none", "orders"));
+    assertEquals(2, registry.get(TetherMetrics.DISCONNECTS).tag("connection", "orders").counter().count());
+    assertEquals(0, count("failure", "connect", "orders"));
+    connection.close();
+    metrics.close();
+  }
+
+  @Test
+  void aRebindRacingTheCloseOfTheLastBinding_endsWithTheNewBindingsMetersOnly() throws Exception {
+    PersistentConnection<String, IdleConnection> old = connection("orders");
+    PersistentConnection<String, IdleConnection> fresh = connection("orders");
+    scheduler.runDueTasks(); // both connected
+    for (int round = 0; round < 200; round++) {
+      Subscription previous = TetherMetrics.bind(old, registry);
+      Thread closer = new Thread(previous::close);
+      closer.start();
+      Subscription current;
+      while (true) {
+        try {
+          current = TetherMetrics.bind(fresh, registry);
+          break;
+        } catch (IllegalStateException stillBound) {
+          Thread.onSpinWait();
+        }
+      }
+      closer.join(10_000);
+      assertEquals(9, registry.getMeters().size(), "round " + round);
+      made.get(1).drop(); // the fresh one's connection: its gauge must follow it
+      assertEquals(0, gauge(TetherMetrics.UP, "orders"), "round " + round);
+      current.close();
+      advance(Duration.ofSeconds(1)); // reconnected
+      made.remove(1); // the dropped one; the fresh one's new connection is now second
+      assertEquals(2, made.size());
+    }
+    old.close();
+    fresh.close();
+  }
+
+  @Test
   @SuppressWarnings("NullAway")
   void nullArguments_failNamingThem() {
     PersistentConnection<String, IdleConnection> connection = connection("orders");
