@@ -1,0 +1,443 @@
+package dev.tether.testing.faults;
+
+import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkState;
+import static java.util.Objects.requireNonNull;
+
+import com.google.common.net.HostAndPort;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketException;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Deque;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+
+/**
+ * A TCP proxy on 127.0.0.1 to put between a client and a real server, to make the network
+ * misbehave on purpose.
+ *
+ * <pre>{@code
+ * @RegisterExtension final FaultProxy proxy = FaultProxy.create();
+ *
+ * @Test
+ * void noticesAPeerThatVanished() throws Exception {
+ *   proxy.target(server.port());                     // the real server
+ *   ... connect the client to proxy.address() ...
+ *   proxy.freeze();   // both directions stop, the sockets stay open: a half-open peer
+ *   ... keepalive notices, the client reconnects ...
+ *   proxy.thaw();
+ * }
+ * }</pre>
+ *
+ * <p>The faults, each at once and for every connection through the proxy:
+ *
+ * <ul>
+ *   <li>{@link #freeze()}: nothing more is forwarded, either way; the sockets stay open, so each
+ *       side sees a peer that went silent, as after a cable pull or a frozen process. What the
+ *       proxy had already read waits; {@link #thaw()} forwards it and goes on, as a healed network
+ *       would. Connections made while frozen are frozen too.
+ *   <li>{@link #resetAll()}: every connection is reset (TCP RST) on both sides.
+ *   <li>{@link #refuseNew(boolean)}: the proxy stops listening, so new connections are refused;
+ *       open ones go on.
+ *   <li>{@link #latency(Duration)}: every chunk of bytes is forwarded that much later than it
+ *       arrived, in order, each way.
+ * </ul>
+ *
+ * <p>Threads: four daemon threads per connection (a reader and a writer each way) and one that
+ * accepts. At most {@link #MAX_CONNECTIONS} connections are open at once; more are reset at once.
+ * {@link #close()} closes every socket and ends every thread. As a JUnit 5 extension (an instance
+ * field with {@code @RegisterExtension}), it closes after each test. Thread-safe.
+ */
+public final class FaultProxy implements AutoCloseable, AfterEachCallback {
+  /** The most connections open through one proxy at once. */
+  public static final int MAX_CONNECTIONS = 64;
+
+  private static final InetAddress LOOPBACK = InetAddress.getLoopbackAddress();
+  private static final int CHUNK = 16 * 1024;
+
+  private final Object lock = new Object();
+  private final Set<Link> links = new LinkedHashSet<>(); // guarded by lock
+  private final List<Thread> threads = new ArrayList<>(); // guarded by lock
+  private @Nullable ServerSocket listener; // guarded by lock; null while refusing
+  private final int port;
+  private int targetPort; // guarded by lock; 0 until set
+  private boolean frozen; // guarded by lock
+  private long latencyNanos; // guarded by lock
+  private boolean closed; // guarded by lock
+
+  private FaultProxy(int targetPort) {
+    try {
+      ServerSocket socket = new ServerSocket();
+      socket.setReuseAddress(true);
+      socket.bind(new InetSocketAddress(LOOPBACK, 0), 50);
+      this.listener = socket;
+      this.port = socket.getLocalPort();
+    } catch (IOException e) {
+      throw new UncheckedIOException("could not listen on 127.0.0.1", e);
+    }
+    this.targetPort = targetPort;
+    synchronized (lock) {
+      startAccepting(requireNonNull(listener));
+    }
+  }
+
+  /** A proxy with no target yet: set one with {@link #target(int)} before a client connects. */
+  public static FaultProxy create() {
+    return new FaultProxy(0);
+  }
+
+  /**
+   * A proxy to the server on 127.0.0.1 at {@code targetPort}.
+   *
+   * @throws IllegalArgumentException if the port is not between 1 and 65535
+   */
+  public static FaultProxy to(int targetPort) {
+    checkPort(targetPort);
+    return new FaultProxy(targetPort);
+  }
+
+  private static void checkPort(int port) {
+    checkArgument(port > 0 && port <= 65535, "targetPort must be between 1 and 65535: %s", port);
+  }
+
+  /** Sets the server that new connections go to (127.0.0.1 at {@code targetPort}); open ones stay. */
+  public FaultProxy target(int targetPort) {
+    checkPort(targetPort);
+    synchronized (lock) {
+      this.targetPort = targetPort;
+    }
+    return this;
+  }
+
+  /** The port the proxy listens on, on 127.0.0.1; the same for the proxy's whole life. */
+  public int port() {
+    return port;
+  }
+
+  /** The address clients connect to: 127.0.0.1 and {@link #port()}. */
+  public HostAndPort address() {
+    return HostAndPort.fromParts("127.0.0.1", port);
+  }
+
+  /** Stops forwarding, both ways, on every connection, keeping the sockets open. */
+  public void freeze() {
+    synchronized (lock) {
+      frozen = true;
+    }
+  }
+
+  /** Forwards again, starting with what waited while frozen. */
+  public void thaw() {
+    synchronized (lock) {
+      frozen = false;
+      lock.notifyAll();
+    }
+  }
+
+  /** Resets every open connection, on both sides (TCP RST, not an orderly close). */
+  public void resetAll() {
+    List<Link> toReset;
+    synchronized (lock) {
+      toReset = new ArrayList<>(links);
+    }
+    toReset.forEach(Link::reset);
+  }
+
+  /**
+   * With {@code true}, stops listening: new connections are refused, open ones go on. With {@code
+   * false}, listens again on the same port.
+   *
+   * @throws IllegalStateException if the port cannot be bound again (another process took it)
+   */
+  public void refuseNew(boolean refuse) {
+    synchronized (lock) {
+      checkState(!closed, "the proxy is closed");
+      ServerSocket current = listener;
+      if (refuse && current != null) {
+        closeQuietly(current);
+        listener = null;
+      } else if (!refuse && current == null) {
+        try {
+          ServerSocket socket = new ServerSocket();
+          socket.setReuseAddress(true);
+          socket.bind(new InetSocketAddress(LOOPBACK, port), 50);
+          listener = socket;
+          startAccepting(socket);
+        } catch (IOException e) {
+          throw new IllegalStateException("could not listen on 127.0.0.1:" + port + " again", e);
+        }
+      }
+    }
+  }
+
+  /**
+   * Delays every chunk by {@code latency} each way, from now on; zero for none.
+   *
+   * @throws IllegalArgumentException if {@code latency} is negative
+   */
+  public void latency(Duration latency) {
+    requireNonNull(latency, "latency");
+    checkArgument(!latency.isNegative(), "latency must not be negative: %s", latency);
+    synchronized (lock) {
+      latencyNanos = latency.toNanos();
+      lock.notifyAll();
+    }
+  }
+
+  /** How many connections are open through the proxy. */
+  public int openConnections() {
+    synchronized (lock) {
+      return links.size();
+    }
+  }
+
+  /** Closes the listener and every connection, and waits (up to 10 s) for its threads to end. */
+  @Override
+  public void close() {
+    List<Link> toClose;
+    List<Thread> toJoin;
+    synchronized (lock) {
+      closed = true;
+      ServerSocket current = listener;
+      if (current != null) {
+        closeQuietly(current);
+        listener = null;
+      }
+      toClose = new ArrayList<>(links);
+      toJoin = new ArrayList<>(threads);
+      lock.notifyAll();
+    }
+    toClose.forEach(Link::close);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    for (Thread thread : toJoin) {
+      try {
+        thread.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+
+  /** Closes the proxy after each test. */
+  @Override
+  public void afterEach(ExtensionContext context) {
+    close();
+  }
+
+  @Override
+  public String toString() {
+    synchronized (lock) {
+      return "FaultProxy[127.0.0.1:" + port + " -> " + (targetPort == 0 ? "none" : targetPort)
+          + (frozen ? ", frozen" : "") + (listener == null ? ", refusing" : "")
+          + (latencyNanos > 0 ? ", latency " + Duration.ofNanos(latencyNanos) : "")
+          + ", " + links.size() + " open]";
+    }
+  }
+
+  private void startAccepting(ServerSocket socket) {
+    start(() -> accept(socket), "fault-proxy-accept-" + port);
+  }
+
+  /** Starts a daemon thread; under the lock. */
+  private void start(Runnable task, String name) {
+    threads.removeIf(t -> !t.isAlive());
+    Thread thread = new Thread(task, name);
+    thread.setDaemon(true);
+    threads.add(thread);
+    thread.start();
+  }
+
+  private void accept(ServerSocket socket) {
+    while (true) {
+      Socket client;
+      try {
+        client = socket.accept();
+      } catch (IOException closedOrRefusing) {
+        return;
+      }
+      Socket server = null;
+      try {
+        int target;
+        synchronized (lock) {
+          target = targetPort;
+          if (closed || target == 0 || links.size() >= MAX_CONNECTIONS) {
+            resetQuietly(client);
+            continue;
+          }
+        }
+        server = new Socket(LOOPBACK, target);
+        server.setTcpNoDelay(true);
+        client.setTcpNoDelay(true);
+        Link link = new Link(client, server);
+        synchronized (lock) {
+          if (closed) {
+            link.close();
+            return;
+          }
+          links.add(link);
+          start(link.upReader, "fault-proxy-up-" + port);
+          start(link.upWriter, "fault-proxy-up-write-" + port);
+          start(link.downReader, "fault-proxy-down-" + port);
+          start(link.downWriter, "fault-proxy-down-write-" + port);
+        }
+      } catch (IOException e) { // the server refused: so does the proxy, as a direct client would see
+        resetQuietly(client);
+        if (server != null) {
+          closeQuietly(server);
+        }
+      }
+    }
+  }
+
+  /** Waits while frozen; returns false if the proxy or the link closed. Under the lock. */
+  private boolean awaitThawed(Link link) throws InterruptedException {
+    while (frozen && !closed && !link.closed) {
+      lock.wait();
+    }
+    return !closed && !link.closed;
+  }
+
+  /** One client connection and its connection to the server. */
+  private final class Link {
+    private final Socket client;
+    private final Socket server;
+    private boolean closed; // guarded by lock
+    final Runnable upReader;
+    final Runnable upWriter;
+    final Runnable downReader;
+    final Runnable downWriter;
+
+    Link(Socket client, Socket server) {
+      this.client = client;
+      this.server = server;
+      Deque<Chunk> up = new ArrayDeque<>();
+      Deque<Chunk> down = new ArrayDeque<>();
+      upReader = () -> read(client, up);
+      upWriter = () -> write(up, server);
+      downReader = () -> read(server, down);
+      downWriter = () -> write(down, client);
+    }
+
+    /** Reads chunks from {@code from} into {@code queue}, not while frozen. */
+    private void read(Socket from, Deque<Chunk> queue) {
+      byte[] buffer = new byte[CHUNK];
+      try (InputStream in = from.getInputStream()) {
+        while (true) {
+          synchronized (lock) {
+            if (!awaitThawed(this)) {
+              return;
+            }
+          }
+          int n = in.read(buffer);
+          synchronized (lock) {
+            queue.addLast(n < 0 ? Chunk.END : new Chunk(Arrays.copyOf(buffer, n), System.nanoTime()));
+            lock.notifyAll();
+          }
+          if (n < 0) {
+            return;
+          }
+        }
+      } catch (IOException | InterruptedException e) {
+        synchronized (lock) {
+          queue.addLast(Chunk.END);
+          lock.notifyAll();
+        }
+      }
+    }
+
+    /** Writes the chunks of {@code queue} to {@code to} when due, not while frozen. */
+    private void write(Deque<Chunk> queue, Socket to) {
+      try {
+        OutputStream out = to.getOutputStream();
+        while (true) {
+          Chunk next;
+          synchronized (lock) {
+            while (true) {
+              if (!awaitThawed(this)) {
+                return;
+              }
+              Chunk first = queue.peekFirst();
+              if (first == null) {
+                lock.wait();
+                continue;
+              }
+              long wait = first.arrived + latencyNanos - System.nanoTime();
+              if (first != Chunk.END && wait > 0) {
+                TimeUnit.NANOSECONDS.timedWait(lock, wait);
+                continue;
+              }
+              next = queue.removeFirst();
+              break;
+            }
+          }
+          if (next == Chunk.END) {
+            close(); // one side closed: so does the other, as a direct connection would
+            return;
+          }
+          out.write(next.bytes);
+          out.flush();
+        }
+      } catch (IOException | InterruptedException e) {
+        close();
+      }
+    }
+
+    void reset() {
+      resetQuietly(client);
+      resetQuietly(server);
+      markClosed();
+    }
+
+    void close() {
+      closeQuietly(client);
+      closeQuietly(server);
+      markClosed();
+    }
+
+    private void markClosed() {
+      synchronized (lock) {
+        closed = true;
+        links.remove(this);
+        lock.notifyAll();
+      }
+    }
+  }
+
+  /** Bytes read at a time, or the end of a direction. */
+  private record Chunk(byte[] bytes, long arrived) {
+    static final Chunk END = new Chunk(new byte[0], 0);
+  }
+
+  private static void resetQuietly(Socket socket) {
+    try {
+      socket.setSoLinger(true, 0); // close() then sends RST
+    } catch (SocketException ignored) {
+      // closed already
+    }
+    closeQuietly(socket);
+  }
+
+  private static void closeQuietly(AutoCloseable closeable) {
+    try {
+      closeable.close();
+    } catch (Exception ignored) {
+      // closing anyway
+    }
+  }
+}

@@ -1,0 +1,79 @@
+package dev.tether.testing.faults;
+
+import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkState;
+import static java.util.Objects.requireNonNull;
+
+import com.google.common.collect.ImmutableList;
+import com.google.common.util.concurrent.Futures;
+import com.google.common.util.concurrent.ListenableFuture;
+import com.google.common.util.concurrent.SettableFuture;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+/**
+ * The steps of a scripted lookup or connector, taken one per call, the last one again past the
+ * end, and the futures handed out. Thread-safe.
+ */
+final class Script<T> {
+  private final String what;
+  private final ScheduledExecutorService scheduler;
+  private final List<Supplier<ListenableFuture<T>>> steps = new ArrayList<>();
+  private final List<ListenableFuture<T>> answers = new ArrayList<>();
+
+  Script(String what, ScheduledExecutorService scheduler) {
+    this.what = what;
+    this.scheduler = requireNonNull(scheduler, "scheduler");
+  }
+
+  synchronized void add(Supplier<ListenableFuture<T>> step) {
+    steps.add(step);
+  }
+
+  /** Completes with the value of {@code value} after {@code delay}, on the scheduler. */
+  ListenableFuture<T> after(Duration delay, Supplier<ListenableFuture<T>> value) {
+    requireNonNull(delay, "delay");
+    checkArgument(!delay.isNegative(), "delay must not be negative: %s", delay);
+    SettableFuture<T> answer = SettableFuture.create();
+    scheduler.schedule(() -> answer.setFuture(value.get()), delay.toNanos(), TimeUnit.NANOSECONDS);
+    return answer;
+  }
+
+  static <T> ListenableFuture<T> hanging() {
+    return SettableFuture.create(); // until the caller cancels it
+  }
+
+  static <T> Supplier<ListenableFuture<T>> failing(Throwable error) {
+    requireNonNull(error, "error");
+    return () -> Futures.immediateFailedFuture(error);
+  }
+
+  /** Takes the next step and records its future. */
+  ListenableFuture<T> next() {
+    int index;
+    Supplier<ListenableFuture<T>> step;
+    synchronized (this) {
+      checkState(!steps.isEmpty(), "the script of %s has no step", what);
+      index = answers.size();
+      step = steps.get(Math.min(index, steps.size() - 1));
+      answers.add(SettableFuture.create()); // holds the place: calls are counted in order
+    }
+    ListenableFuture<T> answer = step.get();
+    synchronized (this) {
+      answers.set(index, answer);
+    }
+    return answer;
+  }
+
+  synchronized int count() {
+    return answers.size();
+  }
+
+  synchronized ImmutableList<ListenableFuture<T>> answers() {
+    return ImmutableList.copyOf(answers);
+  }
+}
