@@ -14,6 +14,7 @@ import dev.tether.grpc.GrpcConnector;
 import dev.tether.grpc.PersistentChannel;
 import dev.tether.grpc.RecordingFactory;
 import dev.tether.grpc.Servers;
+import dev.tether.testing.faults.FaultProxy;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.Status;
@@ -38,7 +39,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
- * Replicas killed and restarted at seeded random times while several threads call with deadlines.
+ * Replicas killed and restarted, and their networks frozen and thawed (through a {@link
+ * FaultProxy} each), at seeded random times while several threads call with deadlines.
  * No call may outlive its deadline by more than a small margin, the events must stay well-formed,
  * and after close every channel must be terminated and no thread of the library left.
  */
@@ -52,23 +54,30 @@ class ChaosTest {
   @RegisterExtension final Servers servers = new Servers();
   private final Catalog catalog = new Catalog();
 
-  /** A replica that keeps its port across restarts and publishes itself while up. */
+  /**
+   * A replica that keeps its port across restarts and publishes itself while up, behind a {@link
+   * FaultProxy} that clients reach it through.
+   */
   private final class Replica {
     final String id;
-    int port;
+    final int port;
+    final FaultProxy proxy;
     volatile Server server;
+    boolean frozen; // guarded by this
 
     Replica(String id) {
       this.id = id;
       this.server = servers.netty(id, 0);
       this.port = Servers.port(server);
+      this.proxy = FaultProxy.to(port);
       catalog.publish(address());
     }
 
     HostAndPort address() {
-      return HostAndPort.fromParts("127.0.0.1", port);
+      return proxy.address();
     }
 
+    /** Kills the replica (it leaves the catalog first), or starts it again. */
     synchronized void toggle() {
       if (server.isShutdown()) {
         server = servers.netty(id, port);
@@ -77,6 +86,18 @@ class ChaosTest {
         catalog.withdraw(address());
         server.shutdownNow();
       }
+    }
+
+    /**
+     * Freezes the network to the replica (it stays in the catalog: nobody knows), or thaws it.
+     */
+    synchronized void freezeOrThaw() {
+      if (frozen) {
+        proxy.thaw();
+      } else {
+        proxy.freeze();
+      }
+      frozen = !frozen;
     }
   }
 
@@ -111,13 +132,28 @@ class ChaosTest {
             .build();
     Echo.Stub stub = new Echo.Stub(PersistentChannel.of(connection)).withWaitForReady();
 
-    // The script: at seeded random times, one replica goes down or comes back.
+    // The script: at seeded random times, one replica goes down or comes back, or its network
+    // freezes or thaws; at the end every network thaws.
     ScheduledExecutorService script = Executors.newSingleThreadScheduledExecutor();
     long at = 0;
     List<ScheduledFuture<?>> steps = new ArrayList<>();
     while ((at += 200 + random.nextInt(1300)) < RUN.toMillis() - 1000) {
       Replica victim = replicas.get(random.nextInt(REPLICAS));
-      steps.add(script.schedule(victim::toggle, at, TimeUnit.MILLISECONDS));
+      Runnable step = random.nextInt(3) == 0 ? victim::freezeOrThaw : victim::toggle;
+      steps.add(script.schedule(step, at, TimeUnit.MILLISECONDS));
+    }
+    for (Replica replica : replicas) {
+      steps.add(
+          script.schedule(
+              () -> {
+                synchronized (replica) {
+                  if (replica.frozen) {
+                    replica.freezeOrThaw();
+                  }
+                }
+              },
+              RUN.toMillis() - 1000,
+              TimeUnit.MILLISECONDS));
     }
 
     long end = System.nanoTime() + RUN.toNanos();
@@ -165,14 +201,16 @@ class ChaosTest {
 
     connection.close().get(30, TimeUnit.SECONDS);
     int eventsAtClose = events.count();
+    replicas.forEach(replica -> replica.proxy.close());
 
     String summary =
-        "seed " + SEED + ": " + steps.size() + " kills and restarts, " + succeeded + " calls ok, failures "
+        "seed " + SEED + ": " + steps.size() + " kills, restarts, freezes and thaws, " + succeeded + " calls ok, failures "
             + failures + " " + examples + ", " + events.connections() + " connections";
     assertEquals(List.of(), new ArrayList<>(problems), summary);
-    // What a killed replica can do to a call: UNAVAILABLE (its transport went away, or no
-    // replica is up), DEADLINE_EXCEEDED (waited for a connection in vain), CANCELLED (the server's
-    // shutdownNow() reset the call's stream). Anything else would be a bug.
+    // What a killed or frozen replica can do to a call: UNAVAILABLE (its transport went away, or
+    // no replica is up), DEADLINE_EXCEEDED (waited for a connection, or an answer through a frozen
+    // network, in vain), CANCELLED (the server's shutdownNow() reset the call's stream). Anything
+    // else would be a bug.
     for (Status.Code code : failures.keySet()) {
       assertTrue(
           code == Status.Code.UNAVAILABLE
