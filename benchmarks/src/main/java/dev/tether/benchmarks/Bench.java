@@ -5,10 +5,11 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * The benchmarks' entry point: {@code Bench <failover|recovery|hotpath|hotpath-ratio|scale|budget|rolling|all>
+ * The benchmarks' entry point: {@code Bench <failover|recovery|hotpath|hotpath-ratio|scale|budget|rolling|soak|all>
  * [--quick|--full] [case...]}, where the cases (hotpath-ratio only, all by default) are {@code
  * inprocess/fail-fast}, {@code inprocess/wait-for-ready}, {@code netty/fail-fast} and {@code
- * netty/wait-for-ready}. Each prints one line per figure. {@code --quick} finishes within a
+ * netty/wait-for-ready}, or (soak only) the run's length: {@code 90s}, {@code 10m}, {@code 1h}.
+ * Each prints one line per figure. {@code --quick} finishes within a
  * minute; {@code --full} within ten. {@code --debug} (failover) prints when each event and each
  * failed call came, in milliseconds from the kill.
  */
@@ -18,7 +19,7 @@ public final class Bench {
   public static void main(String[] args) throws Exception {
     if (args.length == 0) {
       System.err.println(
-          "usage: Bench <failover|recovery|hotpath|hotpath-ratio|scale|budget|rolling|all> [--quick|--full]"
+          "usage: Bench <failover|recovery|hotpath|hotpath-ratio|scale|budget|rolling|soak|all> [--quick|--full]"
               + " [case...]");
       System.exit(2);
     }
@@ -42,6 +43,7 @@ public final class Bench {
       case "scale" -> ScaleBench.run(quick);
       case "budget" -> BudgetBench.run(quick);
       case "rolling" -> RollingRestartBench.run(quick);
+      case "soak" -> SoakBench.run(quick, cases(args));
       case "all" -> {
         FailoverBench.run(quick);
         RecoveryBench.run(quick);

@@ -38,6 +38,8 @@ final class Replica {
           NettyServerBuilder.forAddress(
                   new InetSocketAddress(loopback, port), InsecureServerCredentials.create())
               .addService(Echo.service(id))
+              .permitKeepAliveTime(1, TimeUnit.SECONDS) // clients that use keepalive (the soak)
+              .permitKeepAliveWithoutCalls(true)
               .build()
               .start();
       port = ((InetSocketAddress) started.getListenSockets().get(0)).getPort();
