@@ -52,6 +52,13 @@ final class SoakBench {
   private static final long LATE_MILLIS = 100;
   private static final int UNARY_CALLERS = 4;
   private static final int STREAM_CALLERS = 2;
+  /**
+   * Quiets the servers' log of streams that a client abandoned (a deadline passed mid-stream):
+   * thousands of expected lines that would hide the reports. Held here, as JUL keeps loggers
+   * weakly.
+   */
+  private static final java.util.logging.Logger SERVER_STREAMS =
+      java.util.logging.Logger.getLogger("io.grpc.netty.shaded.io.grpc.netty.NettyServerHandler");
 
   private SoakBench() {}
 
@@ -74,6 +81,7 @@ final class SoakBench {
   private record Sample(long heapBytes, int threads) {}
 
   static void run(boolean quick, List<String> args) throws Exception {
+    SERVER_STREAMS.setLevel(java.util.logging.Level.SEVERE);
     Duration length = !args.isEmpty() ? parse(args.get(0)) : quick ? Duration.ofMinutes(1) : Duration.ofMinutes(10);
     Duration every = length.compareTo(Duration.ofMinutes(3)) < 0 ? length.dividedBy(4) : Duration.ofMinutes(1);
     System.out.printf(Locale.ROOT, "soak: %s, a report every %s, seed %d%n", length, every, SEED);

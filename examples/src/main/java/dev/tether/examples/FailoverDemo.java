@@ -45,19 +45,28 @@ import org.jspecify.annotations.Nullable;
  * TestingServer}, started and stopped here); a client finds them through the catalog and calls
  * every 50 ms, fail-fast and wait-for-ready calls in turn, while a script kills the serving
  * replica abruptly (no deregistration: it stays listed, as after {@code kill -9}), brings it back,
- * then restarts all three one by one (deregister, wait, stop, start, register). Every event and
- * every call is printed as it happens, then the failed calls per phase. Runs about 25 seconds and
- * exits by itself.
+ * then restarts all three one by one (deregister, wait, stop, start, register). The script's steps
+ * and the connection's events are printed one per line as they happen; the calls, one character
+ * each, on progress lines between them; then a table of the calls per phase. Runs about 25
+ * seconds and exits by itself.
  */
 public final class FailoverDemo {
   private static final String SERVICE = "greeter";
   private static final Duration CALL_EVERY = Duration.ofMillis(50);
   private static final Duration CALL_DEADLINE = Duration.ofSeconds(1);
 
+  private static final int CALLS_PER_LINE = 60;
+
   private final long start = System.nanoTime();
   private @Nullable ZooKeeperCatalog catalog;
-  private String phase = "start";
-  private final Map<String, int[]> perPhase = new LinkedHashMap<>(); // phase -> {calls, failed}
+  private volatile String phase = "start";
+  /** Per phase: calls, failed calls, the slowest call in ms. Only the calling thread writes it. */
+  private final Map<String, long[]> perPhase = new LinkedHashMap<>();
+  /** The replica's name for each address, for the event lines. */
+  private final Map<HostAndPort, String> names = new java.util.concurrent.ConcurrentHashMap<>();
+  /** Characters on the current progress line of calls; guarded by this. */
+  private int progress;
+  private final java.util.concurrent.CountDownLatch firstConnected = new java.util.concurrent.CountDownLatch(1);
 
   private FailoverDemo() {}
 
@@ -128,6 +137,7 @@ public final class FailoverDemo {
               .start();
       port = ((InetSocketAddress) started.getListenSockets().get(0)).getPort();
       server = started;
+      names.put(address(), name);
       say("script", "started " + name + " on " + address());
     }
 
@@ -147,22 +157,22 @@ public final class FailoverDemo {
 
     /** Abruptly: no deregistration, so it stays listed until its ZooKeeper session would end. */
     void kill() throws InterruptedException {
+      say("script", "killing " + name + " abruptly: it stays listed in ZooKeeper, as after kill -9");
       Server running = server;
       if (running != null) {
         running.shutdownNow();
         running.awaitTermination(5, TimeUnit.SECONDS);
       }
-      say("script", "killed " + name + " abruptly; it is still listed in ZooKeeper");
     }
 
     /** Gracefully: calls in flight finish. */
     void stop() throws InterruptedException {
+      say("script", "stopping " + name + " gracefully");
       Server running = server;
       if (running != null) {
         running.shutdown();
         running.awaitTermination(5, TimeUnit.SECONDS);
       }
-      say("script", "stopped " + name + " gracefully");
     }
   }
 
@@ -177,6 +187,13 @@ public final class FailoverDemo {
   // ---- the script and the client ----
 
   private void run() throws Exception {
+    System.out.println(
+        "Tether failover demo: three replicas of \"" + SERVICE + "\" in a ZooKeeper catalog; a client"
+            + " calls every " + CALL_EVERY.toMillis() + " ms.");
+    System.out.println(
+        "Each call is one character on the 'calls' lines: . ok (fail-fast)   : ok (wait-for-ready)"
+            + "   X failed");
+    enter("start");
     try (TestingServer zookeeper = new TestingServer(true);
         CuratorFramework curator =
             CuratorFrameworkFactory.newClient(zookeeper.getConnectString(), new RetryOneTime(200))) {
@@ -216,16 +233,24 @@ public final class FailoverDemo {
         GrpcConnector.persistentConnection(SERVICE, ChannelFactory.plaintext())
             .addressLookup(zk.lookup(SERVICE)) // each attempt asks the catalog again
             .retryDelay(Duration.ofMillis(500))
-            .onEvent(event -> say("event", describe(event)))
+            .onEvent(
+                event -> {
+                  say("event", describe(event));
+                  if (event instanceof Event.Connected) {
+                    firstConnected.countDown();
+                  }
+                })
             .build();
     Subscription moves = zk.followMoves(SERVICE, connection); // a replica that leaves: handOver()
     Channel channel = PersistentChannel.of(connection);
-    connection.connected().get(10, TimeUnit.SECONDS);
+    if (!firstConnected.await(10, TimeUnit.SECONDS)) {
+      throw new IllegalStateException("not connected within 10 s: " + connection.state());
+    }
 
-    phase = "steady";
+    enter("steady");
     callFor(channel, Duration.ofSeconds(3));
 
-    phase = "abrupt kill";
+    enter("abrupt kill");
     Replica serving = servingReplica(connection, replicas);
     serving.kill();
     callFor(channel, Duration.ofSeconds(3));
@@ -234,7 +259,7 @@ public final class FailoverDemo {
     serving.register();
     callFor(channel, Duration.ofSeconds(2));
 
-    phase = "rolling restart";
+    enter("rolling restart");
     for (Replica replica : replicas) {
       replica.deregister(); // clients on it hand over to another
       callFor(channel, Duration.ofSeconds(1));
@@ -243,19 +268,31 @@ public final class FailoverDemo {
       replica.register();
       callFor(channel, Duration.ofSeconds(1));
     }
-    phase = "steady again";
+    enter("steady again");
     callFor(channel, Duration.ofSeconds(2));
 
+    enter("shutdown");
     moves.close();
+    say("script", "closing the persistent connection");
     connection.close().get(10, TimeUnit.SECONDS);
     for (Replica replica : replicas) {
       replica.deregister();
     }
     System.out.println();
-    System.out.println("Summary: failed calls per phase (fail-fast and wait-for-ready calls in turn)");
+    System.out.println("Calls per phase (fail-fast and wait-for-ready calls in turn, 1 s deadline)");
+    System.out.println("  phase             calls  failed  slowest");
     perPhase.forEach(
         (name, counts) ->
-            System.out.printf(Locale.ROOT, "  %-16s %4d calls, %3d failed%n", name, counts[0], counts[1]));
+            System.out.printf(
+                Locale.ROOT, "  %-16s %6d %7d %6d ms%n", name, counts[0], counts[1], counts[2]));
+  }
+
+  /** Starts a phase: a header line that stands out. */
+  private synchronized void enter(String next) {
+    endProgressLine();
+    phase = next;
+    String header = "== " + next + " ";
+    System.out.println(header + "=".repeat(Math.max(3, 72 - header.length())));
   }
 
   private Replica servingReplica(
@@ -274,46 +311,72 @@ public final class FailoverDemo {
   private void callFor(Channel channel, Duration period) throws InterruptedException {
     long end = System.nanoTime() + period.toNanos();
     while (System.nanoTime() < end) {
-      int[] counts = perPhase.computeIfAbsent(phase, p -> new int[2]);
+      long[] counts = perPhase.computeIfAbsent(phase, p -> new long[3]);
       boolean waitForReady = counts[0]++ % 2 == 1;
       CallOptions options =
           CallOptions.DEFAULT.withDeadlineAfter(CALL_DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
-      String kind = waitForReady ? "wait-for-ready" : "fail-fast";
       long began = System.nanoTime();
       try {
-        String replica =
-            ClientCalls.blockingUnaryCall(
-                channel, HELLO, waitForReady ? options.withWaitForReady() : options, "hello");
-        say("call", String.format(
-            Locale.ROOT, "%-14s ok from %s in %d ms", kind, replica, millis(System.nanoTime() - began)));
+        ClientCalls.blockingUnaryCall(
+            channel, HELLO, waitForReady ? options.withWaitForReady() : options, "hello");
+        progress(waitForReady ? ':' : '.');
       } catch (StatusRuntimeException e) {
         counts[1]++;
         Status status = e.getStatus();
-        say("call", kind + " FAILED " + status.getCode() + ": " + status.getDescription());
+        progress('X');
+        say("call", (waitForReady ? "wait-for-ready" : "fail-fast") + " call failed: " + status.getCode()
+            + ": " + status.getDescription());
       }
+      counts[2] = Math.max(counts[2], millis(System.nanoTime() - began));
       Thread.sleep(CALL_EVERY.toMillis()); // the demo's own pacing
     }
   }
 
-  private static String describe(Event<HostAndPort, GrpcConnection<HostAndPort>> event) {
-    if (event instanceof Event.ObtainedAddress<HostAndPort, GrpcConnection<HostAndPort>> obtained) {
-      return "ObtainedAddress " + obtained.address();
-    } else if (event instanceof Event.FailedToConnect<HostAndPort, GrpcConnection<HostAndPort>> failed) {
-      return "FailedToConnect " + failed.error().getMessage();
-    } else if (event instanceof Event.Connected<HostAndPort, GrpcConnection<HostAndPort>> connected) {
-      return "Connected to " + connected.connection().address();
-    } else if (event instanceof Event.Disconnected) {
-      return "Disconnected";
+  /** Adds a call's character to the current progress line. */
+  private synchronized void progress(char call) {
+    if (progress == CALLS_PER_LINE) {
+      endProgressLine();
     }
-    return "AttemptingToConnect";
+    if (progress == 0) {
+      System.out.print("          calls   ");
+    }
+    System.out.print(call);
+    System.out.flush();
+    progress++;
+  }
+
+  private void endProgressLine() {
+    if (progress > 0) {
+      System.out.println();
+      progress = 0;
+    }
+  }
+
+  private String describe(Event<HostAndPort, GrpcConnection<HostAndPort>> event) {
+    if (event instanceof Event.ObtainedAddress<HostAndPort, GrpcConnection<HostAndPort>> obtained) {
+      return "ObtainedAddress " + name(obtained.address());
+    } else if (event instanceof Event.FailedToConnect<HostAndPort, GrpcConnection<HostAndPort>> failed) {
+      return "FailedToConnect: " + failed.error().getMessage();
+    } else if (event instanceof Event.Connected<HostAndPort, GrpcConnection<HostAndPort>> connected) {
+      return "Connected to " + name(connected.connection().address());
+    } else if (event instanceof Event.Disconnected) {
+      return phase.equals("shutdown") ? "Disconnected (the last event: close() closed it)" : "Disconnected";
+    }
+    return event.toString();
+  }
+
+  private String name(HostAndPort address) {
+    String name = names.get(address);
+    return name == null ? address.toString() : name + " (" + address + ")";
   }
 
   private static long millis(long nanos) {
     return TimeUnit.NANOSECONDS.toMillis(nanos);
   }
 
-  private void say(String kind, String text) {
-    System.out.printf(
-        Locale.ROOT, "%7.3fs  %-6s [%s] %s%n", (System.nanoTime() - start) / 1e9, kind, phase, text);
+  /** Prints one line that stands apart from the progress lines of calls. */
+  private synchronized void say(String kind, String text) {
+    endProgressLine();
+    System.out.printf(Locale.ROOT, "%8.3fs %-7s %s%n", (System.nanoTime() - start) / 1e9, kind, text);
   }
 }

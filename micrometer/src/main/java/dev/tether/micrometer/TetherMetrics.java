@@ -8,6 +8,7 @@ import dev.tether.ConnectionState;
 import dev.tether.PersistentConnection;
 import dev.tether.StateListener;
 import dev.tether.Subscription;
+import dev.tether.internal.NamedSubscription;
 import io.micrometer.core.instrument.Clock;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
@@ -21,7 +22,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -131,13 +131,12 @@ public final class TetherMetrics {
       remove(registry, meters);
       throw e;
     }
-    AtomicBoolean closed = new AtomicBoolean();
-    return () -> {
-      if (closed.compareAndSet(false, true)) {
-        states.close();
-        remove(registry, meters);
-      }
-    };
+    return NamedSubscription.of(
+        "meters of " + name + " in " + registry.getClass().getSimpleName(),
+        () -> {
+          states.close();
+          remove(registry, meters);
+        });
   }
 
   /** Removes {@code meters}, under the lock of binds, so that a bind sees all of them or none. */

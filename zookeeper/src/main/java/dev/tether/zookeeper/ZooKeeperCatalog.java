@@ -13,6 +13,7 @@ import dev.tether.ConnectionState;
 import dev.tether.PersistentConnection;
 import dev.tether.Subscription;
 import dev.tether.internal.DefaultScheduler;
+import dev.tether.internal.NamedSubscription;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -274,9 +275,18 @@ public final class ZooKeeperCatalog implements AutoCloseable {
         .addKeyValue("service", service)
         .log("registered {} as {} under {}", address, service, basePath);
     AtomicBoolean left = new AtomicBoolean();
-    return () -> {
-      if (left.compareAndSet(false, true)) {
-        unregister(instance);
+    return new Registration() {
+      @Override
+      public void close() {
+        if (left.compareAndSet(false, true)) {
+          unregister(instance);
+        }
+      }
+
+      @Override
+      public String toString() {
+        return "Registration[" + address + " as " + service + " under " + basePath
+            + (left.get() ? ", left" : "") + "]";
       }
     };
   }
@@ -404,10 +414,12 @@ public final class ZooKeeperCatalog implements AutoCloseable {
         };
     cache.changed.add(listener);
     ListenableFuture<?> unused = cache.started();
-    return () -> {
-      active.set(false); // a check already scheduled does nothing
-      cache.changed.remove(listener);
-    };
+    return NamedSubscription.of(
+        "moves of " + service + " followed by " + connection,
+        () -> {
+          active.set(false); // a check already scheduled does nothing
+          cache.changed.remove(listener);
+        });
   }
 
   /** Runs {@code task} on the catalog's threads, unless the catalog is closed. */
