@@ -16,6 +16,11 @@ final class EventLog {
   private final Logger logger;
   private final String serverName;
 
+  /** The name of the service the log lines are about. */
+  String serverName() {
+    return serverName;
+  }
+
   EventLog(Logger logger, String serverName) {
     this.logger = logger;
     this.serverName = serverName;

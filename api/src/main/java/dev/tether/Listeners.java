@@ -15,7 +15,7 @@ final class Listeners<A, C> {
 
   Listeners(SerializingContext context, EventLog log, List<EventListener<A, C>> initial) {
     this.log = log;
-    this.subscriptions = new Subscriptions<>(context);
+    this.subscriptions = new Subscriptions<>(context, "events of " + log.serverName());
     initial.forEach(subscriptions::addInitial);
   }
 

@@ -44,7 +44,7 @@ final class StateListeners<A, C> {
 
   StateListeners(SerializingContext context, EventLog log) {
     this.log = log;
-    this.subscriptions = new Subscriptions<>(context);
+    this.subscriptions = new Subscriptions<>(context, "states of " + log.serverName());
   }
 
   /** Adds {@code listener} in a step, which gives it the state {@code current} supplies then. */

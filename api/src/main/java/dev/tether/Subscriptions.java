@@ -11,6 +11,7 @@ import java.util.function.Consumer;
  */
 final class Subscriptions<L> {
   private final SerializingContext context;
+  private final String what;
   private final List<Entry> entries = new ArrayList<>();
 
   /** A listener's registration; {@code active} is cleared at once by {@link #close()}. */
@@ -32,12 +33,14 @@ final class Subscriptions<L> {
 
     @Override
     public String toString() {
-      return "Subscription[" + listener + (active ? "" : ", closed") + "]";
+      return "Subscription[" + what + (active ? "" : ", closed") + "]";
     }
   }
 
-  Subscriptions(SerializingContext context) {
+  /** {@code what} says in a subscription's {@code toString()} what it follows: "events of orders". */
+  Subscriptions(SerializingContext context, String what) {
     this.context = context;
+    this.what = what;
   }
 
   /** Adds {@code listener} now, before the loop starts. */
