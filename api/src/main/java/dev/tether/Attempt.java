@@ -55,6 +55,12 @@ final class Attempt<A, C extends Closable> {
     this.timer = timer;
   }
 
+  @Override
+  public String toString() {
+    return "Attempt[in flight: " + inFlight + (initializing != null ? ", initializing " + initializing : "")
+        + (cancelled ? ", cancelled" : "") + "]";
+  }
+
   /** The attempt's retry timer, which started with it and outlives it. */
   RetryTimer timer() {
     return timer;

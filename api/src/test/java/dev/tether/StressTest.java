@@ -18,6 +18,7 @@ import java.util.Queue;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -67,6 +68,82 @@ class StressTest {
     };
   }
 
+  /** A logger that turns every ERROR line (a step that threw, say) into a problem, and drops the rest. */
+  private static org.slf4j.Logger errorsTo(Queue<String> problems) {
+    return new org.slf4j.helpers.AbstractLogger() {
+      private static final long serialVersionUID = 1L;
+
+      @Override
+      protected @org.jspecify.annotations.Nullable String getFullyQualifiedCallerName() {
+        return null;
+      }
+
+      @Override
+      protected void handleNormalizedLoggingCall(
+          org.slf4j.event.Level level,
+          org.slf4j.@org.jspecify.annotations.Nullable Marker marker,
+          String message,
+          Object @org.jspecify.annotations.Nullable [] arguments,
+          @org.jspecify.annotations.Nullable Throwable throwable) {
+        if (level == org.slf4j.event.Level.ERROR) {
+          problems.add(
+              "ERROR " + org.slf4j.helpers.MessageFormatter.basicArrayFormat(message, arguments)
+                  + (throwable == null ? "" : ": " + com.google.common.base.Throwables.getStackTraceAsString(throwable)));
+        }
+      }
+
+      @Override
+      public boolean isTraceEnabled() {
+        return false;
+      }
+
+      @Override
+      public boolean isTraceEnabled(org.slf4j.Marker marker) {
+        return false;
+      }
+
+      @Override
+      public boolean isDebugEnabled() {
+        return false;
+      }
+
+      @Override
+      public boolean isDebugEnabled(org.slf4j.Marker marker) {
+        return false;
+      }
+
+      @Override
+      public boolean isInfoEnabled() {
+        return false;
+      }
+
+      @Override
+      public boolean isInfoEnabled(org.slf4j.Marker marker) {
+        return false;
+      }
+
+      @Override
+      public boolean isWarnEnabled() {
+        return false;
+      }
+
+      @Override
+      public boolean isWarnEnabled(org.slf4j.Marker marker) {
+        return false;
+      }
+
+      @Override
+      public boolean isErrorEnabled() {
+        return true;
+      }
+
+      @Override
+      public boolean isErrorEnabled(org.slf4j.Marker marker) {
+        return true;
+      }
+    };
+  }
+
   @RepeatedTest(50)
   void manyThreads_randomDrops_eventsStayWellFormed_andCloseFinishes() throws Exception {
     Queue<String> problems = new ConcurrentLinkedQueue<>();
@@ -76,7 +153,22 @@ class StressTest {
     ExecutorService connectors = Executors.newFixedThreadPool(2);
     ExecutorService workers = Executors.newFixedThreadPool(4);
     AtomicInteger serial = new AtomicInteger();
-    AtomicInteger pendingConnects = new AtomicInteger();
+    // Tasks handed to the connectors' threads and not yet finished (an answer runs the loop's
+    // steps that follow it on its thread): the step waits for them, so that the loop keeps pace
+    // with the parties even when the connectors' threads get the CPU late.
+    AtomicInteger inPool = new AtomicInteger();
+    Executor answering =
+        task -> {
+          inPool.incrementAndGet();
+          connectors.execute(
+              () -> {
+                try {
+                  task.run();
+                } finally {
+                  inPool.decrementAndGet();
+                }
+              });
+        };
     Queue<Runnable> held = new ConcurrentLinkedQueue<>();
     EventGrammar<String, FakeConnection> main = new EventGrammar<>("main", true, problems, inside);
     // What the loop was doing when close() came: says where it waited if too little happened.
@@ -101,31 +193,22 @@ class StressTest {
                   Settable<FakeConnection> result =
                       ThreadLocalRandom.current().nextBoolean() ? new Settable<>() : new Stubborn<>();
                   boolean slow = ThreadLocalRandom.current().nextInt(4) == 0;
-                  if (!slow) {
-                    pendingConnects.incrementAndGet();
-                  }
                   Runnable answer =
                       () -> {
-                        try {
-                          if (ThreadLocalRandom.current().nextInt(4) == 0) {
-                            result.setException(new IOException("refused"));
-                            return;
-                          }
-                          FakeConnection c = FakeConnection.named("c" + serial.incrementAndGet());
-                          made.add(c);
-                          if (!result.set(c)) {
-                            c.close();
-                          }
-                        } finally {
-                          if (!slow) {
-                            pendingConnects.decrementAndGet();
-                          }
+                        if (ThreadLocalRandom.current().nextInt(4) == 0) {
+                          result.setException(new IOException("refused"));
+                          return;
+                        }
+                        FakeConnection c = FakeConnection.named("c" + serial.incrementAndGet());
+                        made.add(c);
+                        if (!result.set(c)) {
+                          c.close();
                         }
                       };
                   if (slow) {
                     held.add(answer);
                   } else {
-                    connectors.execute(answer);
+                    answering.execute(answer);
                   }
                   return result;
                 })
@@ -139,13 +222,13 @@ class StressTest {
                   }
                   if (dice == 1) {
                     SettableFuture<Void> later = SettableFuture.create();
-                    connectors.execute(() -> later.setException(new IOException("not ready")));
+                    answering.execute(() -> later.setException(new IOException("not ready")));
                     return later;
                   }
                   return immediateFuture(null);
                 })
             .onEvent(main)
-            .logger(org.slf4j.helpers.NOPLogger.NOP_LOGGER)
+            .logger(errorsTo(problems)) // an internal step that throws is a problem, not a stall
             .scheduler(time)
             .build();
     StatesAgreeWithEvents states = new StatesAgreeWithEvents(problems);
@@ -163,11 +246,11 @@ class StressTest {
         party.apply(
             step -> {
               for (Runnable answer; (answer = held.poll()) != null; ) {
-                connectors.execute(answer);
+                answering.execute(answer);
               }
               time.advance(Duration.ofMillis(ThreadLocalRandom.current().nextInt(1500)));
-              while (pendingConnects.get() > 0) {
-                Thread.onSpinWait(); // let the connects this step started answer
+              while (inPool.get() > 0) {
+                Thread.onSpinWait(); // let the answers given so far, and the steps they run, finish
               }
             }));
     tasks.add(
@@ -195,7 +278,7 @@ class StressTest {
               }
               if (step == steps * 3 / 4) {
                 beforeClose.set(
-                    pc.state() + "; " + time.pendingTaskCount() + " tasks pending, next in "
+                    pc.state() + "; " + inPool.get() + " in the connectors' threads; " + time.pendingTaskCount() + " tasks pending, next in "
                         + time.nextTaskDelay() + "; " + held.size() + " answers held");
                 pc.close();
               }
@@ -214,7 +297,7 @@ class StressTest {
       task.get(30, TimeUnit.SECONDS);
     }
     for (Runnable answer; (answer = held.poll()) != null; ) {
-      connectors.execute(answer);
+      answering.execute(answer);
     }
     pc.closeFinished().get(30, TimeUnit.SECONDS);
     connectors.shutdown();
@@ -224,6 +307,7 @@ class StressTest {
 
     assertEquals(List.of(), new ArrayList<>(problems));
     assertTrue(states.closedSeen, "the state listener saw CLOSED");
+    assertEquals(List.of(), new ArrayList<>(problems), "after close");
     assertTrue(main.connections() >= 3, "only " + main.connections() + " connections: too little happened; " + pc + " made " + made.size() + " lookups/serial " + serial.get() + " time " + time.now() + " pending " + time.pendingTaskCount() + "; before close: " + beforeClose.get());
     assertNull(pc.currentConnection());
     for (FakeConnection c : made) {

@@ -13,21 +13,15 @@ import dev.tether.zookeeper.ZooKeeperCatalog;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.InsecureServerCredentials;
-import io.grpc.MethodDescriptor;
 import io.grpc.Server;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.ClientCalls;
-import io.grpc.stub.ServerCalls;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -74,34 +68,6 @@ public final class FailoverDemo {
     new FailoverDemo().run();
   }
 
-  // ---- the service: Hello answers with the name of the replica that served it ----
-
-  private enum Utf8 implements MethodDescriptor.Marshaller<String> {
-    INSTANCE;
-
-    @Override
-    public InputStream stream(String value) {
-      return new ByteArrayInputStream(value.getBytes(StandardCharsets.UTF_8));
-    }
-
-    @Override
-    public String parse(InputStream stream) {
-      try {
-        return new String(stream.readAllBytes(), StandardCharsets.UTF_8);
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
-    }
-  }
-
-  private static final MethodDescriptor<String, String> HELLO =
-      MethodDescriptor.<String, String>newBuilder()
-          .setType(MethodDescriptor.MethodType.UNARY)
-          .setFullMethodName("demo.Greeter/Hello")
-          .setRequestMarshaller(Utf8.INSTANCE)
-          .setResponseMarshaller(Utf8.INSTANCE)
-          .build();
-
   /** One replica: a Netty server on 127.0.0.1 that keeps its port across restarts. */
   private final class Replica {
     final String name;
@@ -118,16 +84,7 @@ public final class FailoverDemo {
     }
 
     void start() throws IOException {
-      ServerServiceDefinition service =
-          ServerServiceDefinition.builder("demo.Greeter")
-              .addMethod(
-                  HELLO,
-                  ServerCalls.asyncUnaryCall(
-                      (request, response) -> {
-                        response.onNext(name);
-                        response.onCompleted();
-                      }))
-              .build();
+      ServerServiceDefinition service = Greeter.service(name);
       InetAddress loopback = InetAddress.getByAddress(new byte[] {127, 0, 0, 1});
       Server started =
           NettyServerBuilder.forAddress(
@@ -318,7 +275,7 @@ public final class FailoverDemo {
       long began = System.nanoTime();
       try {
         ClientCalls.blockingUnaryCall(
-            channel, HELLO, waitForReady ? options.withWaitForReady() : options, "hello");
+            channel, Greeter.HELLO, waitForReady ? options.withWaitForReady() : options, "hello");
         progress(waitForReady ? ':' : '.');
       } catch (StatusRuntimeException e) {
         counts[1]++;
