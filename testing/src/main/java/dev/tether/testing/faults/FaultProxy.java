@@ -48,15 +48,23 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  *
  * <ul>
  *   <li>{@link #freeze()}: nothing more is forwarded, either way; the sockets stay open, so each
- *       side sees a peer that went silent, as after a cable pull or a frozen process. What the
- *       proxy had already read waits; {@link #thaw()} forwards it and goes on, as a healed network
- *       would. Connections made while frozen are frozen too.
+ *       side sees a peer that went silent, as a frozen process would look: the kernels still
+ *       acknowledge TCP segments and answer TCP keepalive, so only an application-level check
+ *       (gRPC's HTTP/2 PING keepalive) notices. A chunk of at most 16 KiB being written as it
+ *       freezes still goes out. What the proxy had already read waits; {@link #thaw()} forwards
+ *       it and goes on, as a healed network would. Connections made while frozen are frozen too.
  *   <li>{@link #resetAll()}: every connection is reset (TCP RST) on both sides.
  *   <li>{@link #refuseNew(boolean)}: the proxy stops listening, so new connections are refused;
- *       open ones go on.
- *   <li>{@link #latency(Duration)}: every chunk of bytes is forwarded that much later than it
- *       arrived, in order, each way.
+ *       open ones go on. Listening again binds the same port, which the system could in
+ *       principle have handed to another socket meanwhile.
+ *   <li>{@link #latency(Duration)}: every chunk of bytes that arrives from now on is forwarded that
+ *       much later, in order, each way (without a bound on what waits: keep the traffic of a test
+ *       modest).
  * </ul>
+ *
+ * <p>A half-close goes through (one side's end of stream becomes the other side's), a reset from
+ * one side resets the other. A client that connects while the server is down is accepted and
+ * then reset, so it sees a reset rather than a refused connection.
  *
  * <p>Threads: four daemon threads per connection (a reader and a writer each way) and one that
  * accepts. At most {@link #MAX_CONNECTIONS} connections are open at once; more are reset at once.
@@ -69,6 +77,7 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
 
   private static final InetAddress LOOPBACK = InetAddress.getLoopbackAddress();
   private static final int CHUNK = 16 * 1024;
+  private static final int CONNECT_TIMEOUT_MILLIS = 2000;
 
   private final Object lock = new Object();
   private final Set<Link> links = new LinkedHashSet<>(); // guarded by lock
@@ -281,7 +290,8 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
             continue;
           }
         }
-        server = new Socket(LOOPBACK, target);
+        server = new Socket();
+        server.connect(new InetSocketAddress(LOOPBACK, target), CONNECT_TIMEOUT_MILLIS);
         server.setTcpNoDelay(true);
         client.setTcpNoDelay(true);
         Link link = new Link(client, server);
@@ -318,6 +328,7 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
     private final Socket client;
     private final Socket server;
     private boolean closed; // guarded by lock
+    private int ended; // guarded by lock: directions that ended in order
     final Runnable upReader;
     final Runnable upWriter;
     final Runnable downReader;
@@ -334,10 +345,15 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
       downWriter = () -> write(down, client);
     }
 
-    /** Reads chunks from {@code from} into {@code queue}, not while frozen. */
+    /**
+     * Reads chunks from {@code from} into {@code queue}, not while frozen; then the end of the
+     * stream, or a reset if reading failed.
+     */
     private void read(Socket from, Deque<Chunk> queue) {
       byte[] buffer = new byte[CHUNK];
-      try (InputStream in = from.getInputStream()) {
+      Chunk last = Chunk.RESET;
+      try {
+        InputStream in = from.getInputStream(); // closed with the socket, not here: a half-close
         while (true) {
           synchronized (lock) {
             if (!awaitThawed(this)) {
@@ -345,17 +361,20 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
             }
           }
           int n = in.read(buffer);
-          synchronized (lock) {
-            queue.addLast(n < 0 ? Chunk.END : new Chunk(Arrays.copyOf(buffer, n), System.nanoTime()));
-            lock.notifyAll();
-          }
           if (n < 0) {
+            last = Chunk.END;
             return;
+          }
+          synchronized (lock) {
+            queue.addLast(new Chunk(Arrays.copyOf(buffer, n), System.nanoTime() + latencyNanos));
+            lock.notifyAll();
           }
         }
       } catch (IOException | InterruptedException e) {
+        // reset, or closed by the proxy: the other side is reset (a no-op if closed already)
+      } finally {
         synchronized (lock) {
-          queue.addLast(Chunk.END);
+          queue.addLast(last);
           lock.notifyAll();
         }
       }
@@ -377,8 +396,8 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
                 lock.wait();
                 continue;
               }
-              long wait = first.arrived + latencyNanos - System.nanoTime();
-              if (first != Chunk.END && wait > 0) {
+              long wait = first.due - System.nanoTime();
+              if (first.bytes.length > 0 && wait > 0) {
                 TimeUnit.NANOSECONDS.timedWait(lock, wait);
                 continue;
               }
@@ -386,21 +405,39 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
               break;
             }
           }
+          if (next == Chunk.RESET) {
+            reset();
+            return;
+          }
           if (next == Chunk.END) {
-            close(); // one side closed: so does the other, as a direct connection would
+            to.shutdownOutput(); // a half-close: the other way goes on
+            directionEnded();
             return;
           }
           out.write(next.bytes);
           out.flush();
         }
       } catch (IOException | InterruptedException e) {
+        reset();
+      }
+    }
+
+    /** One direction ended in order; when both have, the connection is done. */
+    private void directionEnded() {
+      boolean both;
+      synchronized (lock) {
+        both = ++ended == 2;
+      }
+      if (both) {
         close();
       }
     }
 
     void reset() {
-      resetQuietly(client);
-      resetQuietly(server);
+      lingerZero(client); // both first, so that neither side can see an orderly close
+      lingerZero(server);
+      closeQuietly(client);
+      closeQuietly(server);
       markClosed();
     }
 
@@ -419,17 +456,22 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
     }
   }
 
-  /** Bytes read at a time, or the end of a direction. */
-  private record Chunk(byte[] bytes, long arrived) {
+  /** Bytes read at a time and when they are due; or the end of a direction, or a reset. */
+  private record Chunk(byte[] bytes, long due) {
     static final Chunk END = new Chunk(new byte[0], 0);
+    static final Chunk RESET = new Chunk(new byte[0], 0);
   }
 
-  private static void resetQuietly(Socket socket) {
+  private static void lingerZero(Socket socket) {
     try {
       socket.setSoLinger(true, 0); // close() then sends RST
     } catch (SocketException ignored) {
       // closed already
     }
+  }
+
+  private static void resetQuietly(Socket socket) {
+    lingerZero(socket);
     closeQuietly(socket);
   }
 

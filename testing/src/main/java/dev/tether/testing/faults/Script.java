@@ -7,11 +7,13 @@ import static java.util.Objects.requireNonNull;
 import com.google.common.collect.ImmutableList;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
+import com.google.common.util.concurrent.MoreExecutors;
 import com.google.common.util.concurrent.SettableFuture;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
@@ -39,7 +41,22 @@ final class Script<T> {
     requireNonNull(delay, "delay");
     checkArgument(!delay.isNegative(), "delay must not be negative: %s", delay);
     SettableFuture<T> answer = SettableFuture.create();
-    scheduler.schedule(() -> answer.setFuture(value.get()), delay.toNanos(), TimeUnit.NANOSECONDS);
+    ScheduledFuture<?> due =
+        scheduler.schedule(
+            () -> {
+              if (!answer.isDone()) { // cancelled meanwhile: nothing is made
+                answer.setFuture(value.get());
+              }
+            },
+            delay.toNanos(),
+            TimeUnit.NANOSECONDS);
+    answer.addListener(
+        () -> {
+          if (answer.isCancelled()) {
+            due.cancel(false);
+          }
+        },
+        MoreExecutors.directExecutor());
     return answer;
   }
 
@@ -62,7 +79,12 @@ final class Script<T> {
       step = steps.get(Math.min(index, steps.size() - 1));
       answers.add(SettableFuture.create()); // holds the place: calls are counted in order
     }
-    ListenableFuture<T> answer = step.get();
+    ListenableFuture<T> answer;
+    try {
+      answer = step.get();
+    } catch (RuntimeException e) { // the scheduler rejected a delay, say
+      answer = Futures.immediateFailedFuture(e);
+    }
     synchronized (this) {
       answers.set(index, answer);
     }

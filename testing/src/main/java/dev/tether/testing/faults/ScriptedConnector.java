@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import com.google.common.collect.ImmutableList;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
+import com.google.common.util.concurrent.MoreExecutors;
 import dev.tether.Connector;
 import dev.tether.testing.IdleConnection;
 import java.net.ConnectException;
@@ -12,6 +13,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
@@ -90,7 +92,9 @@ public final class ScriptedConnector<A> implements Connector<A, IdleConnection> 
     Supplier<ListenableFuture<IdleConnection>> step =
         () -> {
           IdleConnection connection = make();
-          scheduler.schedule(connection::drop, delay.toNanos(), TimeUnit.NANOSECONDS);
+          ScheduledFuture<?> drop =
+              scheduler.schedule(connection::drop, delay.toNanos(), TimeUnit.NANOSECONDS);
+          connection.closeFinished().addListener(() -> drop.cancel(false), MoreExecutors.directExecutor());
           return Futures.immediateFuture(connection);
         };
     script.add(step);
@@ -111,11 +115,11 @@ public final class ScriptedConnector<A> implements Connector<A, IdleConnection> 
    * @throws IllegalStateException if the script has no step
    */
   @Override
-  public ListenableFuture<IdleConnection> connect(A address) {
-    synchronized (this) {
-      addresses.add(requireNonNull(address, "address"));
-    }
-    return script.next();
+  public synchronized ListenableFuture<IdleConnection> connect(A address) {
+    requireNonNull(address, "address");
+    ListenableFuture<IdleConnection> answer = script.next(); // in one turn: addresses and answers agree
+    addresses.add(address);
+    return answer;
   }
 
   /** The address of every connect, in order. */

@@ -1,0 +1,84 @@
+package dev.tether.testing.faults;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketException;
+import java.nio.charset.StandardCharsets;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/** Plain TCP through the proxy: bytes intact, a half-close passed on, a reset passed on. */
+class FaultProxyTcpTest {
+  @RegisterExtension final FaultProxy proxy = FaultProxy.create();
+
+  @Test
+  void bytesArriveIntact_throughAFreezeAndLatency_andAHalfCloseGoesThrough() throws Exception {
+    byte[] sent = new byte[200_000];
+    new Random(7).nextBytes(sent);
+    try (ServerSocket server = new ServerSocket(0, 5, InetAddress.getLoopbackAddress())) {
+      proxy.target(server.getLocalPort());
+      // The server reads to the end of the stream, then answers with what it read and closes.
+      CompletableFuture<byte[]> received = new CompletableFuture<>();
+      Thread serving = new Thread(() -> {
+        try (Socket s = server.accept()) {
+          byte[] all = s.getInputStream().readAllBytes();
+          received.complete(all);
+          s.getOutputStream().write(("read " + all.length).getBytes(StandardCharsets.UTF_8));
+        } catch (IOException e) {
+          received.completeExceptionally(e);
+        }
+      });
+      serving.start();
+      try (Socket client = new Socket()) {
+        client.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), proxy.port()), 5000);
+        client.setSoTimeout(10_000);
+        proxy.latency(java.time.Duration.ofMillis(20));
+        client.getOutputStream().write(sent, 0, 100_000);
+        proxy.freeze();
+        proxy.thaw();
+        client.getOutputStream().write(sent, 100_000, 100_000);
+        client.shutdownOutput(); // half-closed: the answer must still come back
+        byte[] answer = client.getInputStream().readAllBytes();
+        assertEquals("read 200000", new String(answer, StandardCharsets.UTF_8));
+      }
+      assertArrayEquals(sent, received.get(10, TimeUnit.SECONDS));
+      serving.join(10_000);
+    }
+  }
+
+  @Test
+  void aResetFromTheServer_resetsTheClient() throws Exception {
+    try (ServerSocket server = new ServerSocket(0, 5, InetAddress.getLoopbackAddress())) {
+      proxy.target(server.getLocalPort());
+      Thread resetting = new Thread(() -> {
+        try {
+          Socket s = server.accept();
+          s.setSoLinger(true, 0);
+          s.close(); // RST
+        } catch (IOException ignored) {
+          // the test fails on the client side
+        }
+      });
+      resetting.start();
+      try (Socket client = new Socket()) {
+        client.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), proxy.port()), 5000);
+        client.setSoTimeout(10_000);
+        InputStream in = client.getInputStream();
+        SocketException reset = assertThrows(SocketException.class, in::read);
+        assertEquals("Connection reset", reset.getMessage());
+      }
+      resetting.join(10_000);
+    }
+  }
+}
