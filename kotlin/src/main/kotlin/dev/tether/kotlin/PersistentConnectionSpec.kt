@@ -77,8 +77,9 @@ public fun <A : Any, C : Closable> persistentConnection(
 public class PersistentConnectionSpec<A : Any, C : Closable>
 internal constructor(private val serverName: String) {
   private var lookup: (suspend () -> A)? = null
-  private var connector: (suspend (A) -> C)? = null
-  private var javaConnector: Connector<A, C>? = null
+  /** Makes the connector in the connection's scope; the default one may be replaced once. */
+  private var connector: ((CoroutineScope) -> Connector<A, C>)? = null
+  private var connectorIsDefault = false
   private var initializer: (suspend (C) -> Unit)? = null
   private val listeners = mutableListOf<(Event<A, C>) -> Unit>()
   private var retryDelayFunction: RetryDelay? = null
@@ -104,9 +105,7 @@ internal constructor(private val serverName: String) {
    * closed by the persistent connection. Required, except with [grpcPersistentConnection].
    */
   public fun connector(block: suspend (A) -> C) {
-    check(connector == null && !connectorSet) { "connector { } is already set" }
-    connector = block
-    javaConnector = null
+    setConnector(false) { scope -> Connector { address -> scope.futureOf("the connector") { block(address) } } }
   }
 
   /**
@@ -114,12 +113,14 @@ internal constructor(private val serverName: String) {
    * otherwise as the suspend `connector { }`, which it excludes.
    */
   public fun connector(connector: Connector<A, C>) {
-    check(this.connector == null && !connectorSet) { "connector { } is already set" }
-    javaConnector = connector
-    connectorSet = true
+    setConnector(false) { connector }
   }
 
-  private var connectorSet = false
+  private fun setConnector(isDefault: Boolean, make: (CoroutineScope) -> Connector<A, C>) {
+    check(connector == null || connectorIsDefault) { "connector { } is already set" }
+    connector = make
+    connectorIsDefault = isDefault
+  }
 
   /**
    * Sets an initializer that prepares each new connection before it is published (see
@@ -188,25 +189,20 @@ internal constructor(private val serverName: String) {
 
   /** Sets a connector that is not a suspend function, which [connector] may replace once. */
   internal fun defaultConnector(connector: Connector<A, C>) {
-    javaConnector = connector
+    setConnector(true) { connector }
   }
 
   internal fun build(): PersistentConnection<A, C> {
     check(!built) { "this spec was built already" }
     val lookup =
       checkNotNull(lookup) { "persistentConnection(\"$serverName\") { }: lookup { } is not set" }
-    val connect = connector
-    val fixedConnector = javaConnector
-    check(connect != null || fixedConnector != null) {
-      "persistentConnection(\"$serverName\") { }: connector { } is not set"
-    }
+    val makeConnector =
+      checkNotNull(connector) { "persistentConnection(\"$serverName\") { }: connector { } is not set" }
     val scope = CoroutineScope(SupervisorJob() + context + CoroutineName("tether:$serverName"))
-    val suspendConnector =
-      connect?.let { c -> Connector<A, C> { address -> scope.futureOf("the connector") { c(address) } } }
     val builder =
       PersistentConnection.builder<A, C>(serverName)
         .addressLookup(AddressLookup { scope.futureOf("the lookup") { lookup() } })
-        .connector(suspendConnector ?: requireNotNull(fixedConnector))
+        .connector(makeConnector(scope))
         .retryDelay(retryDelayFunction ?: RetryDelay.constant(retryDelay.toJavaDuration()))
         .randomizeRetryDelay(randomizeRetryDelay)
         .standby(standby)

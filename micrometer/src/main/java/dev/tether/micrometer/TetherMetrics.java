@@ -120,7 +120,7 @@ public final class TetherMetrics {
               .register(registry));
       recorder = new Recorder<>(registry, tags, meters);
       } catch (RuntimeException e) { // a registry that rejects one: none stays
-        meters.forEach(registry::remove);
+        remove(registry, meters);
         throw e;
       }
     }
