@@ -3,6 +3,7 @@ package dev.tether;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import dev.tether.LoopState.Current;
+import dev.tether.internal.Handovers;
 import dev.tether.internal.Scheduled;
 import dev.tether.internal.StateText;
 import dev.tether.internal.UncancellableFuture;
@@ -18,7 +19,7 @@ import org.jspecify.annotations.Nullable;
  * PersistentConnection}).
  */
 final class PersistentConnectionImpl<A, C extends Closable>
-    implements PersistentConnection<A, C>, Scheduled, Waiters.Source<C> {
+    implements PersistentConnection<A, C>, Scheduled, Handovers, Waiters.Source<C> {
   private final Settings<A, C> settings;
   private final Loop<A, C> loop;
   private final LoopParts<A, C> parts;
@@ -101,6 +102,11 @@ final class PersistentConnectionImpl<A, C extends Closable>
       loop.context.execute(() -> loop.startHandover(fresh));
     }
     return shared;
+  }
+
+  @Override
+  public boolean handoverInFlight() {
+    return loop.handover.get() != null;
   }
 
   @Override

@@ -37,6 +37,7 @@ public final class Bench {
         System.getProperty("java.version"));
     switch (which) {
       case "failover" -> FailoverBench.run(quick);
+      case "planned" -> PlannedMoveBench.runAlone(quick);
       case "recovery" -> RecoveryBench.run(quick);
       case "hotpath" -> HotPathRunner.run(quick);
       case "hotpath-ratio" -> HotPathRatioBench.run(quick, cases(args));

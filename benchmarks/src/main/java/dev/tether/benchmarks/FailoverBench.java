@@ -37,14 +37,54 @@ final class FailoverBench {
   /** How long the kill itself takes (shutdownNow and awaitTermination): no client can beat it. */
   private static final Stats KILL = new Stats();
   private static final AtomicLong LAST_KILL = new AtomicLong();
+  private static final AtomicLong KILL_RETURNED = new AtomicLong();
   /** A unary call on a ready channel, timed just before each kill: the rest of the floor. */
   private static final Stats CALL = new Stats();
+  /** With --debug: what happened in the current trial, and when; printed after it. */
+  private static final List<TraceEntry> TRACE = Collections.synchronizedList(new ArrayList<>());
+  private static final boolean DEBUG = System.getProperty("bench.debug") != null;
+
+  private record TraceEntry(long nanos, String what, String thread) {}
+
+  /** Notes {@code what} for the current trial's trace; cheap, so that it barely moves the times. */
+  private static void trace(Object what) {
+    if (DEBUG) {
+      TRACE.add(new TraceEntry(System.nanoTime(), String.valueOf(what), Thread.currentThread().getName()));
+    }
+  }
+
+  private static void printTrace(String client, boolean print) {
+    if (!DEBUG) {
+      return;
+    }
+    List<TraceEntry> entries;
+    synchronized (TRACE) {
+      entries = new ArrayList<>(TRACE);
+      TRACE.clear();
+    }
+    if (!print) {
+      return;
+    }
+    System.out.printf(Locale.ROOT, "%s%n", client);
+    long killed = LAST_KILL.get();
+    for (TraceEntry entry : entries) {
+      System.out.printf(
+          Locale.ROOT,
+          "  %7.2f ms %s on %s%n",
+          (entry.nanos() - killed) / 1e6,
+          entry.what(),
+          entry.thread());
+    }
+  }
 
   private FailoverBench() {}
 
   /** One client under test, with its own replicas. */
   private interface Client extends AutoCloseable {
     String name();
+
+    /** The stub the trials call through. */
+    Echo.Stub stub();
 
     /** Kills the replica that serves this client; returns the nanoseconds to a successful call. */
     long trial() throws Exception;
@@ -56,6 +96,7 @@ final class FailoverBench {
   static void run(boolean quick) throws Exception {
     int warmUp = quick ? 3 : 20;
     int trials = quick ? 10 : 50;
+    int callWarmUp = quick ? 2_000 : 20_000;
     StaticResolverProvider.install();
     List<Client> clients = new ArrayList<>();
     try {
@@ -69,11 +110,20 @@ final class FailoverBench {
         stats.add(new Stats());
         turn.add(i);
       }
+      // A service that has run for a while has a hot call path: warm every client's the same way.
+      for (int pass = 0; pass < 10; pass++) {
+        for (Client client : clients) {
+          for (int i = 0; i < callWarmUp / 10; i++) {
+            whoServes(client.stub());
+          }
+        }
+      }
       Random order = new Random(42);
       for (int round = 0; round < warmUp + trials; round++) {
         Collections.shuffle(turn, order);
         for (int i : turn) {
           long nanos = clients.get(i).trial();
+          printTrace(clients.get(i).name(), round >= warmUp);
           if (round >= warmUp) {
             stats.get(i).add(nanos);
           }
@@ -115,13 +165,7 @@ final class FailoverBench {
         stub.withWaitForReady().withDeadlineAfter(5, TimeUnit.SECONDS).say("x");
         return;
       } catch (StatusRuntimeException e) {
-        if (System.getProperty("bench.debug") != null) {
-          System.out.printf(
-              Locale.ROOT,
-              "  call failed at %.2f ms: %s%n",
-              (System.nanoTime() - LAST_KILL.get()) / 1e6,
-              e.getStatus());
-        }
+        trace("call failed: " + e.getStatus());
         if (i > 1000) {
           throw e;
         }
@@ -162,14 +206,7 @@ final class FailoverBench {
                     if (event instanceof Event.Connected) {
                       connectedAt.set(System.nanoTime());
                     }
-                    if (System.getProperty("bench.debug") != null) {
-                      System.out.printf(
-                          Locale.ROOT,
-                          "  %s at %.2f ms on %s%n",
-                          event,
-                          (System.nanoTime() - LAST_KILL.get()) / 1e6,
-                          Thread.currentThread().getName());
-                    }
+                    trace(event);
                   })
               .build();
       stub = new Echo.Stub(PersistentChannel.of(connection));
@@ -178,6 +215,11 @@ final class FailoverBench {
     @Override
     public String name() {
       return name;
+    }
+
+    @Override
+    public Echo.Stub stub() {
+      return stub;
     }
 
     @Override
@@ -230,12 +272,11 @@ final class FailoverBench {
     long killed = System.nanoTime();
     LAST_KILL.set(killed);
     victim.kill();
-    KILL.add(System.nanoTime() - killed);
+    KILL_RETURNED.set(System.nanoTime());
+    KILL.add(KILL_RETURNED.get() - killed);
     callUntilSuccess(stub);
     long nanos = System.nanoTime() - killed;
-    if (System.getProperty("bench.debug") != null) {
-      System.out.printf(Locale.ROOT, "  success at %.2f ms%n", nanos / 1e6);
-    }
+    trace("kill returned at " + (KILL_RETURNED.get() - killed) / 1e6 + " ms; success");
     victim.start();
     return nanos;
   }
@@ -250,6 +291,11 @@ final class FailoverBench {
     @Override
     public String name() {
       return "B grpc-java pick_first, both addresses";
+    }
+
+    @Override
+    public Echo.Stub stub() {
+      return stub;
     }
 
     @Override
@@ -283,6 +329,11 @@ final class FailoverBench {
     @Override
     public String name() {
       return "C grpc-java, killed address restarted";
+    }
+
+    @Override
+    public Echo.Stub stub() {
+      return stub;
     }
 
     @Override

@@ -33,6 +33,12 @@ final class PlannedMoveBench {
 
   private PlannedMoveBench() {}
 
+  /** The planned moves alone, many of them: 200 ({@code --quick}: 20) for each client. */
+  static void runAlone(boolean quick) throws Exception {
+    StaticResolverProvider.install();
+    run(quick ? 20 : 200);
+  }
+
   static void run(int moves) throws Exception {
     report("tether handOver(), then graceful shutdown", tether(moves), moves);
     report("grpc-java pick_first, graceful shutdown", pickFirst(moves), moves);
@@ -136,7 +142,13 @@ final class PlannedMoveBench {
                                 long gap = now - lastSuccess.getAndSet(now);
                                 longestGap.accumulateAndGet(gap / 1000, Math::max);
                               } catch (StatusRuntimeException e) {
-                                failed.incrementAndGet();
+                                if (failed.incrementAndGet() <= 5) {
+                                  System.out.printf(
+                                      Locale.ROOT,
+                                      "  a call failed after %.1f ms: %s%n",
+                                      (System.nanoTime() - started) / 1e6,
+                                      e.getStatus());
+                                }
                               }
                               calls.incrementAndGet();
                               slowest.accumulateAndGet(

@@ -16,9 +16,11 @@ import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A wait-for-ready call through a {@link PersistentChannel}: a sequence of {@link CallAttempt}s,
- * one live at a time, that moves to a new attempt when its connection closes before the call was
- * sent (see {@link CallAttempt} for "sent"), so that it never sits in an abandoned channel.
+ * A wait-for-ready call through a {@link PersistentChannel}, or a fail-fast one made while a
+ * handover is in flight: a sequence of {@link CallAttempt}s, one live at a time, that moves to a
+ * new attempt when its connection closes before the call was sent (see {@link CallAttempt} for
+ * "sent"), so that it never sits in an abandoned channel. A wait-for-ready attempt waits for a
+ * connection; a fail-fast one takes the current connection if it is READY, or fails at once.
  *
  * <p>While the call can move ({@link State#MOVABLE}) it keeps what the caller did since {@code
  * start} ({@link KeptOperations}): headers, messages, half-close, flow-control requests,
@@ -119,8 +121,15 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     return copy;
   }
 
-  /** Gives {@code next} a connection now or later; while it waits, the call's limits apply. */
+  /**
+   * Gives {@code next} a connection now or later; while it waits, the call's limits apply. A
+   * fail-fast call never waits: with no ready connection it fails at once.
+   */
   private void await(CallAttempt<ReqT, RespT> next) {
+    if (!options.isWaitForReady()) {
+      owner.connectOrFail(next);
+      return;
+    }
     if (!owner.await(next)) {
       return; // connected, or failed, at once
     }
@@ -290,11 +299,14 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   /**
    * Whether the end of {@code from} (with {@code status}, if its stream ended) moves the call.
-   * {@code contextCancelled} is read before the lock: reading it may run listeners.
+   * {@code contextCancelled} and {@code connectionGone} are read before the lock: reading them
+   * may run listeners, or ask the persistent connection.
    */
   private boolean shouldMoveLocked(
-      CallAttempt<ReqT, RespT> from, @Nullable Status status, boolean contextCancelled) {
-    GrpcConnection<?> connection = from.connection;
+      CallAttempt<ReqT, RespT> from,
+      @Nullable Status status,
+      boolean contextCancelled,
+      boolean connectionGone) {
     return attempt == from
         && state == State.MOVABLE
         && (status == null || (!status.isOk() && status.getCode() != Status.Code.DEADLINE_EXCEEDED))
@@ -302,16 +314,26 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
         && !cancelled
         && !expired
         && !contextCancelled
-        && connection != null
-        && connection.isClosed();
+        && connectionGone;
+  }
+
+  /**
+   * Whether {@code from}'s connection is gone: closed, or no longer current (a handover replaced
+   * it, and it only waits out its grace; its server may already have gone, before the channel
+   * noticed and the connection closed itself).
+   */
+  private boolean connectionGone(CallAttempt<ReqT, RespT> from) {
+    GrpcConnection<?> connection = from.connection;
+    return connection != null && (connection.isClosed() || !owner.isCurrent(connection));
   }
 
   /** {@code from}'s connection closed: move the call off it if it may. */
   void connectionClosed(CallAttempt<ReqT, RespT> from) {
     boolean contextCancelled = context.isCancelled();
+    boolean gone = connectionGone(from);
     CallAttempt<ReqT, RespT> next;
     synchronized (lock) {
-      if (!shouldMoveLocked(from, null, contextCancelled)) {
+      if (!shouldMoveLocked(from, null, contextCancelled, gone)) {
         return;
       }
       from.abandoned = true;
@@ -323,6 +345,7 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   void attemptClosed(CallAttempt<ReqT, RespT> from, Status status, Metadata trailers) {
     boolean contextCancelled = context.isCancelled();
+    boolean gone = connectionGone(from);
     CallAttempt<ReqT, RespT> next = null;
     GrpcConnection<?> unwatch;
     synchronized (lock) {
@@ -330,7 +353,7 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
         return; // an abandoned attempt
       }
       unwatch = from.connection;
-      if (shouldMoveLocked(from, status, contextCancelled)) {
+      if (shouldMoveLocked(from, status, contextCancelled, gone)) {
         from.abandoned = true;
         next = newAttemptLocked();
       } else {

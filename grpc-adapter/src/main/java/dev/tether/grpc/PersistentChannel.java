@@ -8,6 +8,7 @@ import dev.tether.ConnectionState;
 import dev.tether.Event;
 import dev.tether.PersistentConnection;
 import dev.tether.internal.DefaultScheduler;
+import dev.tether.internal.Handovers;
 import dev.tether.internal.Scheduled;
 import dev.tether.internal.StateText;
 import io.grpc.CallOptions;
@@ -44,11 +45,20 @@ import org.slf4j.LoggerFactory;
  * </ul>
  *
  * <p>A wait-for-ready call that its connection's channel has not yet sent when the connection
- * drops (it never left this client) moves to the next connection with its metadata, call options,
+ * drops, or when a handover replaced the connection and the call then fails unsent (it never
+ * left this client), moves to the next connection with its metadata, call options,
  * messages, half-close and flow-control requests, so it cannot sit in an abandoned channel until
  * its deadline. What a call keeps for a move is bounded in bytes; past the bound, or once the
  * server answered, it stays where it is. A call whose headers were sent stays on its channel, as
- * in gRPC: a drop ends it there, with the transport's status. Every kind of call (unary, client,
+ * in gRPC: a drop ends it there, with the transport's status.
+ *
+ * <p>A fail-fast call made while a {@link PersistentConnection#handOver() handover} is in flight
+ * can move too: if the connection it started on was replaced, or closed, before the call was sent
+ * (say its server shut down right after the switch, while the call still sat in the client's
+ * transport), it moves to the current connection if that is READY, and fails at once
+ * with UNAVAILABLE otherwise; it never waits. This is what gRPC's transparent retry does for a
+ * channel given several addresses. Other fail-fast calls go straight to the current connection's
+ * channel, at no cost, and end with it. Every kind of call (unary, client,
  * server and bidirectional streaming) works this way, flow control ({@code isReady()}, {@code
  * onReady}, {@code request(n)}) included.
  *
@@ -76,6 +86,8 @@ public final class PersistentChannel extends Channel {
   private final PersistentConnection<?, ? extends GrpcConnection<?>> connection;
   private final String serverName;
   private final ScheduledExecutorService scheduler;
+  /** Tells whether a handover is in flight; null for persistent connections of other makes. */
+  private final @Nullable Handovers handovers;
   private volatile String authority;
   /** Attempts of wait-for-ready calls that wait for a connection. */
   private final Set<Waiter> waiting = ConcurrentHashMap.newKeySet();
@@ -100,6 +112,7 @@ public final class PersistentChannel extends Channel {
     this.authority = serverName;
     this.scheduler =
         connection instanceof Scheduled scheduled ? scheduled.scheduler() : DefaultScheduler.get();
+    this.handovers = connection instanceof Handovers h ? h : null;
     connection.subscribe(this::onEvent);
     connection.closeFinished().addListener(this::onClosed, directExecutor());
   }
@@ -171,6 +184,13 @@ public final class PersistentChannel extends Channel {
     }
     GrpcConnection<?> current = connection.currentConnection();
     if (current != null && current.isReady()) {
+      Handovers moves = handovers;
+      if (moves != null && moves.handoverInFlight()) {
+        // Its connection may be replaced before the call is sent, and its server go away: then
+        // the call moves to the new connection, as gRPC's transparent retry moves a call to
+        // another address of the same channel. It never waits, though.
+        return new MovingCall<>(this, method, options);
+      }
       return current.channel().newCall(method, options);
     }
     return new FailingCall<>(unavailableStatus(), Calls.executorOf(options));
@@ -226,6 +246,24 @@ public final class PersistentChannel extends Channel {
     }
     waiter.fail(closedStatus());
     return false;
+  }
+
+  /**
+   * Gives a fail-fast {@code waiter} the current connection, on this thread, if it is open and
+   * READY; otherwise fails it at once, as a fail-fast call without a ready connection fails.
+   */
+  void connectOrFail(Waiter waiter) {
+    GrpcConnection<?> current = openConnection();
+    if (current != null && current.isReady()) {
+      waiter.connectTo(current);
+    } else {
+      waiter.fail(closed || connection.isClosed() ? closedStatus() : unavailableStatus());
+    }
+  }
+
+  /** Whether {@code candidate} is the persistent connection's current connection. */
+  boolean isCurrent(GrpcConnection<?> candidate) {
+    return connection.currentConnection() == candidate;
   }
 
   /** Returns the current connection if it is open and the persistent connection is not closed. */

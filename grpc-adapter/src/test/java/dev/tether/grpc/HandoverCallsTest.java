@@ -1,0 +1,142 @@
+package dev.tether.grpc;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.common.net.HostAndPort;
+import com.google.common.util.concurrent.ListenableFuture;
+import com.google.common.util.concurrent.SettableFuture;
+import dev.tether.PersistentConnection;
+import io.grpc.CallOptions;
+import io.grpc.InsecureServerCredentials;
+import io.grpc.Metadata;
+import io.grpc.Server;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ClientCalls;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.RepeatedTest;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * Fail-fast calls made while a handover is in flight: one that its connection never sent, whose
+ * server goes away after the switch, moves to the new connection, as gRPC's transparent retry
+ * moves it to another address of the same channel; with no ready connection to move to, it fails
+ * at once, as a fail-fast call does. A replica that allows one call at a time keeps a second call
+ * unsent in the client's transport for as long as the first one runs.
+ */
+class HandoverCallsTest {
+  @RegisterExtension final Servers servers = new Servers();
+  /** The first lookup's answer: the connection starts looking up at once. */
+  private final SettableFuture<HostAndPort> first = SettableFuture.create();
+  /** What the next lookup answers. */
+  private final AtomicReference<ListenableFuture<HostAndPort>> next = new AtomicReference<>(first);
+  private final PersistentConnection<HostAndPort, GrpcConnection<HostAndPort>> connection =
+      GrpcConnector.builder(ChannelFactory.plaintext())
+          .shutdownGrace(Duration.ofMillis(500))
+          .build()
+          .persistentConnection("replicas")
+          .addressLookup(() -> java.util.Objects.requireNonNull(next.get()))
+          .retryDelay(Duration.ofSeconds(5))
+          .build();
+  private final PersistentChannel channel = PersistentChannel.of(connection);
+
+  @AfterEach
+  void close() throws Exception {
+    connection.close().get(10, TimeUnit.SECONDS);
+  }
+
+  private Server oneCallAtATime(String id) {
+    return servers.netty(
+        id, 0, InsecureServerCredentials.create(), b -> b.maxConcurrentCallsPerConnection(1));
+  }
+
+  /** Holds the only call slot of the current replica until it goes away; returns its end. */
+  private CompletableFuture<Status> holdTheSlot() throws Exception {
+    CompletableFuture<String> answered = new CompletableFuture<>();
+    CompletableFuture<Status> ended = new CompletableFuture<>();
+    io.grpc.ClientCall<String, String> call =
+        channel.newCall(Echo.CHAT, CallOptions.DEFAULT.withDeadlineAfter(20, TimeUnit.SECONDS));
+    call.start(
+        new io.grpc.ClientCall.Listener<String>() {
+          @Override
+          public void onMessage(String message) {
+            answered.complete(message);
+          }
+
+          @Override
+          public void onClose(Status status, Metadata trailers) {
+            ended.complete(status);
+          }
+        },
+        new Metadata());
+    call.request(1);
+    call.sendMessage("hold");
+    answered.get(10, TimeUnit.SECONDS);
+    return ended;
+  }
+
+  private ListenableFuture<String> failFastSay(String message) {
+    return ClientCalls.futureUnaryCall(
+        channel.newCall(Echo.SAY, CallOptions.DEFAULT.withDeadlineAfter(20, TimeUnit.SECONDS)),
+        message);
+  }
+
+  private static Status statusOf(ListenableFuture<?> call) {
+    ExecutionException e =
+        assertThrows(ExecutionException.class, () -> call.get(10, TimeUnit.SECONDS));
+    return ((StatusRuntimeException) java.util.Objects.requireNonNull(e.getCause())).getStatus();
+  }
+
+  @RepeatedTest(5)
+  void unsentFailFastCall_madeDuringAHandover_movesToTheNewConnection_whenTheOldServerGoes()
+      throws Exception {
+    Server a = oneCallAtATime("A");
+    Server b = oneCallAtATime("B");
+    first.set(Servers.address(a));
+    connection.connected().get(10, TimeUnit.SECONDS);
+    CompletableFuture<Status> held = holdTheSlot();
+    SettableFuture<HostAndPort> lookup = SettableFuture.create();
+    next.set(lookup);
+    ListenableFuture<GrpcConnection<HostAndPort>> handover = connection.handOver();
+
+    ListenableFuture<String> queued = failFastSay("moved"); // unsent, behind the held call on A
+    lookup.set(Servers.address(b));
+    assertEquals(Servers.address(b), handover.get(10, TimeUnit.SECONDS).address());
+    a.shutdown(); // GOAWAY: the held call may finish; the queued one is refused
+
+    assertEquals("B: moved", queued.get(10, TimeUnit.SECONDS));
+    assertFalse(held.get(10, TimeUnit.SECONDS).isOk());
+    assertEquals("B: after", failFastSay("after").get(10, TimeUnit.SECONDS));
+  }
+
+  @RepeatedTest(5)
+  void unsentFailFastCall_madeDuringAHandover_failsAtOnce_whenThereIsNoConnectionToMoveTo()
+      throws Exception {
+    Server a = oneCallAtATime("A");
+    first.set(Servers.address(a));
+    connection.connected().get(10, TimeUnit.SECONDS);
+    CompletableFuture<Status> held = holdTheSlot();
+    next.set(SettableFuture.create()); // the handover's lookup, and the next round's, hang
+    ListenableFuture<GrpcConnection<HostAndPort>> handover = connection.handOver();
+
+    ListenableFuture<String> queued = failFastSay("stranded");
+    a.shutdown(); // GOAWAY: the connection drops, the handover is abandoned, a round looks up
+
+    long began = System.nanoTime();
+    Status status = statusOf(queued);
+    // Moved off the dropped connection, it found none ready ("no connection to replicas"), or its
+    // channel failed it first: either way at once, not at its deadline of 20 s.
+    assertEquals(Status.Code.UNAVAILABLE, status.getCode(), status.toString());
+    assertTrue(System.nanoTime() - began < TimeUnit.SECONDS.toNanos(5), status.toString());
+    assertThrows(ExecutionException.class, () -> handover.get(10, TimeUnit.SECONDS));
+    assertFalse(held.get(10, TimeUnit.SECONDS).isOk());
+  }
+}
