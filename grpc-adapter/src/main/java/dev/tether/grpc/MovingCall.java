@@ -29,7 +29,8 @@ import org.jspecify.annotations.Nullable;
  * their bound: past the bound the call stays where it is.
  *
  * <p>The call moves only if it was not cancelled, its deadline has not passed, its context was not
- * cancelled, and its connection is closed. While an attempt has no connection, the call's deadline
+ * cancelled, and its connection is closed, or was replaced by a handover and the attempt failed
+ * UNAVAILABLE. While an attempt has no connection, the call's deadline
  * (timed on the persistent connection's scheduler) and its context bound it; an attempt with a
  * real call leaves those to it. The caller's listener is reached through {@link ToCaller}.
  */
@@ -318,19 +319,27 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   }
 
   /**
-   * Whether {@code from}'s connection is gone: closed, or no longer current (a handover replaced
-   * it, and it only waits out its grace; its server may already have gone, before the channel
-   * noticed and the connection closed itself).
+   * Whether {@code from}'s connection is gone, for an attempt that ended with {@code status} (null:
+   * its connection closed under it): closed; or, for an attempt that ended UNAVAILABLE, no longer
+   * current (a handover replaced it and it waits out its grace: its server may have gone before
+   * the channel noticed and the connection closed itself). Other failures of an attempt on a
+   * replaced connection are the call's own and end it.
    */
-  private boolean connectionGone(CallAttempt<ReqT, RespT> from) {
+  private boolean connectionGone(CallAttempt<ReqT, RespT> from, @Nullable Status status) {
     GrpcConnection<?> connection = from.connection;
-    return connection != null && (connection.isClosed() || !owner.isCurrent(connection));
+    if (connection == null) {
+      return false;
+    }
+    return connection.isClosed()
+        || (status != null
+            && status.getCode() == Status.Code.UNAVAILABLE
+            && !owner.isCurrent(connection));
   }
 
   /** {@code from}'s connection closed: move the call off it if it may. */
   void connectionClosed(CallAttempt<ReqT, RespT> from) {
     boolean contextCancelled = context.isCancelled();
-    boolean gone = connectionGone(from);
+    boolean gone = connectionGone(from, null);
     CallAttempt<ReqT, RespT> next;
     synchronized (lock) {
       if (!shouldMoveLocked(from, null, contextCancelled, gone)) {
@@ -345,7 +354,7 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   void attemptClosed(CallAttempt<ReqT, RespT> from, Status status, Metadata trailers) {
     boolean contextCancelled = context.isCancelled();
-    boolean gone = connectionGone(from);
+    boolean gone = connectionGone(from, status);
     CallAttempt<ReqT, RespT> next = null;
     GrpcConnection<?> unwatch;
     synchronized (lock) {
