@@ -36,20 +36,35 @@ final class Script<T> {
     steps.add(step);
   }
 
-  /** Completes with the value of {@code value} after {@code delay}, on the scheduler. */
-  ListenableFuture<T> after(Duration delay, Supplier<ListenableFuture<T>> value) {
+  /**
+   * Returns {@code delay} if it is a delay a step can wait: checked when the script is written, so
+   * that a bad one fails there, naming it, and not in the middle of a test run.
+   *
+   * @throws NullPointerException if {@code delay} is null
+   * @throws IllegalArgumentException if {@code delay} is negative
+   */
+  static Duration checkedDelay(Duration delay) {
     requireNonNull(delay, "delay");
     checkArgument(!delay.isNegative(), "delay must not be negative: %s", delay);
+    return delay;
+  }
+
+  /** Runs {@code task} after {@code delay} (checked already), on the script's scheduler. */
+  ScheduledFuture<?> schedule(Duration delay, Runnable task) {
+    return scheduler.schedule(task, delay.toNanos(), TimeUnit.NANOSECONDS);
+  }
+
+  /** Completes with the value of {@code value} after {@code delay} (checked already). */
+  ListenableFuture<T> after(Duration delay, Supplier<ListenableFuture<T>> value) {
     SettableFuture<T> answer = SettableFuture.create();
     ScheduledFuture<?> due =
-        scheduler.schedule(
+        schedule(
+            delay,
             () -> {
               if (!answer.isDone()) { // cancelled meanwhile: nothing is made
                 answer.setFuture(value.get());
               }
-            },
-            delay.toNanos(),
-            TimeUnit.NANOSECONDS);
+            });
     answer.addListener(
         () -> {
           if (answer.isCancelled()) {

@@ -14,7 +14,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
@@ -36,13 +35,11 @@ import java.util.function.Supplier;
  * @param <A> the address type
  */
 public final class ScriptedConnector<A> implements Connector<A, IdleConnection> {
-  private final ScheduledExecutorService scheduler;
   private final Script<IdleConnection> script;
   private final List<A> addresses = new ArrayList<>(); // guarded by this
   private final List<IdleConnection> made = new ArrayList<>(); // guarded by this
 
   private ScriptedConnector(ScheduledExecutorService scheduler) {
-    this.scheduler = requireNonNull(scheduler, "scheduler");
     this.script = new Script<>("the connector", scheduler);
   }
 
@@ -81,19 +78,18 @@ public final class ScriptedConnector<A> implements Connector<A, IdleConnection> 
 
   /** Next: connects after {@code delay}. */
   public ScriptedConnector<A> succeedAfter(Duration delay) {
-    requireNonNull(delay, "delay");
+    Script.checkedDelay(delay);
     script.add(() -> script.after(delay, () -> Futures.immediateFuture(make())));
     return this;
   }
 
   /** Next: connects at once, and the connection drops {@code delay} later (the peer goes away). */
   public ScriptedConnector<A> dropAfter(Duration delay) {
-    requireNonNull(delay, "delay");
+    Script.checkedDelay(delay);
     Supplier<ListenableFuture<IdleConnection>> step =
         () -> {
           IdleConnection connection = make();
-          ScheduledFuture<?> drop =
-              scheduler.schedule(connection::drop, delay.toNanos(), TimeUnit.NANOSECONDS);
+          ScheduledFuture<?> drop = script.schedule(delay, connection::drop);
           connection.closeFinished().addListener(() -> drop.cancel(false), MoreExecutors.directExecutor());
           return Futures.immediateFuture(connection);
         };

@@ -8,6 +8,7 @@ import com.google.common.util.concurrent.ListenableFuture;
 import dev.tether.AddressLookup;
 import java.time.Duration;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.function.Supplier;
 
 /**
  * An {@link AddressLookup} that answers as scripted, one step per lookup, for unit tests on
@@ -54,7 +55,7 @@ public final class ScriptedLookup<A> implements AddressLookup<A> {
   /** Next: answers {@code address} after {@code delay}. */
   public ScriptedLookup<A> answerAfter(Duration delay, A address) {
     requireNonNull(address, "address");
-    requireNonNull(delay, "delay");
+    Script.checkedDelay(delay);
     script.add(() -> script.after(delay, () -> Futures.immediateFuture(address)));
     return this;
   }
@@ -67,8 +68,9 @@ public final class ScriptedLookup<A> implements AddressLookup<A> {
 
   /** Next: fails with {@code error} after {@code delay}. */
   public ScriptedLookup<A> failAfter(Duration delay, Throwable error) {
-    requireNonNull(delay, "delay");
-    script.add(() -> script.after(delay, Script.failing(error)));
+    Script.checkedDelay(delay);
+    Supplier<ListenableFuture<A>> failing = Script.failing(error);
+    script.add(() -> script.after(delay, failing));
     return this;
   }
 

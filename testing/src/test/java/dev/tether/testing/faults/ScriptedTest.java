@@ -108,4 +108,28 @@ class ScriptedTest {
         assertThrows(IllegalStateException.class, () -> ScriptedLookup.<String>on(scheduler).lookup());
     assertEquals("the script of the lookup has no step", empty.getMessage());
   }
+
+  @Test
+  @SuppressWarnings("NullAway") // null on purpose
+  void badDelays_failWhenTheScriptIsWritten_namingTheDelay() {
+    Duration negative = Duration.ofMillis(-1);
+    ScriptedLookup<String> lookup = ScriptedLookup.on(scheduler);
+    ScriptedConnector<String> connector = ScriptedConnector.on(scheduler);
+    List<org.junit.jupiter.api.function.Executable> scripting =
+        List.of(
+            () -> lookup.answerAfter(negative, "a"),
+            () -> lookup.failAfter(negative, new IOException("x")),
+            () -> connector.succeedAfter(negative),
+            () -> connector.dropAfter(negative));
+    for (org.junit.jupiter.api.function.Executable step : scripting) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, step);
+      assertEquals("delay must not be negative: PT-0.001S", e.getMessage());
+    }
+    NullPointerException missing =
+        assertThrows(NullPointerException.class, () -> connector.dropAfter(null));
+    assertEquals("delay", missing.getMessage());
+    // Nothing was added: the scripts are still empty.
+    assertThrows(IllegalStateException.class, lookup::lookup);
+    assertThrows(IllegalStateException.class, () -> connector.connect("x"));
+  }
 }
