@@ -6,8 +6,10 @@ package dev.tether.internal;
  */
 public interface Handovers {
   /**
-   * Returns whether a handover was asked for and has not ended: the current connection may be
-   * replaced at any moment, and its server may go away soon after. Any thread; a volatile read.
+   * Returns whether a handover was asked for and is not over: the current connection may be
+   * replaced at any moment, and its server may go away soon after. It turns false only after the
+   * switch to the new connection, so a caller that reads false and then the current connection
+   * reads the new one. Any thread; a volatile read.
    */
   boolean handoverInFlight();
 }

@@ -30,15 +30,19 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>The call moves only if it was not cancelled, its deadline has not passed, its context was not
  * cancelled, and its connection is closed, or was replaced by a handover and the attempt failed
- * UNAVAILABLE. While an attempt has no connection, the call's deadline
- * (timed on the persistent connection's scheduler) and its context bound it; an attempt with a
- * real call leaves those to it. The caller's listener is reached through {@link ToCaller}.
+ * UNAVAILABLE. While a wait-for-ready attempt has no connection, the call's deadline (timed on
+ * the persistent connection's scheduler) and its context bound it; an attempt with a real call
+ * leaves those to it. A fail-fast attempt never waits for a connection, so never needs them. The
+ * caller's listener is reached through {@link ToCaller}.
  */
 final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   enum State {
     /** Not started. */
     NEW,
-    /** Started; what the caller does is kept, and the call moves if its connection closes unsent. */
+    /**
+     * Started; what the caller does is kept, and the call moves if it is unsent when its
+     * connection closes, or when it fails UNAVAILABLE on a connection a handover replaced.
+     */
     MOVABLE,
     /** The call stays on its attempt: the server answered, or what it kept outgrew its bound. */
     COMMITTED,
@@ -74,6 +78,9 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     requireNonNull(listener, "listener");
     requireNonNull(headers, "headers");
     GrpcConnection<?> now = owner.openConnection(); // not under the lock: it asks the connection
+    if (now != null && !options.isWaitForReady() && !now.isReady()) {
+      now = null; // a fail-fast call takes only a READY connection (await fails it otherwise)
+    }
     CallAttempt<ReqT, RespT> first;
     Status early;
     synchronized (lock) {
@@ -96,7 +103,7 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
         first.watch(now); // after start: a cancel to move it must not come first
       }
     } else {
-      await(requireNonNull(first));
+      await(requireNonNull(first), null);
     }
   }
 
@@ -124,11 +131,12 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   /**
    * Gives {@code next} a connection now or later; while it waits, the call's limits apply. A
-   * fail-fast call never waits: with no ready connection it fails at once.
+   * fail-fast call never waits: with no ready connection it fails at once, with {@code why} (the
+   * status the previous attempt ended with), if there was one.
    */
-  private void await(CallAttempt<ReqT, RespT> next) {
+  private void await(CallAttempt<ReqT, RespT> next, @Nullable Status why) {
     if (!options.isWaitForReady()) {
-      owner.connectOrFail(next);
+      owner.connectOrFail(next, why);
       return;
     }
     if (!owner.await(next)) {
@@ -349,7 +357,7 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       next = newAttemptLocked();
     }
     from.call.cancel("its connection closed before the call was sent; moving it", null);
-    await(next);
+    await(next, null);
   }
 
   void attemptClosed(CallAttempt<ReqT, RespT> from, Status status, Metadata trailers) {
@@ -374,7 +382,7 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       unwatch.removeCloseWatcher(from);
     }
     if (next != null) {
-      await(next); // it never left this client and its connection went away
+      await(next, status); // it never left this client and its connection went away
       return;
     }
     owner.forget(from);

@@ -45,20 +45,24 @@ import org.slf4j.LoggerFactory;
  * </ul>
  *
  * <p>A wait-for-ready call that its connection's channel has not yet sent when the connection
- * drops, or when a handover replaced the connection and the call then fails unsent (it never
- * left this client), moves to the next connection with its metadata, call options,
+ * drops, or that fails UNAVAILABLE unsent after a handover replaced its connection (it never left
+ * this client), moves to the next connection with its metadata, call options,
  * messages, half-close and flow-control requests, so it cannot sit in an abandoned channel until
  * its deadline. What a call keeps for a move is bounded in bytes; past the bound, or once the
  * server answered, it stays where it is. A call whose headers were sent stays on its channel, as
  * in gRPC: a drop ends it there, with the transport's status.
  *
  * <p>A fail-fast call made while a {@link PersistentConnection#handOver() handover} is in flight
- * can move too: if the connection it started on was replaced, or closed, before the call was sent
- * (say its server shut down right after the switch, while the call still sat in the client's
- * transport), it moves to the current connection if that is READY, and fails at once
- * with UNAVAILABLE otherwise; it never waits. This is what gRPC's transparent retry does for a
- * channel given several addresses. Other fail-fast calls go straight to the current connection's
- * channel, at no cost, and end with it. Every kind of call (unary, client,
+ * (from {@code handOver()} until the switch, or until the handover fails) can move too: if its
+ * connection closed before the call was sent, or a handover replaced the connection and the call
+ * then failed UNAVAILABLE unsent (say the old server shut down right after the switch, while the
+ * call still sat in the client's transport, and refused it), it moves to the current connection
+ * if that is READY, and otherwise fails at once with the status it failed with; it never waits.
+ * This is what gRPC's transparent retry does for a channel given several addresses. Such a call
+ * costs what a wait-for-ready call costs: it keeps what the caller sent until the server answers.
+ * Other fail-fast calls go straight to the current connection's channel, at no cost, and end with
+ * it: one made before {@code handOver()} was called that is still unsent when the old server
+ * goes away fails, as on a plain channel with that one address. Every kind of call (unary, client,
  * server and bidirectional streaming) works this way, flow control ({@code isReady()}, {@code
  * onReady}, {@code request(n)}) included.
  *
@@ -97,7 +101,10 @@ public final class PersistentChannel extends Channel {
   /** The most bytes all calls of one channel keep for moves: gRPC's default retry buffer. */
   static final long MAX_KEPT_BYTES = 16L << 20;
 
-  /** An attempt of a call that waits for a connection. */
+  /**
+   * An attempt of a call that needs a connection: a wait-for-ready one waits for it; a fail-fast
+   * one (see {@link #connectOrFail}) takes the current one or fails.
+   */
   interface Waiter {
     /** Runs the attempt on {@code connection}; called once, with no lock held. */
     void connectTo(GrpcConnection<?> connection);
@@ -182,10 +189,13 @@ public final class PersistentChannel extends Channel {
       // Even with a ready connection: a call made just as it drops moves to the next one.
       return new MovingCall<>(this, method, options);
     }
+    // Read before the current connection: the loop makes the new connection current before it
+    // clears the handover, so a call that sees none in flight sees the new connection below.
+    Handovers moves = handovers;
+    boolean handoverInFlight = moves != null && moves.handoverInFlight();
     GrpcConnection<?> current = connection.currentConnection();
     if (current != null && current.isReady()) {
-      Handovers moves = handovers;
-      if (moves != null && moves.handoverInFlight()) {
+      if (handoverInFlight) {
         // Its connection may be replaced before the call is sent, and its server go away: then
         // the call moves to the new connection, as gRPC's transparent retry moves a call to
         // another address of the same channel. It never waits, though.
@@ -250,14 +260,18 @@ public final class PersistentChannel extends Channel {
 
   /**
    * Gives a fail-fast {@code waiter} the current connection, on this thread, if it is open and
-   * READY; otherwise fails it at once, as a fail-fast call without a ready connection fails.
+   * READY; otherwise fails it at once, as a fail-fast call without a ready connection fails: with
+   * {@code why}, the status its previous attempt ended with, if it had one (what the call would
+   * have ended with had it not tried to move), else with this channel's UNAVAILABLE.
    */
-  void connectOrFail(Waiter waiter) {
+  void connectOrFail(Waiter waiter, @Nullable Status why) {
     GrpcConnection<?> current = openConnection();
     if (current != null && current.isReady()) {
       waiter.connectTo(current);
+    } else if (closed || connection.isClosed()) {
+      waiter.fail(closedStatus());
     } else {
-      waiter.fail(closed || connection.isClosed() ? closedStatus() : unavailableStatus());
+      waiter.fail(why != null ? why : unavailableStatus());
     }
   }
 

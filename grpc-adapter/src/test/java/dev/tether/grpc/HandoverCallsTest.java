@@ -9,7 +9,16 @@ import com.google.common.net.HostAndPort;
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.SettableFuture;
 import dev.tether.PersistentConnection;
+import com.google.common.util.concurrent.Futures;
 import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
+import io.grpc.ClientInterceptor;
+import io.grpc.MethodDescriptor;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import org.jspecify.annotations.Nullable;
 import io.grpc.InsecureServerCredentials;
 import io.grpc.Metadata;
 import io.grpc.Server;
@@ -38,9 +47,11 @@ class HandoverCallsTest {
   private final SettableFuture<HostAndPort> first = SettableFuture.create();
   /** What the next lookup answers. */
   private final AtomicReference<ListenableFuture<HostAndPort>> next = new AtomicReference<>(first);
+  private final Holder holder = new Holder();
   private final PersistentConnection<HostAndPort, GrpcConnection<HostAndPort>> connection =
       GrpcConnector.builder(ChannelFactory.plaintext())
           .shutdownGrace(Duration.ofMillis(500))
+          .customizer(b -> b.intercept(holder))
           .build()
           .persistentConnection("replicas")
           .addressLookup(() -> java.util.Objects.requireNonNull(next.get()))
@@ -53,9 +64,96 @@ class HandoverCallsTest {
     connection.close().get(10, TimeUnit.SECONDS);
   }
 
+  /** The SAY calls that each replica received, by replica. */
+  private final java.util.Map<String, java.util.concurrent.atomic.AtomicInteger> said =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
   private Server oneCallAtATime(String id) {
+    ServerInterceptor counter =
+        new ServerInterceptor() {
+          @Override
+          public <Q, R> ServerCall.Listener<Q> interceptCall(
+              ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
+            if (call.getMethodDescriptor().getFullMethodName().equals(Echo.SAY.getFullMethodName())) {
+              said.computeIfAbsent(id, k -> new java.util.concurrent.atomic.AtomicInteger())
+                  .incrementAndGet();
+            }
+            return next.startCall(call, headers);
+          }
+        };
     return servers.netty(
-        id, 0, InsecureServerCredentials.create(), b -> b.maxConcurrentCallsPerConnection(1));
+        id,
+        0,
+        InsecureServerCredentials.create(),
+        b -> b.maxConcurrentCallsPerConnection(1).intercept(counter));
+  }
+
+  private int said(String id) {
+    java.util.concurrent.atomic.AtomicInteger count = said.get(id);
+    return count == null ? 0 : count.get();
+  }
+
+  /**
+   * Holds the calls made on one connection's channel (by its authority) in the client, unsent,
+   * until the test ends each with a status of its choosing.
+   */
+  private static final class Holder implements ClientInterceptor {
+    private volatile @Nullable String authority;
+    private final java.util.concurrent.BlockingQueue<Held<?>> held =
+        new java.util.concurrent.LinkedBlockingQueue<>();
+
+    void hold(HostAndPort address) {
+      authority = address.toString();
+    }
+
+    void release() {
+      authority = null;
+    }
+
+    /** Ends the next held call with {@code status}. */
+    void end(Status status) throws Exception {
+      Held<?> call = java.util.Objects.requireNonNull(held.poll(10, TimeUnit.SECONDS));
+      call.end(status);
+    }
+
+    @Override
+    public <Q, R> ClientCall<Q, R> interceptCall(
+        MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
+      if (next.authority().equals(authority)) {
+        Held<R> call = new Held<>();
+        held.add(call);
+        @SuppressWarnings("unchecked") // sends nothing, so the request type does not matter
+        ClientCall<Q, R> asCall = (ClientCall<Q, R>) call;
+        return asCall;
+      }
+      return next.newCall(method, options);
+    }
+  }
+
+  /** A call that goes nowhere: no stream, nothing sent, until {@link #end}. */
+  private static final class Held<R> extends ClientCall<Object, R> {
+    private final CompletableFuture<Listener<R>> started = new CompletableFuture<>();
+
+    @Override
+    public void start(Listener<R> listener, Metadata headers) {
+      started.complete(listener);
+    }
+
+    void end(Status status) throws Exception {
+      started.get(10, TimeUnit.SECONDS).onClose(status, new Metadata());
+    }
+
+    @Override
+    public void request(int numMessages) {}
+
+    @Override
+    public void cancel(@Nullable String message, @Nullable Throwable cause) {}
+
+    @Override
+    public void halfClose() {}
+
+    @Override
+    public void sendMessage(Object message) {}
   }
 
   /** Holds the only call slot of the current replica until it goes away; returns its end. */
@@ -113,6 +211,7 @@ class HandoverCallsTest {
     a.shutdown(); // GOAWAY: the held call may finish; the queued one is refused
 
     assertEquals("B: moved", queued.get(10, TimeUnit.SECONDS));
+    assertEquals(0, said("A"), "A never got the call that moved");
     assertFalse(held.get(10, TimeUnit.SECONDS).isOk());
     assertEquals("B: after", failFastSay("after").get(10, TimeUnit.SECONDS));
   }
@@ -138,5 +237,54 @@ class HandoverCallsTest {
     assertTrue(System.nanoTime() - began < TimeUnit.SECONDS.toNanos(5), status.toString());
     assertThrows(ExecutionException.class, () -> handover.get(10, TimeUnit.SECONDS));
     assertFalse(held.get(10, TimeUnit.SECONDS).isOk());
+  }
+
+  @RepeatedTest(5)
+  void unsentFailFastCalls_onAReplacedOpenConnection_moveIfTheyFailUnavailable_andEndOtherwise()
+      throws Exception {
+    Server a = servers.netty("A", 0);
+    Server b = servers.netty("B", 0);
+    first.set(Servers.address(a));
+    GrpcConnection<HostAndPort> onA = connection.connected().get(10, TimeUnit.SECONDS);
+    SettableFuture<HostAndPort> lookup = SettableFuture.create();
+    next.set(lookup);
+    ListenableFuture<GrpcConnection<HostAndPort>> handover = connection.handOver();
+    holder.hold(Servers.address(a)); // calls on A stay in the client, unsent
+    ListenableFuture<String> unavailable = failFastSay("unavailable");
+    ListenableFuture<String> exhausted = failFastSay("exhausted");
+    holder.release();
+
+    lookup.set(Servers.address(b));
+    handover.get(10, TimeUnit.SECONDS);
+    // A is replaced and waits out its grace of 1 s, open: what ends the calls is their own status.
+    assertFalse(onA.isClosed());
+    holder.end(Status.UNAVAILABLE.withDescription("refused"));
+    holder.end(Status.RESOURCE_EXHAUSTED.withDescription("too big"));
+    assertFalse(onA.isClosed(), "A closed before the calls ended: the test proves nothing");
+
+    assertEquals("B: unavailable", unavailable.get(10, TimeUnit.SECONDS));
+    Status status = statusOf(exhausted);
+    assertEquals(Status.Code.RESOURCE_EXHAUSTED, status.getCode(), status.toString());
+    assertEquals("too big", status.getDescription());
+  }
+
+  @RepeatedTest(5)
+  void failFastCallsOutsideAHandover_endWithTheirConnection() throws Exception {
+    Server a = servers.netty("A", 0);
+    Server b = servers.netty("B", 0);
+    first.set(Servers.address(a));
+    connection.connected().get(10, TimeUnit.SECONDS);
+    holder.hold(Servers.address(a));
+    ListenableFuture<String> before = failFastSay("before"); // no handover in flight
+    holder.release();
+    next.set(Futures.immediateFuture(Servers.address(b)));
+    connection.handOver().get(10, TimeUnit.SECONDS);
+
+    holder.end(Status.UNAVAILABLE.withDescription("refused"));
+
+    Status status = statusOf(before); // a plain call of A's channel: it does not move
+    assertEquals(Status.Code.UNAVAILABLE, status.getCode(), status.toString());
+    assertEquals("refused", status.getDescription());
+    assertEquals("B: after", failFastSay("after").get(10, TimeUnit.SECONDS));
   }
 }
