@@ -5,10 +5,12 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * The benchmarks' entry point: {@code Bench <failover|recovery|hotpath|hotpath-ratio|scale|budget|rolling|soak|all>
+ * The benchmarks' entry point: {@code Bench <failover|planned|recovery|hotpath|hotpath-ratio|scale|budget|rolling|soak|all>
  * [--quick|--full] [case...]}, where the cases (hotpath-ratio only, all by default) are {@code
  * inprocess/fail-fast}, {@code inprocess/wait-for-ready}, {@code netty/fail-fast} and {@code
- * netty/wait-for-ready}, or (soak only) the run's length: {@code 90s}, {@code 10m}, {@code 1h}.
+ * netty/wait-for-ready}, or (soak only) the run's length: {@code 90s}, {@code 10m}, {@code 1h}, or
+ * (failover only) the untimed warm-up rounds: {@code warmup=200}. {@code planned} runs 200 planned
+ * moves ({@code --quick}: 20) for Tether and for pick_first.
  * Each prints one line per figure. {@code --quick} finishes within a
  * minute; {@code --full} within ten. {@code --debug} (failover) prints when each event and each
  * failed call came, in milliseconds from the kill.
@@ -19,7 +21,7 @@ public final class Bench {
   public static void main(String[] args) throws Exception {
     if (args.length == 0) {
       System.err.println(
-          "usage: Bench <failover|recovery|hotpath|hotpath-ratio|scale|budget|rolling|soak|all> [--quick|--full]"
+          "usage: Bench <failover|planned|recovery|hotpath|hotpath-ratio|scale|budget|rolling|soak|all> [--quick|--full]"
               + " [case...]");
       System.exit(2);
     }
@@ -36,7 +38,7 @@ public final class Bench {
         Runtime.getRuntime().availableProcessors(),
         System.getProperty("java.version"));
     switch (which) {
-      case "failover" -> FailoverBench.run(quick);
+      case "failover" -> FailoverBench.run(quick, cases(args));
       case "planned" -> PlannedMoveBench.runAlone(quick);
       case "recovery" -> RecoveryBench.run(quick);
       case "hotpath" -> HotPathRunner.run(quick);
@@ -46,7 +48,7 @@ public final class Bench {
       case "rolling" -> RollingRestartBench.run(quick);
       case "soak" -> SoakBench.run(quick, cases(args));
       case "all" -> {
-        FailoverBench.run(quick);
+        FailoverBench.run(quick, List.of());
         RecoveryBench.run(quick);
         HotPathRunner.run(quick);
         HotPathRatioBench.run(quick, List.of());

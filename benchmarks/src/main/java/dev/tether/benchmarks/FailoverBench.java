@@ -93,8 +93,19 @@ final class FailoverBench {
     void close() throws Exception;
   }
 
-  static void run(boolean quick) throws Exception {
+  /**
+   * Runs the trials, then the planned moves. {@code cases} may set the untimed warm-up rounds
+   * ({@code warmup=200}); by default 20 ({@code --quick}: 3).
+   */
+  static void run(boolean quick, List<String> cases) throws Exception {
     int warmUp = quick ? 3 : 20;
+    for (String option : cases) {
+      if (option.startsWith("warmup=")) {
+        warmUp = Integer.parseInt(option.substring("warmup=".length()));
+      } else {
+        throw new IllegalArgumentException("failover takes warmup=<rounds>, not " + option);
+      }
+    }
     int trials = quick ? 10 : 50;
     int callWarmUp = quick ? 2_000 : 20_000;
     StaticResolverProvider.install();
