@@ -106,19 +106,19 @@ public final class TetherMetrics {
             "a persistent connection to \"" + name + "\" is bound to this registry already");
       }
       try {
-      meters.add(
-          Gauge.builder(UP, connection, c -> c.state().status() == ConnectionState.Status.CONNECTED ? 1 : 0)
-              .tags(tags)
-              .description("1 while the persistent connection is connected")
-              .strongReference(true)
-              .register(registry));
-      meters.add(
-          Gauge.builder(CONSECUTIVE_FAILURES, connection, c -> c.state().consecutiveFailures())
-              .tags(tags)
-              .description("attempts failed since the last success")
-              .strongReference(true)
-              .register(registry));
-      recorder = new Recorder<>(registry, tags, meters);
+        meters.add(
+            Gauge.builder(UP, connection, c -> c.state().status() == ConnectionState.Status.CONNECTED ? 1 : 0)
+                .tags(tags)
+                .description("1 while the persistent connection is connected")
+                .strongReference(true)
+                .register(registry));
+        meters.add(
+            Gauge.builder(CONSECUTIVE_FAILURES, connection, c -> c.state().consecutiveFailures())
+                .tags(tags)
+                .description("attempts failed since the last success")
+                .strongReference(true)
+                .register(registry));
+        recorder = new Recorder<>(registry, tags, meters);
       } catch (RuntimeException e) { // a registry that rejects one: none stays
         remove(registry, meters);
         throw e;
