@@ -23,7 +23,6 @@ import io.grpc.InsecureServerCredentials;
 import io.grpc.Metadata;
 import io.grpc.Server;
 import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCalls;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -131,7 +130,7 @@ class HandoverCallsTest {
   }
 
   /** A call that goes nowhere: no stream, nothing sent, until {@link #end}. */
-  private static final class Held<R> extends ClientCall<Object, R> {
+  private static final class Held<R> extends NoopCall<Object, R> {
     private final CompletableFuture<Listener<R>> started = new CompletableFuture<>();
 
     @Override
@@ -142,43 +141,11 @@ class HandoverCallsTest {
     void end(Status status) throws Exception {
       started.get(10, TimeUnit.SECONDS).onClose(status, new Metadata());
     }
-
-    @Override
-    public void request(int numMessages) {}
-
-    @Override
-    public void cancel(@Nullable String message, @Nullable Throwable cause) {}
-
-    @Override
-    public void halfClose() {}
-
-    @Override
-    public void sendMessage(Object message) {}
   }
 
   /** Holds the only call slot of the current replica until it goes away; returns its end. */
   private CompletableFuture<Status> holdTheSlot() throws Exception {
-    CompletableFuture<String> answered = new CompletableFuture<>();
-    CompletableFuture<Status> ended = new CompletableFuture<>();
-    io.grpc.ClientCall<String, String> call =
-        channel.newCall(Echo.CHAT, CallOptions.DEFAULT.withDeadlineAfter(20, TimeUnit.SECONDS));
-    call.start(
-        new io.grpc.ClientCall.Listener<String>() {
-          @Override
-          public void onMessage(String message) {
-            answered.complete(message);
-          }
-
-          @Override
-          public void onClose(Status status, Metadata trailers) {
-            ended.complete(status);
-          }
-        },
-        new Metadata());
-    call.request(1);
-    call.sendMessage("hold");
-    answered.get(10, TimeUnit.SECONDS);
-    return ended;
+    return Streams.holdTheSlot(channel, CallOptions.DEFAULT.withDeadlineAfter(20, TimeUnit.SECONDS));
   }
 
   private ListenableFuture<String> failFastSay(String message) {
@@ -188,9 +155,7 @@ class HandoverCallsTest {
   }
 
   private static Status statusOf(ListenableFuture<?> call) {
-    ExecutionException e =
-        assertThrows(ExecutionException.class, () -> call.get(10, TimeUnit.SECONDS));
-    return ((StatusRuntimeException) java.util.Objects.requireNonNull(e.getCause())).getStatus();
+    return Streams.statusOf(call);
   }
 
   @RepeatedTest(5)

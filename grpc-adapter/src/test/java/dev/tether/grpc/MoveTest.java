@@ -2,7 +2,6 @@ package dev.tether.grpc;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.common.net.HostAndPort;
@@ -19,13 +18,11 @@ import io.grpc.ServerInterceptor;
 import io.grpc.stub.MetadataUtils;
 import io.grpc.Server;
 import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCalls;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
@@ -94,37 +91,12 @@ class MoveTest {
     return CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(seconds, TimeUnit.SECONDS);
   }
 
-  /**
-   * Starts a bidirectional stream that holds the only call slot of the current replica, and waits
-   * until the server answered it once: it was sent, and can no longer move. Completes with its
-   * status when it ends.
-   */
   private CompletableFuture<Status> holdTheSlot() throws Exception {
-    CompletableFuture<String> answered = new CompletableFuture<>();
-    CompletableFuture<Status> ended = new CompletableFuture<>();
-    io.grpc.ClientCall<String, String> call = channel.newCall(Echo.CHAT, waiting(20));
-    call.start(
-        new io.grpc.ClientCall.Listener<String>() {
-          @Override
-          public void onMessage(String message) {
-            answered.complete(message);
-          }
-
-          @Override
-          public void onClose(Status status, io.grpc.Metadata trailers) {
-            ended.complete(status);
-          }
-        },
-        new io.grpc.Metadata());
-    call.request(1);
-    call.sendMessage("hold");
-    answered.get(10, TimeUnit.SECONDS);
-    return ended;
+    return Streams.holdTheSlot(channel, waiting(20)); // sent, answered once: it can no longer move
   }
 
   private static Status statusOf(ListenableFuture<?> call) {
-    ExecutionException e = assertThrows(ExecutionException.class, () -> call.get(10, TimeUnit.SECONDS));
-    return ((StatusRuntimeException) java.util.Objects.requireNonNull(e.getCause())).getStatus();
+    return Streams.statusOf(call);
   }
 
   @org.junit.jupiter.api.RepeatedTest(5)

@@ -1,11 +1,21 @@
 package dev.tether.grpc;
 
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import com.google.common.util.concurrent.ListenableFuture;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
+import io.grpc.ClientCall;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.ClientResponseObserver;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -15,6 +25,42 @@ import org.jspecify.annotations.Nullable;
  */
 public final class Streams {
   private Streams() {}
+
+  /**
+   * Starts a bidirectional stream (CHAT) with {@code options} that holds the only call slot of a
+   * replica allowing one call at a time, and waits until the server answered it once: it was
+   * sent, and can no longer move. Completes with its status when it ends.
+   */
+  static CompletableFuture<Status> holdTheSlot(Channel channel, CallOptions options)
+      throws Exception {
+    CompletableFuture<String> answered = new CompletableFuture<>();
+    CompletableFuture<Status> ended = new CompletableFuture<>();
+    ClientCall<String, String> call = channel.newCall(Echo.CHAT, options);
+    call.start(
+        new ClientCall.Listener<String>() {
+          @Override
+          public void onMessage(String message) {
+            answered.complete(message);
+          }
+
+          @Override
+          public void onClose(Status status, Metadata trailers) {
+            ended.complete(status);
+          }
+        },
+        new Metadata());
+    call.request(1);
+    call.sendMessage("hold");
+    answered.get(10, TimeUnit.SECONDS);
+    return ended;
+  }
+
+  /** The status that the failed call of {@code call} ended with, within 10 s. */
+  static Status statusOf(ListenableFuture<?> call) {
+    ExecutionException e =
+        assertThrows(ExecutionException.class, () -> call.get(10, TimeUnit.SECONDS));
+    return ((StatusRuntimeException) Objects.requireNonNull(e.getCause())).getStatus();
+  }
 
   /** Sends {@code n} messages to COLLECT; completes with the server's answer. */
   public static CompletableFuture<String> clientStream(Channel channel, CallOptions options, int n) {
