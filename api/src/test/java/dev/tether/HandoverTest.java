@@ -332,4 +332,33 @@ class HandoverTest {
       return future;
     }
   }
+
+  /** What a gRPC channel that follows the connection reads, to let calls made meanwhile move. */
+  private static boolean inFlight(PersistentConnection<String, FakeConnection> pc) {
+    return ((dev.tether.internal.Handovers) pc).handoverInFlight();
+  }
+
+  @Test
+  void handoverInFlight_fromHandOverUntilTheSwitch_orTheFailure_orTheSameAddress() {
+    PersistentConnection<String, FakeConnection> pc = connectedTo("a");
+    assertFalse(inFlight(pc));
+    SettableFuture<FakeConnection> connect = SettableFuture.create();
+    h.connector = a -> connect;
+    address = "b";
+
+    ListenableFuture<FakeConnection> switched = pc.handOver();
+    assertTrue(inFlight(pc), "from handOver() on");
+    connect.set(FakeConnection.named("n"));
+    assertEquals("n", Harness.done(switched).toString());
+    assertFalse(inFlight(pc), "after the switch");
+
+    h.connector = a -> immediateFailedFuture(new IOException("refused"));
+    address = "c";
+    failureOf(pc.handOver());
+    assertFalse(inFlight(pc), "after a failed handover");
+
+    address = "b"; // the current address
+    Harness.done(pc.handOver());
+    assertFalse(inFlight(pc), "after a handover that found the current address");
+  }
 }
