@@ -174,6 +174,20 @@ public final class PersistentChannel extends Channel {
     }
   }
 
+  /**
+   * Returns the current connection if its channel is READY. A connection that is not READY is
+   * asked about once more: the thread may have stalled between reading it and asking it, while a
+   * handover switched to a new connection and the old one's server went away.
+   */
+  private @Nullable GrpcConnection<?> readyConnection() {
+    GrpcConnection<?> current = connection.currentConnection();
+    if (current != null && current.isReady()) {
+      return current;
+    }
+    GrpcConnection<?> again = connection.currentConnection();
+    return again != current && again != null && again.isReady() ? again : null;
+  }
+
   private @Nullable GrpcConnection<?> usableConnection() {
     GrpcConnection<?> current = connection.currentConnection();
     return current != null && !current.isClosed() ? current : null;
@@ -193,8 +207,8 @@ public final class PersistentChannel extends Channel {
     // clears the handover, so a call that sees none in flight sees the new connection below.
     Handovers moves = handovers;
     boolean handoverInFlight = moves != null && moves.handoverInFlight();
-    GrpcConnection<?> current = connection.currentConnection();
-    if (current != null && current.isReady()) {
+    GrpcConnection<?> current = readyConnection();
+    if (current != null) {
       if (handoverInFlight) {
         // Its connection may be replaced before the call is sent, and its server go away: then
         // the call moves to the new connection, as gRPC's transparent retry moves a call to
@@ -265,8 +279,8 @@ public final class PersistentChannel extends Channel {
    * have ended with had it not tried to move), else with this channel's UNAVAILABLE.
    */
   void connectOrFail(Waiter waiter, @Nullable Status why) {
-    GrpcConnection<?> current = openConnection();
-    if (current != null && current.isReady()) {
+    GrpcConnection<?> current = closed || connection.isClosed() ? null : readyConnection();
+    if (current != null) {
       waiter.connectTo(current);
     } else if (closed || connection.isClosed()) {
       waiter.fail(closedStatus());

@@ -166,4 +166,43 @@ class PersistentChannelTest {
     assertEquals(current.channel().authority(), channel.authority());
     assertSame(current, connection.currentConnection());
   }
+
+  /**
+   * A caller that read the current connection and then stalled, while a handover switched to a
+   * new one and the old one's server went away, finds the old one not READY: it asks once more,
+   * and its fail-fast call goes to the new one instead of failing. Played by a persistent
+   * connection whose first answer to {@code currentConnection()} is the old, closed connection.
+   */
+  @Test
+  void failFastCall_whoseConnectionWasReplacedBetweenTwoReads_goesToTheNewOne() throws Exception {
+    servers.inProcess("echo-later");
+    servers.inProcess("old");
+    GrpcConnection<String> fresh = connection.connected().get(10, TimeUnit.SECONDS);
+    GrpcConnection<String> old =
+        GrpcConnector.builder(ChannelFactory.inProcess()).build().connect("old").get(10, TimeUnit.SECONDS);
+    old.close().get(10, TimeUnit.SECONDS);
+    java.util.concurrent.atomic.AtomicInteger reads = new java.util.concurrent.atomic.AtomicInteger();
+    @SuppressWarnings("unchecked")
+    PersistentConnection<String, GrpcConnection<String>> stalled =
+        (PersistentConnection<String, GrpcConnection<String>>)
+            java.lang.reflect.Proxy.newProxyInstance(
+                PersistentConnection.class.getClassLoader(),
+                new Class<?>[] {PersistentConnection.class},
+                (proxy, method, args) -> {
+                  if (method.getName().equals("currentConnection")) {
+                    return reads.getAndIncrement() == 0 ? old : fresh;
+                  }
+                  try {
+                    return method.invoke(connection, args);
+                  } catch (java.lang.reflect.InvocationTargetException e) {
+                    throw java.util.Objects.requireNonNull(e.getCause());
+                  }
+                });
+
+    ListenableFuture<String> call =
+        ClientCalls.futureUnaryCall(PersistentChannel.of(stalled).newCall(Echo.SAY, CallOptions.DEFAULT), "x");
+
+    assertEquals("echo-later: x", call.get(10, TimeUnit.SECONDS));
+    assertEquals(2, reads.get());
+  }
 }
