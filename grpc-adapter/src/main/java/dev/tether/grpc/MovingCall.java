@@ -77,10 +77,10 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   public void start(Listener<RespT> listener, Metadata headers) {
     requireNonNull(listener, "listener");
     requireNonNull(headers, "headers");
-    GrpcConnection<?> now = owner.openConnection(); // not under the lock: it asks the connection
-    if (now != null && !options.isWaitForReady() && !now.isReady()) {
-      now = null; // a fail-fast call takes only a READY connection (await fails it otherwise)
-    }
+    // Not under the lock: it asks the connection. A fail-fast call takes only a READY one (await
+    // fails it otherwise).
+    GrpcConnection<?> now =
+        options.isWaitForReady() ? owner.openConnection() : owner.openReadyConnection();
     CallAttempt<ReqT, RespT> first;
     Status early;
     synchronized (lock) {

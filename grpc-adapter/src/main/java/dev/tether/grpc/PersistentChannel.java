@@ -62,7 +62,9 @@ import org.slf4j.LoggerFactory;
  * costs what a wait-for-ready call costs: it keeps what the caller sent until the server answers.
  * Other fail-fast calls go straight to the current connection's channel, at no cost, and end with
  * it: one made before {@code handOver()} was called that is still unsent when the old server
- * goes away fails, as on a plain channel with that one address. Every kind of call (unary, client,
+ * goes away fails, as on a plain channel with that one address. (A caller that reads the old
+ * connection as READY and then stalls across the whole switch and the old server's shutdown is
+ * such a call too: these rules narrow that race, and cannot close it.) Every kind of call (unary, client,
  * server and bidirectional streaming) works this way, flow control ({@code isReady()}, {@code
  * onReady}, {@code request(n)}) included.
  *
@@ -188,6 +190,11 @@ public final class PersistentChannel extends Channel {
     return again != current && again != null && again.isReady() ? again : null;
   }
 
+  /** {@link #readyConnection()}, unless the persistent connection is closed. */
+  @Nullable GrpcConnection<?> openReadyConnection() {
+    return closed || connection.isClosed() ? null : readyConnection();
+  }
+
   private @Nullable GrpcConnection<?> usableConnection() {
     GrpcConnection<?> current = connection.currentConnection();
     return current != null && !current.isClosed() ? current : null;
@@ -279,7 +286,7 @@ public final class PersistentChannel extends Channel {
    * have ended with had it not tried to move), else with this channel's UNAVAILABLE.
    */
   void connectOrFail(Waiter waiter, @Nullable Status why) {
-    GrpcConnection<?> current = closed || connection.isClosed() ? null : readyConnection();
+    GrpcConnection<?> current = openReadyConnection();
     if (current != null) {
       waiter.connectTo(current);
     } else if (closed || connection.isClosed()) {
@@ -337,9 +344,13 @@ public final class PersistentChannel extends Channel {
    */
   private Status unavailableStatus() {
     ConnectionState<?, ?> state = connection.state();
+    Object current = state.connection();
+    // Connected, yet its channel was not READY: say how it is, which tells a drop not yet noticed
+    // from a stale read.
+    String notReady = current == null ? "" : " (" + current + " is not READY)";
     Status status =
         Status.UNAVAILABLE.withDescription(
-            "no connection to " + serverName + ": " + StateText.describe(state));
+            "no connection to " + serverName + ": " + StateText.describe(state) + notReady);
     ConnectAttemptException failure = state.lastFailure();
     return failure != null ? status.withCause(failure) : status;
   }

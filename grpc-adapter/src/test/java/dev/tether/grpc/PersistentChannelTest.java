@@ -171,10 +171,13 @@ class PersistentChannelTest {
    * A caller that read the current connection and then stalled, while a handover switched to a
    * new one and the old one's server went away, finds the old one not READY: it asks once more,
    * and its fail-fast call goes to the new one instead of failing. Played by a persistent
-   * connection whose first answer to {@code currentConnection()} is the old, closed connection.
+   * connection whose first answer to {@code currentConnection()} is the old, closed connection;
+   * with a handover in flight too, where the call can move and takes only a READY connection.
    */
-  @Test
-  void failFastCall_whoseConnectionWasReplacedBetweenTwoReads_goesToTheNewOne() throws Exception {
+  @org.junit.jupiter.params.ParameterizedTest(name = "handover in flight: {0}")
+  @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+  void failFastCall_whoseConnectionWasReplacedBetweenTwoReads_goesToTheNewOne(boolean handover)
+      throws Exception {
     servers.inProcess("echo-later");
     servers.inProcess("old");
     GrpcConnection<String> fresh = connection.connected().get(10, TimeUnit.SECONDS);
@@ -182,27 +185,37 @@ class PersistentChannelTest {
         GrpcConnector.builder(ChannelFactory.inProcess()).build().connect("old").get(10, TimeUnit.SECONDS);
     old.close().get(10, TimeUnit.SECONDS);
     java.util.concurrent.atomic.AtomicInteger reads = new java.util.concurrent.atomic.AtomicInteger();
+    java.lang.reflect.InvocationHandler stalls =
+        (proxy, method, args) -> {
+          switch (method.getName()) {
+            case "currentConnection":
+              return reads.getAndIncrement() == 0 ? old : fresh;
+            case "handoverInFlight":
+              return true;
+            default:
+              try {
+                return method.invoke(connection, args);
+              } catch (java.lang.reflect.InvocationTargetException e) {
+                throw java.util.Objects.requireNonNull(e.getCause());
+              }
+          }
+        };
+    Class<?>[] faces =
+        handover
+            ? new Class<?>[] {PersistentConnection.class, dev.tether.internal.Handovers.class}
+            : new Class<?>[] {PersistentConnection.class};
     @SuppressWarnings("unchecked")
     PersistentConnection<String, GrpcConnection<String>> stalled =
         (PersistentConnection<String, GrpcConnection<String>>)
             java.lang.reflect.Proxy.newProxyInstance(
-                PersistentConnection.class.getClassLoader(),
-                new Class<?>[] {PersistentConnection.class},
-                (proxy, method, args) -> {
-                  if (method.getName().equals("currentConnection")) {
-                    return reads.getAndIncrement() == 0 ? old : fresh;
-                  }
-                  try {
-                    return method.invoke(connection, args);
-                  } catch (java.lang.reflect.InvocationTargetException e) {
-                    throw java.util.Objects.requireNonNull(e.getCause());
-                  }
-                });
+                PersistentConnection.class.getClassLoader(), faces, stalls);
+    PersistentChannel following = PersistentChannel.of(stalled);
 
-    ListenableFuture<String> call =
-        ClientCalls.futureUnaryCall(PersistentChannel.of(stalled).newCall(Echo.SAY, CallOptions.DEFAULT), "x");
+    io.grpc.ClientCall<String, String> made = following.newCall(Echo.SAY, CallOptions.DEFAULT);
+    reads.set(0); // whatever newCall read, start() reads the old connection first, too
+    ListenableFuture<String> call = ClientCalls.futureUnaryCall(made, "x");
 
-    assertEquals("echo-later: x", call.get(10, TimeUnit.SECONDS));
-    assertEquals(2, reads.get());
+    assertEquals(handover, made instanceof MovingCall, made.toString());
+    assertEquals("echo-later: x", call.get(10, TimeUnit.SECONDS), "the new connection served it");
   }
 }
