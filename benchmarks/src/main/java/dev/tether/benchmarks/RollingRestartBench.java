@@ -42,7 +42,12 @@ final class RollingRestartBench {
 
   private static PlannedMoveBench.Result tether(int rounds) throws Exception {
     List<Replica> replicas = List.of(new Replica("r1"), new Replica("r2"), new Replica("r3"));
-    try (TestingServer zookeeper = new TestingServer(true);
+    try (TestingServer zookeeper = new TestingServer(
+            // Loopback only: ZooKeeper listens on every interface unless told otherwise.
+            new org.apache.curator.test.InstanceSpec(
+                null, -1, -1, -1, true, -1, -1, -1,
+                java.util.Map.of("clientPortAddress", "127.0.0.1"), "127.0.0.1"),
+            true);
         CuratorFramework curator =
             CuratorFrameworkFactory.newClient(zookeeper.getConnectString(), new RetryOneTime(100))) {
       curator.start();

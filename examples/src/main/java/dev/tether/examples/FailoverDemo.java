@@ -151,7 +151,12 @@ public final class FailoverDemo {
         "Each call is one character on the 'calls' lines: . ok (fail-fast)   : ok (wait-for-ready)"
             + "   X failed");
     enter("start");
-    try (TestingServer zookeeper = new TestingServer(true);
+    try (TestingServer zookeeper = new TestingServer(
+            // Loopback only: ZooKeeper listens on every interface unless told otherwise.
+            new org.apache.curator.test.InstanceSpec(
+                null, -1, -1, -1, true, -1, -1, -1,
+                java.util.Map.of("clientPortAddress", "127.0.0.1"), "127.0.0.1"),
+            true);
         CuratorFramework curator =
             CuratorFrameworkFactory.newClient(zookeeper.getConnectString(), new RetryOneTime(200))) {
       curator.start();

@@ -22,7 +22,15 @@ class ZooKeeperClusterTest {
 
   @Test
   void losingAnEnsembleMember_keepsRegistrationsAndLookupsWorking() throws Exception {
-    try (TestingCluster cluster = new TestingCluster(3)) {
+    try (TestingCluster cluster = new TestingCluster(
+            // Loopback only: ZooKeeper listens on every interface unless told otherwise.
+            java.util.stream.IntStream.range(0, 3)
+                .mapToObj(
+                    i ->
+                        new InstanceSpec(
+                            null, -1, -1, -1, true, -1, -1, -1,
+                            java.util.Map.of("clientPortAddress", "127.0.0.1"), "127.0.0.1"))
+                .toList())) {
       cluster.start();
       try (CuratorFramework replicaClient = client(cluster);
           CuratorFramework clientClient = client(cluster);
