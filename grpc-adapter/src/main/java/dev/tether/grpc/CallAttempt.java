@@ -11,8 +11,9 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * One attempt of a {@link MovingCall}: a {@link DelayedCall} that gets a connection (a
- * wait-for-ready attempt may wait for one), then runs as a real call on that connection's channel. It listens to the real call for the mover,
- * tells it when its connection closes, and knows whether its stream may have been sent.
+ * wait-for-ready attempt may wait for one), then runs as a real call on that connection's
+ * channel. It listens to the real call for the mover, tells it when its connection closes, and
+ * knows whether its stream may have been sent.
  *
  * <p>Whether the call may have reached a server: while its stream is alive, from the moment a
  * transport took it ({@code streamCreated}), even with its headers still queued, since a

@@ -46,9 +46,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A wait-for-ready call that its connection's channel has not yet sent when the connection
  * drops, or that fails UNAVAILABLE unsent after a handover replaced its connection (it never left
- * this client), moves to the next connection with its metadata, call options,
- * messages, half-close and flow-control requests, so it cannot sit in an abandoned channel until
- * its deadline. What a call keeps for a move is bounded in bytes; past the bound, or once the
+ * this client), moves to the next connection with its metadata, call options, messages,
+ * half-close and flow-control requests, so it cannot sit in an abandoned channel until its
+ * deadline. What a call keeps for a move is bounded in bytes; past the bound, or once the
  * server answered, it stays where it is. A call whose headers were sent stays on its channel, as
  * in gRPC: a drop ends it there, with the transport's status.
  *
@@ -64,9 +64,10 @@ import org.slf4j.LoggerFactory;
  * it: one made before {@code handOver()} was called that is still unsent when the old server
  * goes away fails, as on a plain channel with that one address. (A caller that reads the old
  * connection as READY and then stalls across the whole switch and the old server's shutdown is
- * such a call too: these rules narrow that race, and cannot close it.) Every kind of call (unary, client,
- * server and bidirectional streaming) works this way, flow control ({@code isReady()}, {@code
- * onReady}, {@code request(n)}) included.
+ * such a call too: these rules narrow that race, and cannot close it.)
+ *
+ * <p>Every kind of call (unary, client, server and bidirectional streaming) works this way, flow
+ * control ({@code isReady()}, {@code onReady}, {@code request(n)}) included.
  *
  * <p><b>Threads.</b> A call's callbacks run on the executor of its call options; without one, on
  * a pool of daemon threads that the adapter shares (as gRPC's channels do), never inside {@code
@@ -286,11 +287,13 @@ public final class PersistentChannel extends Channel {
    * have ended with had it not tried to move), else with this channel's UNAVAILABLE.
    */
   void connectOrFail(Waiter waiter, @Nullable Status why) {
-    GrpcConnection<?> current = openReadyConnection();
+    if (closed || connection.isClosed()) {
+      waiter.fail(closedStatus());
+      return;
+    }
+    GrpcConnection<?> current = readyConnection();
     if (current != null) {
       waiter.connectTo(current);
-    } else if (closed || connection.isClosed()) {
-      waiter.fail(closedStatus());
     } else {
       waiter.fail(why != null ? why : unavailableStatus());
     }
