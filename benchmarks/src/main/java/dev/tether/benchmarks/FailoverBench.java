@@ -2,6 +2,9 @@ package dev.tether.benchmarks;
 
 import com.google.common.net.HostAndPort;
 import com.google.common.util.concurrent.Futures;
+import com.google.common.util.concurrent.ListenableFuture;
+import com.google.common.util.concurrent.MoreExecutors;
+import dev.tether.Connector;
 import dev.tether.Event;
 import dev.tether.PersistentConnection;
 import dev.tether.grpc.ChannelFactory;
@@ -9,7 +12,17 @@ import dev.tether.grpc.Echo;
 import dev.tether.grpc.GrpcConnection;
 import dev.tether.grpc.GrpcConnector;
 import dev.tether.grpc.PersistentChannel;
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
+import io.grpc.ClientInterceptor;
+import io.grpc.ClientInterceptors;
+import io.grpc.ForwardingClientCall.SimpleForwardingClientCall;
+import io.grpc.ForwardingClientCallListener.SimpleForwardingClientCallListener;
 import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
+import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.time.Duration;
@@ -78,6 +91,51 @@ final class FailoverBench {
   }
 
   private FailoverBench() {}
+
+  /**
+   * With --debug, a connector that notes when each connect starts, returns and completes, on
+   * channels that note where each call starts; otherwise the plain connector.
+   */
+  private static Connector<HostAndPort, GrpcConnection<HostAndPort>> traced(
+      GrpcConnector.Builder<HostAndPort> builder) {
+    if (!DEBUG) {
+      return builder.build();
+    }
+    GrpcConnector<HostAndPort> connector =
+        builder.customizer(channel -> channel.intercept(tracer("raw"))).build();
+    return address -> {
+      trace("connect " + address);
+      ListenableFuture<GrpcConnection<HostAndPort>> connecting = connector.connect(address);
+      trace("connect returned");
+      connecting.addListener(() -> trace("connect done"), MoreExecutors.directExecutor());
+      return connecting;
+    };
+  }
+
+  /** Notes when a call starts, on which channel, and when it closes, with what code. */
+  private static ClientInterceptor tracer(String where) {
+    return new ClientInterceptor() {
+      @Override
+      public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(
+          MethodDescriptor<ReqT, RespT> method, CallOptions options, Channel next) {
+        return new SimpleForwardingClientCall<ReqT, RespT>(next.newCall(method, options)) {
+          @Override
+          public void start(Listener<RespT> listener, Metadata headers) {
+            trace(where + " start on " + next);
+            super.start(
+                new SimpleForwardingClientCallListener<RespT>(listener) {
+                  @Override
+                  public void onClose(Status status, Metadata trailers) {
+                    trace(where + " closed " + status.getCode());
+                    super.onClose(status, trailers);
+                  }
+                },
+                headers);
+          }
+        };
+      }
+    };
+  }
 
   /** One client under test, with its own replicas. */
   private interface Client extends AutoCloseable {
@@ -204,7 +262,8 @@ final class FailoverBench {
       List<HostAndPort> replicas = List.of(r1.address(), r2.address());
       AtomicInteger next = new AtomicInteger();
       connection =
-          GrpcConnector.persistentConnection("bench", ChannelFactory.plaintext())
+          PersistentConnection.<HostAndPort, GrpcConnection<HostAndPort>>builder("bench")
+              .connector(traced(GrpcConnector.builder(ChannelFactory.plaintext())))
               .addressLookup(
                   () ->
                       Futures.immediateFuture(
@@ -220,7 +279,8 @@ final class FailoverBench {
                     trace(event);
                   })
               .build();
-      stub = new Echo.Stub(PersistentChannel.of(connection));
+      PersistentChannel channel = PersistentChannel.of(connection);
+      stub = new Echo.Stub(DEBUG ? ClientInterceptors.intercept(channel, tracer("call")) : channel);
     }
 
     @Override
