@@ -224,6 +224,11 @@ public final class TetherMetrics {
       if (failedNow > 0 && failure != null) {
         requireNonNull(failures.get(failure.stage())).increment(failedNow);
         time(failed, now);
+        if (connecting) {
+          // Still CONNECTING: the failed attempt outlasted its retry timer, so the next one
+          // started in the same step, with no state of its own.
+          startedAt = now;
+        }
       }
       if (!connecting) {
         startedAt = -1; // background attempts (standby, handover) are not timed
