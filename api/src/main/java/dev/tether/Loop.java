@@ -12,10 +12,10 @@ import dev.tether.LoopState.Waiting;
 import dev.tether.internal.StateText;
 import dev.tether.internal.UncancellableFuture;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.IdentityHashMap;
-import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.jspecify.annotations.Nullable;
 
@@ -44,11 +44,12 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
   private final Tally<A, C> tally;
   private final ConnectionCloser<C> closer;
   private final Waiters.Source<C> source;
-  /** How long a connection that a handover replaced stays open: 1 s. */
-  static final long RETIRE_GRACE_NANOS = TimeUnit.SECONDS.toNanos(1);
-
-  /** Connections a handover replaced, until their grace ends; confined to the context. */
-  private final Map<C, RetryTimer> retiring = new IdentityHashMap<>();
+  /**
+   * The connection a handover replaced, from the switch until it is closed at the end of that
+   * step; a {@code close()} from a listener of the handover's events closes it. Confined to the
+   * context.
+   */
+  private final Set<C> retiring = Collections.newSetFromMap(new IdentityHashMap<>());
   /** Written only by {@link #moveTo}. */
   volatile LoopState<A, C> state = Waiting.beforeFirstRound();
   /** What the loop last published, for any thread; written only by {@link #publish()}. */
@@ -138,7 +139,7 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
       if (now instanceof Connected<A, C> connected) {
         connected.endBackground(source.closedException());
       }
-      new ArrayList<>(retiring.keySet()).forEach(this::retireNow);
+      new ArrayList<>(retiring).forEach(this::retireNow);
       if (current != null) {
         // Its closeFinished() reports the same; whichever comes first counts.
         closer.close(current.connection(), () -> ended(current.connection()));
@@ -377,7 +378,8 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
 
   /**
    * Makes {@code next} current in one step, emits the events of a round that ends with it, then
-   * retires the old connection ({@link #retireLater}). Keeps {@code standby}, or starts a new one.
+   * closes the old connection (DESIGN 7.5) and completes the handover. Keeps {@code standby}, or
+   * starts a new one.
    */
   private void handOverTo(
       Connected<A, C> old,
@@ -396,35 +398,21 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
     }
     Connected<A, C> connected = new Connected<>(next, timer, false, standby, null);
     moveTo(connected);
-    retireLater(old.current().connection()); // before any listener runs: a close() closes it
+    C replaced = old.current().connection();
+    retiring.add(replaced); // before any listener runs: a close() from one closes it
+    closer.hold();
     listeners.emit(new Event.Disconnected<>(), "handed over to " + address); // the old one's
     if (emit(new Event.AttemptingToConnect<>(), null)
         && emit(new Event.ObtainedAddress<>(address), null)) {
       announce(connected);
     }
+    retireNow(replaced);
     handover.succeed(next.connection());
   }
 
-  /**
-   * Closes {@code old}, no longer current, after {@link #RETIRE_GRACE_NANOS}: a call that picked
-   * it just before the switch may still start on it (grpc-java delays the shutdown of a
-   * subchannel it stops using, for the same race). Closing the loop closes it at once.
-   */
-  private void retireLater(C old) {
-    closer.hold();
-    RetryTimer grace = parts.timer(RETIRE_GRACE_NANOS, () -> retireNow(old));
-    if (grace != null) {
-      retiring.put(old, grace);
-    } else {
-      closer.closeUnpublished(old);
-      closer.release();
-    }
-  }
-
+  /** Closes {@code old}, which a handover replaced, unless a close of the loop did already. */
   private void retireNow(C old) {
-    RetryTimer grace = retiring.remove(old);
-    if (grace != null) {
-      grace.cancel();
+    if (retiring.remove(old)) {
       closer.closeUnpublished(old);
       closer.release();
     }

@@ -197,11 +197,10 @@ public interface PersistentConnection<A, C extends Closable> extends Closable {
    * becomes current and the events {@code Disconnected}, {@code AttemptingToConnect}, {@code
    * ObtainedAddress}, {@code Connected} are emitted in that order ({@link #currentConnection()}
    * is already the new one while they are delivered; state listeners get one {@code CONNECTED}
-   * state with it before them); then the old connection is closed, gracefully (for gRPC, calls in
-   * flight finish on the old channel), after a grace of 1 second in which a call that picked it
-   * just before the switch can still start on it (grpc-java likewise delays the shutdown of a
-   * subchannel it stops using, for the same race); {@code close()} closes it at once. The future completes with the new connection, in that
-   * step.
+   * state with it before them); then, in the same step, the old connection is closed,
+   * gracefully (for gRPC, calls in flight finish on the old channel; {@code PersistentChannel}
+   * moves a call that the old channel refuses unsent to the new one), and the future completes
+   * with the new connection.
    *
    * <p>If the background attempt fails, nothing changes: the failure is logged at WARN and the
    * future fails with its {@link ConnectAttemptException}. If the current connection drops

@@ -62,9 +62,12 @@ import org.slf4j.LoggerFactory;
  * costs what a wait-for-ready call costs: it keeps what the caller sent until the server answers.
  * Other fail-fast calls go straight to the current connection's channel, at no cost, and end with
  * it: one made before {@code handOver()} was called that is still unsent when the old server
- * goes away fails, as on a plain channel with that one address. (A caller that reads the old
- * connection as READY and then stalls across the whole switch and the old server's shutdown is
- * such a call too: these rules narrow that race, and cannot close it.)
+ * goes away fails, as on a plain channel with that one address. A call whose connection a
+ * handover replaced between reading it and making the call on its channel moves instead, as if
+ * it had been made during the handover. (A caller that stalls after {@code newCall} returned and
+ * calls {@code start} only after the switch, which closes the old connection, sees that channel
+ * refuse the call, UNAVAILABLE, as a plain channel's call after {@code shutdown()}: these rules
+ * narrow that race, and cannot close it.)
  *
  * <p>Every kind of call (unary, client, server and bidirectional streaming) works this way, flow
  * control ({@code isReady()}, {@code onReady}, {@code request(n)}) included.
@@ -223,7 +226,14 @@ public final class PersistentChannel extends Channel {
         // another address of the same channel. It never waits, though.
         return new MovingCall<>(this, method, options);
       }
-      return current.channel().newCall(method, options);
+      ClientCall<ReqT, RespT> call = current.channel().newCall(method, options);
+      if (isCurrent(current)) {
+        return call;
+      }
+      // A handover replaced it since it was read, and closes it: its channel may refuse the
+      // call. A moving call starts on the new connection instead (this one, never started,
+      // holds nothing).
+      return new MovingCall<>(this, method, options);
     }
     return new FailingCall<>(unavailableStatus(), Calls.executorOf(options));
   }

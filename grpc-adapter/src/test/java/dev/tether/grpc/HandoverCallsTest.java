@@ -205,7 +205,7 @@ class HandoverCallsTest {
   }
 
   @RepeatedTest(5)
-  void unsentFailFastCalls_onAReplacedOpenConnection_moveIfTheyFailUnavailable_andEndOtherwise()
+  void unsentFailFastCalls_endWithTheirStatusOnTheCurrentConnection_andMoveWhenTheHandoverClosesIt()
       throws Exception {
     Server a = servers.netty("A", 0);
     Server b = servers.netty("B", 0);
@@ -215,22 +215,22 @@ class HandoverCallsTest {
     next.set(lookup);
     ListenableFuture<GrpcConnection<HostAndPort>> handover = connection.handOver();
     holder.hold(Servers.address(a)); // calls on A stay in the client, unsent
-    ListenableFuture<String> unavailable = failFastSay("unavailable");
     ListenableFuture<String> exhausted = failFastSay("exhausted");
+    ListenableFuture<String> moved = failFastSay("moved");
     holder.release();
 
-    lookup.set(Servers.address(b));
-    handover.get(10, TimeUnit.SECONDS);
-    // A is replaced and waits out its grace of 1 s, open: what ends the calls is their own status.
-    assertFalse(onA.isClosed());
-    holder.end(Status.UNAVAILABLE.withDescription("refused"));
+    // A is still current: a status there ends the call, whatever it is.
     holder.end(Status.RESOURCE_EXHAUSTED.withDescription("too big"));
-    assertFalse(onA.isClosed(), "A closed before the calls ended: the test proves nothing");
-
-    assertEquals("B: unavailable", unavailable.get(10, TimeUnit.SECONDS));
     Status status = statusOf(exhausted);
     assertEquals(Status.Code.RESOURCE_EXHAUSTED, status.getCode(), status.toString());
     assertEquals("too big", status.getDescription());
+    assertFalse(moved.isDone());
+
+    lookup.set(Servers.address(b));
+    handover.get(10, TimeUnit.SECONDS);
+    // The handover's step closed A, with the other call still unsent there: it moved to B.
+    assertTrue(onA.isClosed());
+    assertEquals("B: moved", moved.get(10, TimeUnit.SECONDS));
   }
 
   @RepeatedTest(5)

@@ -218,4 +218,45 @@ class PersistentChannelTest {
     assertEquals(handover, made instanceof MovingCall, made.toString());
     assertEquals("echo-later: x", call.get(10, TimeUnit.SECONDS), "the new connection served it");
   }
+
+  /**
+   * A caller that read the current connection while it was still READY, just before a handover
+   * replaced it and closed it, makes a call that moves: started after the close, it goes to the
+   * new connection, where the old channel, shut down, would have refused it.
+   */
+  @Test
+  void failFastCall_whoseReadyConnectionIsReplacedBeforeTheCallIsMade_moves() throws Exception {
+    servers.inProcess("echo-later");
+    servers.inProcess("old");
+    GrpcConnection<String> fresh = connection.connected().get(10, TimeUnit.SECONDS);
+    GrpcConnection<String> old =
+        GrpcConnector.builder(ChannelFactory.inProcess()).build().connect("old").get(10, TimeUnit.SECONDS);
+    java.util.concurrent.atomic.AtomicInteger reads = new java.util.concurrent.atomic.AtomicInteger();
+    java.lang.reflect.InvocationHandler replacedAfterTheFirstRead =
+        (proxy, method, args) -> {
+          if (method.getName().equals("currentConnection")) {
+            return reads.getAndIncrement() == 0 ? old : fresh;
+          }
+          try {
+            return method.invoke(connection, args);
+          } catch (java.lang.reflect.InvocationTargetException e) {
+            throw java.util.Objects.requireNonNull(e.getCause());
+          }
+        };
+    @SuppressWarnings("unchecked")
+    PersistentConnection<String, GrpcConnection<String>> replaced =
+        (PersistentConnection<String, GrpcConnection<String>>)
+            java.lang.reflect.Proxy.newProxyInstance(
+                PersistentConnection.class.getClassLoader(),
+                new Class<?>[] {PersistentConnection.class},
+                replacedAfterTheFirstRead);
+    PersistentChannel following = PersistentChannel.of(replaced);
+
+    io.grpc.ClientCall<String, String> made = following.newCall(Echo.SAY, CallOptions.DEFAULT);
+    old.close().get(10, TimeUnit.SECONDS); // the handover's step closes it
+    ListenableFuture<String> call = ClientCalls.futureUnaryCall(made, "x");
+
+    assertTrue(made instanceof MovingCall, made.toString());
+    assertEquals("echo-later: x", call.get(10, TimeUnit.SECONDS), "the new connection served it");
+  }
 }
