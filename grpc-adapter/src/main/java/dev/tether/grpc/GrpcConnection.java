@@ -16,6 +16,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -116,7 +117,7 @@ public final class GrpcConnection<A> implements Closable {
       closeFinished.set(null); // at once: a reconnect never waits for stragglers
       // Watched until it terminates, and no longer, so that a channel is not kept for the whole
       // grace after its last call ended; forced down after the grace.
-      awaitTermination(System.nanoTime() + shutdownGraceNanos);
+      forceAfterTheGrace();
     }
   }
 
@@ -125,31 +126,50 @@ public final class GrpcConnection<A> implements Closable {
     if (closed.compareAndSet(false, true)) {
       tellWatchers();
       channel.shutdown();
-      awaitTermination(System.nanoTime() + shutdownGraceNanos);
+      forceAfterTheGrace();
     }
     return closeFinished;
   }
 
-  private void awaitTermination(long forceAtNanos) {
+  /**
+   * Forces the channel, shut down, with {@code shutdownNow()} once the shutdown grace has passed
+   * on the scheduler's clock (so that a virtual-time scheduler drives it too), and watches it
+   * until it terminates, which completes {@link #closeFinished()}.
+   */
+  private void forceAfterTheGrace() {
+    ScheduledFuture<?> force =
+        schedule(
+            () -> {
+              if (!channel.isTerminated()) {
+                channel.shutdownNow();
+              }
+            },
+            shutdownGraceNanos);
+    if (force != null) {
+      awaitTermination(force);
+    }
+  }
+
+  private void awaitTermination(ScheduledFuture<?> force) {
     if (channel.isTerminated()) {
+      force.cancel(false);
       closeFinished.set(null);
       return;
     }
-    if (forceAtNanos != Long.MIN_VALUE && System.nanoTime() - forceAtNanos >= 0) {
-      channel.shutdownNow();
-      forceAtNanos = Long.MIN_VALUE; // forced: now only wait
-    }
-    long next = forceAtNanos;
-    schedule(() -> awaitTermination(next), TERMINATION_POLL_NANOS);
+    ScheduledFuture<?> unused = schedule(() -> awaitTermination(force), TERMINATION_POLL_NANOS);
   }
 
-  private void schedule(Runnable task, long delayNanos) {
+  /**
+   * Schedules {@code task}; if the scheduler refuses it, forces the channel down now rather than
+   * leak it, completes {@link #closeFinished()} and returns null.
+   */
+  private @Nullable ScheduledFuture<?> schedule(Runnable task, long delayNanos) {
     try {
-      ScheduledFuture<?> unused = scheduler.schedule(task, delayNanos, TimeUnit.NANOSECONDS);
+      return scheduler.schedule(task, delayNanos, TimeUnit.NANOSECONDS);
     } catch (RejectedExecutionException e) {
-      // No timer left: force the channel down now rather than leak it.
       channel.shutdownNow();
       closeFinished.set(null);
+      return null;
     }
   }
 

@@ -85,6 +85,32 @@ class GrpcConnectionTest {
   }
 
   @Test
+  void theShutdownGrace_isTimedOnTheConnectorsScheduler() throws Exception {
+    servers.inProcess("stuck-in-virtual-time");
+    dev.tether.testing.VirtualTimeScheduler time = dev.tether.testing.VirtualTimeScheduler.create();
+    GrpcConnection<String> connection =
+        GrpcConnector.builder(ChannelFactory.inProcess())
+            .scheduler(time)
+            .shutdownGrace(Duration.ofSeconds(30))
+            .build()
+            .connect("stuck-in-virtual-time")
+            .get(10, TimeUnit.SECONDS);
+    ListenableFuture<String> stuck = slowCall(connection); // the server never answers
+
+    ListenableFuture<Void> closing = connection.close();
+    time.advance(Duration.ofSeconds(29));
+    assertFalse(stuck.isDone(), "forced before the grace passed");
+    assertFalse(closing.isDone());
+
+    time.advance(Duration.ofSeconds(1)); // no real time passes: only the scheduler's clock
+    ExecutionException e = assertThrows(ExecutionException.class, () -> stuck.get(10, TimeUnit.SECONDS));
+    assertEquals(Status.Code.UNAVAILABLE, Status.fromThrowable(e.getCause()).getCode());
+    assertTrue(connection.channel().awaitTermination(10, TimeUnit.SECONDS));
+    time.advance(Duration.ofMillis(10)); // the next look at the channel sees it terminated
+    assertTrue(closing.isDone());
+  }
+
+  @Test
   void idleModeStaysOff_evenWhenACustomizerTurnsItOn() throws Exception {
     servers.inProcess("idle");
     GrpcConnection<String> connection =
