@@ -100,7 +100,7 @@ final class PersistentConnectionBuilder<A, C extends Closable>
 
   @Override
   public PersistentConnection.Builder<A, C> reconnectBudget(ReconnectBudget budget) {
-    this.budget = setOnce(this.budget, requireNonNull(budget, "budget"), "reconnectBudget");
+    this.budget = setOnce(this.budget, requireNonNull(budget, "reconnectBudget"), "reconnectBudget");
     return this;
   }
 

@@ -99,5 +99,10 @@ class BudgetTest {
         org.junit.jupiter.api.Assertions.assertThrows(
             IllegalStateException.class, () -> builder.standby(true).standby(false));
     assertEquals("standby was already set", standbyTwice.getMessage());
+    @SuppressWarnings("NullAway")
+    NullPointerException none =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            NullPointerException.class, () -> h.builder().reconnectBudget(null));
+    assertEquals("reconnectBudget", none.getMessage());
   }
 }
