@@ -81,8 +81,9 @@ import org.slf4j.LoggerFactory;
  * connection's scheduler, so a virtual-time scheduler drives them in tests. No lock of this class is held while it calls into a persistent
  * connection, a channel or user code.
  *
- * <p>After the persistent connection is closed, every waiting and new call fails with UNAVAILABLE
- * saying so.
+ * <p>Once {@code close()} is called on the persistent connection (as its state turns {@code
+ * CLOSING}, before closing finishes), every waiting and new call fails with UNAVAILABLE saying it
+ * is closed.
  *
  * <p>{@link #authority()} is stable: the server name until a connection exists, then the
  * authority of the latest connection's channel.
@@ -127,6 +128,14 @@ public final class PersistentChannel extends Channel {
         connection instanceof Scheduled scheduled ? scheduled.scheduler() : DefaultScheduler.get();
     this.handovers = connection instanceof Handovers h ? h : null;
     connection.subscribe(this::onEvent);
+    // Waiting calls fail as soon as close() is called (CLOSING), not when closing finishes,
+    // which a draining connection may hold up for its whole shutdown grace.
+    connection.subscribeState(
+        state -> {
+          if (state.status().compareTo(ConnectionState.Status.CLOSING) >= 0) {
+            onClosed();
+          }
+        });
     connection.closeFinished().addListener(this::onClosed, directExecutor());
   }
 

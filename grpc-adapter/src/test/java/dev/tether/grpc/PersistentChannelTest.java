@@ -137,6 +137,47 @@ class PersistentChannelTest {
     assertEquals("persistent connection to echo is closed", e.getStatus().getDescription());
   }
 
+  /**
+   * Waiting calls fail as soon as {@code close()} is called, not when closing finishes (which a
+   * draining connection can hold up for its whole shutdown grace): played by a persistent
+   * connection whose {@code closeFinished()} never completes.
+   */
+  @Test
+  void waitingCall_failsAtClose_beforeClosingFinishes() throws Exception {
+    com.google.common.util.concurrent.SettableFuture<Void> never =
+        com.google.common.util.concurrent.SettableFuture.create();
+    java.lang.reflect.InvocationHandler drainingForever =
+        (proxy, method, args) -> {
+          if (method.getName().equals("closeFinished")) {
+            return never;
+          }
+          try {
+            return method.invoke(connection, args);
+          } catch (java.lang.reflect.InvocationTargetException e) {
+            throw java.util.Objects.requireNonNull(e.getCause());
+          }
+        };
+    @SuppressWarnings("unchecked")
+    PersistentConnection<String, GrpcConnection<String>> draining =
+        (PersistentConnection<String, GrpcConnection<String>>)
+            java.lang.reflect.Proxy.newProxyInstance(
+                PersistentConnection.class.getClassLoader(),
+                new Class<?>[] {PersistentConnection.class},
+                drainingForever);
+    ListenableFuture<String> call =
+        ClientCalls.futureUnaryCall(
+            PersistentChannel.of(draining)
+                .newCall(Echo.SAY, CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(60, TimeUnit.SECONDS)),
+            "x");
+    assertFalse(call.isDone(), "no server: it waits");
+
+    connection.close(); // not waited for: closing "never" finishes here
+    StatusRuntimeException e = failure(call);
+    assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
+    assertEquals("persistent connection to echo is closed", e.getStatus().getDescription());
+    assertFalse(never.isDone());
+  }
+
   @Test
   void waitingCall_runsItsCallbacksOnTheCallsExecutor() throws Exception {
     CompletableFuture<Thread> closedOn = new CompletableFuture<>();
