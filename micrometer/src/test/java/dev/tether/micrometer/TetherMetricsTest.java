@@ -229,6 +229,32 @@ class TetherMetricsTest {
   }
 
   @Test
+  void attemptsThatOutlastTheirRetryDelay_areEachTimed_fromTheirOwnStart() {
+    SettableFuture<String> first = SettableFuture.create();
+    SettableFuture<String> second = SettableFuture.create();
+    lookups.add(() -> first);
+    lookups.add(() -> second);
+    PersistentConnection<String, IdleConnection> connection = connection("orders");
+    Subscription metrics = TetherMetrics.bind(connection, registry);
+    scheduler.runDueTasks();
+
+    advance(Duration.ofSeconds(2)); // past the retry delay of 1 s: the next attempt starts at once
+    first.setException(new IllegalStateException("catalog slow"));
+    advance(Duration.ofMillis(1500));
+    second.setException(new IllegalStateException("catalog slow"));
+
+    Timer failed = timer("failure", "orders");
+    assertEquals(2, failed.count(), "each failed attempt timed");
+    assertEquals(3500, failed.totalTime(TimeUnit.MILLISECONDS));
+    assertEquals(2, count("failure", "lookup", "orders"));
+    Timer succeeded = timer("success", "orders"); // the third started at once and looked up "good"
+    assertEquals(1, succeeded.count());
+    assertEquals(0, succeeded.totalTime(TimeUnit.MILLISECONDS));
+    connection.close();
+    metrics.close();
+  }
+
+  @Test
   void aStandbyTakeoverAndAHandover_countAsSuccessesAndDrops() {
     // The loop, the standby, the next standby, then the handover's new address.
     Deque<String> answers = new ArrayDeque<>(List.of("a", "b", "a", "c"));
