@@ -2,6 +2,7 @@
 
 package dev.tether.kotlin
 
+import com.google.common.util.concurrent.MoreExecutors
 import dev.tether.Closable
 import dev.tether.ConnectAttemptException
 import dev.tether.ConnectionState
@@ -71,12 +72,14 @@ public fun <A : Any, C : Closable> PersistentConnection<A, C>.events(): Flow<Eve
     val events = Channel<Event<A, C>>(Channel.UNLIMITED)
     val subscription = subscribe { event -> events.trySend(event) } // unlimited: never fails
     // The loop hands out states and events in one order, and CLOSED comes after the final
-    // Disconnected (and just before closeFinished() completes). This subscription starts after
-    // the one above, so the event that one gets first comes before any state this one gets.
+    // Disconnected, just before closeFinished() completes. This subscription starts after the one
+    // above, so the event that one gets first comes before any state this one gets. The flow
+    // ends once closeFinished() has completed: a listener added only at CLOSED, so that
+    // collectors that stop early leave nothing behind on a connection that lives on.
     val end =
       subscribeState { state ->
         if (state.status() == ConnectionState.Status.CLOSED) {
-          events.close()
+          closeFinished().addListener({ events.close() }, MoreExecutors.directExecutor())
         }
       }
     try {

@@ -161,6 +161,67 @@ class FlowsTest {
     assertEquals(listOf(CLOSED), connection.states().toList().map { it.status() })
   }
 
+  /** A connection whose closing finishes only when [finish] is called. */
+  private class SlowToClose : dev.tether.Closable {
+    private val closed = java.util.concurrent.atomic.AtomicBoolean()
+    private val finished = com.google.common.util.concurrent.SettableFuture.create<Void?>()
+
+    @Suppress("UNCHECKED_CAST") // Void's only value is null
+    private val finishedFuture = finished as com.google.common.util.concurrent.ListenableFuture<Void>
+
+    fun finish() {
+      finished.set(null)
+    }
+
+    override fun close(): com.google.common.util.concurrent.ListenableFuture<Void> {
+      closed.set(true)
+      return finishedFuture
+    }
+
+    override fun isClosed(): Boolean = closed.get()
+
+    override fun closeFinished(): com.google.common.util.concurrent.ListenableFuture<Void> = finishedFuture
+  }
+
+  @Test
+  fun events_endOnlyOnceClosingHasFinished() = runTest {
+    val slow = SlowToClose()
+    val connection = persistentConnection<String, SlowToClose>("svc") {
+      retryDelay = 1.seconds
+      scheduler = this@FlowsTest.scheduler
+      context = StandardTestDispatcher(testScheduler)
+      lookup { "a" }
+      connector { slow }
+    }
+    val finishedWhenTheFlowEnded = CompletableDeferred<Boolean>()
+    val collected =
+      async(UnconfinedTestDispatcher(testScheduler)) {
+        connection.events().toList().also {
+          finishedWhenTheFlowEnded.complete(connection.closeFinished().isDone)
+        }
+      }
+    settle()
+    connection.close()
+    settle()
+    assertEquals(CLOSING, connection.state().status(), "the connection is still closing")
+    assertFalse(collected.isCompleted, "the flow ended before closeFinished()")
+    slow.finish()
+    settle()
+    assertTrue(finishedWhenTheFlowEnded.await(), "the flow ended before closeFinished() completed")
+    assertEquals(
+      listOf("AttemptingToConnect", "ObtainedAddress a", "Connected", "Disconnected"),
+      collected.await().map {
+        when (it) {
+          is Event.AttemptingToConnect -> "AttemptingToConnect"
+          is Event.ObtainedAddress -> "ObtainedAddress ${it.address()}"
+          is Event.Connected -> "Connected"
+          is Event.Disconnected -> "Disconnected"
+          is Event.FailedToConnect -> "FailedToConnect"
+        }
+      },
+    )
+  }
+
   @Test
   fun cancellingACollector_closesItsSubscriptions() = runTest {
     val counting = Counting(connection {
