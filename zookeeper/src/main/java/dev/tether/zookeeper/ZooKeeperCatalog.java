@@ -9,6 +9,7 @@ import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.ThreadFactoryBuilder;
 import dev.tether.AddressLookup;
+import dev.tether.Closable;
 import dev.tether.ConnectionState;
 import dev.tether.PersistentConnection;
 import dev.tether.Subscription;
@@ -117,6 +118,10 @@ public final class ZooKeeperCatalog implements AutoCloseable {
     final String service;
     final List<Runnable> changed = new CopyOnWriteArrayList<>();
     private @Nullable ListenableFuture<ServiceCache<Void>> started; // guarded by this
+    /** The started Curator cache this made, until it is closed; guarded by this. */
+    private @Nullable ServiceCache<Void> built;
+    /** Whether the catalog closed this; guarded by this. */
+    private boolean shut;
 
     Cache(String service) {
       this.service = service;
@@ -164,23 +169,65 @@ public final class ZooKeeperCatalog implements AutoCloseable {
             });
         loaded = cache.startImmediate(); // ensures the path: may fail if ZooKeeper is away
       } catch (Exception e) {
-        cache.close();
+        closeQuietly(cache);
         throw new IllegalStateException(
             "the catalog's cache of " + service + " under " + basePath
                 + " could not start (is ZooKeeper reachable?)",
             e);
       }
+      // Kept where close() finds it at once: Curator's discovery does not close caches.
+      boolean kept;
+      synchronized (this) {
+        kept = !shut;
+        if (kept) {
+          built = cache;
+        }
+      }
+      if (!kept) {
+        closeQuietly(cache);
+        throw closedException(service);
+      }
       try {
         loaded.await(); // as long as it takes; close() interrupts it
       } catch (InterruptedException e) {
-        cache.close(); // Curator's discovery does not know it before its first load
-        throw e;
+        discard(cache);
+        Thread.currentThread().interrupt();
+        IllegalStateException closedMeanwhile = closedException(service);
+        closedMeanwhile.initCause(e);
+        throw closedMeanwhile;
       }
       if (closed.get()) {
-        cache.close(); // close() came during the load: it may have missed this one
+        discard(cache); // close() came during the load
         throw closedException(service);
       }
       return cache;
+    }
+
+    /** Closes the Curator cache this made, if any, once; a start still under way closes its own. */
+    void shut() {
+      ServiceCache<Void> toClose;
+      synchronized (this) {
+        shut = true;
+        toClose = built;
+        built = null;
+      }
+      if (toClose != null) {
+        closeQuietly(toClose);
+      }
+    }
+
+    /** Closes {@code cache}, unless {@link #shut()} took it already. */
+    private void discard(ServiceCache<Void> cache) {
+      boolean mine;
+      synchronized (this) {
+        mine = built == cache;
+        if (mine) {
+          built = null;
+        }
+      }
+      if (mine) {
+        closeQuietly(cache);
+      }
     }
 
     private void runGuarded(Runnable listener) {
@@ -375,10 +422,14 @@ public final class ZooKeeperCatalog implements AutoCloseable {
   }
 
   /**
-   * Follows {@code service} for {@code connection}: whenever the catalog changes and the
-   * connection's current address is no longer listed (its replica deregistered before it stops),
-   * calls {@link PersistentConnection#handOver()}, so the connection moves to a listed replica
-   * without a failed call. Runs on the cache's thread. Close the returned subscription to stop.
+   * Follows {@code service} for {@code connection}: whenever the catalog changes, the connection
+   * gets a new connection (it connected, or switched), or the cache has loaded, and the
+   * connection's current address is not listed (its replica deregistered before it stops, maybe
+   * while the connection to it was being made, or before this call), calls {@link
+   * PersistentConnection#handOver()} after a short confirmation (250 ms: a ZooKeeper blip
+   * re-registers every instance), so the connection moves to a listed replica without a failed
+   * call. The handover runs on the catalog's thread. Following ends when the returned subscription
+   * is closed, when the connection is closed, or when this catalog is.
    *
    * @throws NullPointerException if an argument is null
    * @throws IllegalArgumentException if {@code service} is blank
@@ -413,12 +464,43 @@ public final class ZooKeeperCatalog implements AutoCloseable {
           }
         };
     cache.changed.add(listener);
-    ListenableFuture<?> unused = cache.started();
-    return NamedSubscription.of(
-        "moves of " + service + " followed by " + connection,
+    Runnable stop =
         () -> {
           active.set(false); // a check already scheduled does nothing
           cache.changed.remove(listener);
+        };
+    // Also when the connection reaches an address (connected, or switched to another one): it
+    // may have left while the connection was being made, or before this call; and once the
+    // cache has loaded. A closed connection is followed no more.
+    Subscription states = onEachNewConnection(connection, listener, stop);
+    cache.started().addListener(listener, directExecutor());
+    return NamedSubscription.of(
+        "moves of " + service + " followed by " + connection,
+        () -> {
+          stop.run();
+          states.close();
+        });
+  }
+
+  /**
+   * Runs {@code check} each time {@code connection} is CONNECTED with another connection than the
+   * last time (at once if it is now), and {@code stop} when it is CLOSED.
+   */
+  private static <C extends Closable> Subscription onEachNewConnection(
+      PersistentConnection<HostAndPort, C> connection, Runnable check, Runnable stop) {
+    AtomicReference<@Nullable C> seen = new AtomicReference<>();
+    return connection.subscribeState(
+        state -> {
+          if (state.status() == ConnectionState.Status.CLOSED) {
+            stop.run();
+            return;
+          }
+          C now = state.connection();
+          if (state.status() == ConnectionState.Status.CONNECTED
+              && now != null
+              && seen.getAndSet(now) != now) {
+            check.run();
+          }
         });
   }
 
@@ -486,13 +568,10 @@ public final class ZooKeeperCatalog implements AutoCloseable {
     }
     threads.shutdownNow(); // interrupts first loads still waiting
     for (Cache cache : caches.values()) {
-      ServiceCache<Void> ready = cache.ready();
-      if (ready != null) {
-        closeQuietly(ready);
-      }
+      cache.shut();
     }
     try {
-      discovery.close(); // unregisters its instances, closes what caches it still knows
+      discovery.close(); // unregisters its instances
     } catch (IOException | RuntimeException e) {
       logger.warn("closing the catalog at {} did not finish cleanly", basePath, e);
     }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.common.net.HostAndPort;
 import com.google.common.util.concurrent.Futures;
+import com.google.common.util.concurrent.SettableFuture;
 import com.google.common.util.concurrent.ListenableFuture;
 import dev.tether.AddressLookup;
 import dev.tether.ConnectionState;
@@ -257,6 +258,84 @@ class ZooKeeperCatalogTest {
 
     replicas.register("orders", B);
     a.close(); // A deregisters before it stops
+
+    assertEquals(B, movedTo.get(10, TimeUnit.SECONDS));
+  }
+
+  /** Whether two answers in a row are {@code address}: a lookup alternates while two are listed. */
+  private static boolean onlyListed(HostAndPort address, AddressLookup<HostAndPort> lookup) {
+    for (int i = 0; i < 2; i++) {
+      if (!answer(lookup).equals(address.toString())) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Completes with the first address other than {@code from} that {@code connection} connects to. */
+  private static CompletableFuture<HostAndPort> movedFrom(
+      HostAndPort from, PersistentConnection<HostAndPort, IdleConnection> connection) {
+    CompletableFuture<HostAndPort> movedTo = new CompletableFuture<>();
+    connection.subscribeState(
+        (ConnectionState<HostAndPort, IdleConnection> state) -> {
+          if (state.connection() != null && !from.equals(state.address())) {
+            movedTo.complete(state.address());
+          }
+        });
+    return movedTo;
+  }
+
+  @Test
+  void followMoves_handsOverAReplicaThatLeftWhileTheConnectionToItWasBeingMade() throws Exception {
+    ZooKeeperCatalog replicas = catalog(client());
+    Registration a = replicas.register("orders", A);
+    ZooKeeperCatalog clients = catalog(client());
+    AddressLookup<HostAndPort> lookup = clients.lookup("orders");
+    Answers.eventually("A listed", () -> answer(clients.lookup("orders")).equals(A.toString()));
+    SettableFuture<IdleConnection> connectingToA = SettableFuture.create();
+    PersistentConnection<HostAndPort, IdleConnection> orders =
+        PersistentConnection.<HostAndPort, IdleConnection>builder("orders")
+            .addressLookup(lookup)
+            .connector(address -> A.equals(address) ? connectingToA : Futures.immediateFuture(new IdleConnection()))
+            .retryDelay(Duration.ofMillis(100))
+            .build();
+    toClose.add(() -> orders.close().get(10, TimeUnit.SECONDS));
+    toClose.add(clients.followMoves("orders", orders));
+    CompletableFuture<HostAndPort> movedTo = movedFrom(A, orders);
+    Answers.eventually("connecting to A", () -> orders.state().address() != null);
+
+    replicas.register("orders", B);
+    a.close(); // A deregisters while the connection to it is being made
+    AddressLookup<HostAndPort> observer = clients.lookup("orders");
+    Answers.eventually("A gone", () -> onlyListed(B, observer));
+    connectingToA.set(new IdleConnection()); // connected to A, which the catalog no longer lists
+
+    assertEquals(B, movedTo.get(10, TimeUnit.SECONDS));
+  }
+
+  @Test
+  void followMoves_handsOverAReplicaThatLeftBeforeFollowingStarted() throws Exception {
+    ZooKeeperCatalog replicas = catalog(client());
+    Registration a = replicas.register("orders", A);
+    ZooKeeperCatalog clients = catalog(client());
+    AddressLookup<HostAndPort> lookup = clients.lookup("orders");
+    Answers.eventually("A listed", () -> answer(clients.lookup("orders")).equals(A.toString()));
+    PersistentConnection<HostAndPort, IdleConnection> orders =
+        PersistentConnection.<HostAndPort, IdleConnection>builder("orders")
+            .addressLookup(lookup)
+            .connector(address -> Futures.immediateFuture(new IdleConnection()))
+            .retryDelay(Duration.ofMillis(100))
+            .build();
+    toClose.add(() -> orders.close().get(10, TimeUnit.SECONDS));
+    orders.connected().get(10, TimeUnit.SECONDS);
+    assertEquals(A, orders.state().address());
+    CompletableFuture<HostAndPort> movedTo = movedFrom(A, orders);
+    replicas.register("orders", B);
+    a.close();
+    AddressLookup<HostAndPort> observer = clients.lookup("orders");
+    Answers.eventually("A gone", () -> onlyListed(B, observer));
+
+    toClose.add(clients.followMoves("orders", orders)); // after A left: nothing changes any more
 
     assertEquals(B, movedTo.get(10, TimeUnit.SECONDS));
   }
