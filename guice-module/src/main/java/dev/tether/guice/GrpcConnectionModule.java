@@ -159,6 +159,9 @@ public final class GrpcConnectionModule<A> extends AbstractModule {
             e.getMessage());
       }
     }
+    if (customizer != null) {
+      binder.requestInjection(new TrialRun()); // at injector creation, with the bound budget
+    }
     binder
         .bind(key)
         .toProvider(
@@ -211,6 +214,25 @@ public final class GrpcConnectionModule<A> extends AbstractModule {
       }
     }
     return builder;
+  }
+
+  /** A lookup for trial runs of the customizer, which build nothing: never asked. */
+  private static <A> AddressLookup<A> trialLookup() {
+    return () -> {
+      throw new IllegalStateException("a trial run's lookup is never asked");
+    };
+  }
+
+  /**
+   * The customizer's trial run at injector creation, with the budget Guice binds and a lookup set
+   * as the real run has them, on a builder that is dropped: a customizer that sets either again,
+   * or fails, fails the injector's creation, naming the connection, rather than its first use.
+   */
+  private final class TrialRun {
+    @jakarta.inject.Inject
+    void run(Optional<ReconnectBudget> budget) {
+      configured(connector.persistentConnection(name).addressLookup(trialLookup()), budget);
+    }
   }
 
   /** Makes the persistent connection when it is first provisioned. */
@@ -401,7 +423,8 @@ public final class GrpcConnectionModule<A> extends AbstractModule {
       if (customizer != null) {
         // A trial run on a builder that is dropped, so that misconfiguration shows here.
         module.configured(
-            module.connector.persistentConnection(name), Optional.<ReconnectBudget>empty());
+            module.connector.persistentConnection(name).addressLookup(trialLookup()),
+            Optional.<ReconnectBudget>empty());
       }
       return module;
     }

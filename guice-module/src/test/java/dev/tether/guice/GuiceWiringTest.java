@@ -192,6 +192,44 @@ class GuiceWiringTest {
   }
 
   @Test
+  void aCustomizerSettingWhatGuiceOrTheModuleSets_failsAtBuildOrInjectorCreation_namingTheConnection() {
+    // The lookup comes from the module: build() fails.
+    IllegalStateException lookupTwice =
+        assertThrows(
+            IllegalStateException.class,
+            () ->
+                named("orders")
+                    .persistentConnection(b -> b.addressLookup(() -> Futures.immediateFuture("x")))
+                    .build());
+    String message = String.valueOf(lookupTwice.getMessage());
+    assertTrue(message.startsWith("persistent connection \"orders\": its customizer failed"), message);
+    assertTrue(message.contains("addressLookup"), message);
+
+    // A budget bound in Guice: known only to the injector, whose creation fails.
+    GrpcConnectionModule<String> ownBudget =
+        named("orders")
+            .persistentConnection(b -> b.reconnectBudget(ReconnectBudget.unlimited()))
+            .build(); // no budget bound yet: fine here
+    com.google.inject.CreationException e =
+        assertThrows(
+            com.google.inject.CreationException.class,
+            () ->
+                Guice.createInjector(
+                    ownBudget,
+                    new AbstractModule() {
+                      @Override
+                      protected void configure() {
+                        bind(ReconnectBudget.class).toInstance(ReconnectBudget.unlimited());
+                      }
+                    }));
+    String created = String.valueOf(e.getMessage());
+    assertTrue(created.contains("persistent connection \"orders\": its customizer failed"), created);
+    assertTrue(created.contains("reconnectBudget was already set"), created);
+    // Without a budget in Guice, the same module makes an injector.
+    injector = Guice.createInjector(ownBudget);
+  }
+
+  @Test
   void aBoundBudget_isSharedByEveryNamedConnection() throws Exception {
     servers.inProcess("orders-1");
     servers.inProcess("billing-1");
