@@ -59,10 +59,17 @@ public final class InProcessServers implements AfterEachCallback {
   public InProcessServer start(String name, ServerServiceDefinition... services) {
     requireNonNull(name, "name");
     InProcessServer server = new InProcessServer(name, ImmutableList.copyOf(services));
+    try {
+      server.restart();
+    } catch (java.io.UncheckedIOException e) {
+      // gRPC refuses a second in-process server of a name ("name already registered").
+      throw new IllegalStateException(
+          "in-process server " + name + " did not start: is a running server already called that?",
+          e.getCause());
+    }
     synchronized (this) {
       servers.add(server);
     }
-    server.restart();
     return server;
   }
 

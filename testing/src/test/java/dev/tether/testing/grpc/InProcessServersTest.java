@@ -64,4 +64,14 @@ class InProcessServersTest {
     InProcessServer b = servers.start(Echo.service("b"));
     assertFalse(a.name().equals(b.name()));
   }
+
+  @Test
+  void aSecondServerOfTheSameName_failsWithIllegalStateException_namingIt() {
+    servers.start("twice", Echo.service("first"));
+    IllegalStateException e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            IllegalStateException.class, () -> servers.start("twice", Echo.service("second")));
+    org.junit.jupiter.api.Assertions.assertTrue(
+        String.valueOf(e.getMessage()).contains("twice"), e.getMessage());
+  }
 }
