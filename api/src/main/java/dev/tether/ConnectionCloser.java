@@ -5,6 +5,7 @@ import static com.google.common.util.concurrent.MoreExecutors.directExecutor;
 
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
+import dev.tether.internal.Retirable;
 import java.util.Objects;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutionException;
@@ -31,10 +32,36 @@ final class ConnectionCloser<C extends Closable> {
 
   /** Closes {@code connection} and runs {@code closed} in a step once its close completes. */
   void close(C connection, Runnable closed) {
+    finish(connection, false, closed);
+  }
+
+  /**
+   * Retires {@code connection}, which a handover replaced ({@link Retirable#retire()}, or {@code
+   * close()} if it cannot be retired), and runs {@code closed} in a step once its close completes.
+   */
+  void retire(C connection, Runnable closed) {
+    finish(connection, true, closed);
+  }
+
+  /** Closes {@code connection} at once, whatever a retirement of it waits for. */
+  void expedite(C connection) {
+    try {
+      ListenableFuture<Void> unused = connection.close(); // a retire() already counts it
+    } catch (Throwable t) {
+      log.warn("closing connection {} failed; counting it as closed", connection, t);
+    }
+  }
+
+  private void finish(C connection, boolean retire, Runnable closed) {
     context.checkInContext();
     ListenableFuture<Void> closing;
     try {
-      closing = Objects.requireNonNull(connection.close(), "close() returned null");
+      closing =
+          Objects.requireNonNull(
+              retire && connection instanceof Retirable retirable
+                  ? retirable.retire()
+                  : connection.close(),
+              "close() returned null");
     } catch (Throwable t) {
       log.warn("closing connection {} failed; counting it as closed", connection, t);
       closed.run();

@@ -12,9 +12,8 @@ import dev.tether.LoopState.Waiting;
 import dev.tether.internal.StateText;
 import dev.tether.internal.UncancellableFuture;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.IdentityHashMap;
-import java.util.Set;
+import java.util.Map;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicReference;
 import org.jspecify.annotations.Nullable;
@@ -45,11 +44,11 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
   private final ConnectionCloser<C> closer;
   private final Waiters.Source<C> source;
   /**
-   * The connection a handover replaced, from the switch until it is closed at the end of that
-   * step; a {@code close()} from a listener of the handover's events closes it. Confined to the
-   * context.
+   * Connections a handover replaced, from the switch until their close completes, each with
+   * whether it was retired yet (at the end of the switching step). Closing the loop closes them
+   * at once. Confined to the context.
    */
-  private final Set<C> retiring = Collections.newSetFromMap(new IdentityHashMap<>());
+  private final Map<C, Boolean> retiring = new IdentityHashMap<>();
   /** Written only by {@link #moveTo}. */
   volatile LoopState<A, C> state = Waiting.beforeFirstRound();
   /** What the loop last published, for any thread; written only by {@link #publish()}. */
@@ -139,7 +138,7 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
       if (now instanceof Connected<A, C> connected) {
         connected.endBackground(source.closedException());
       }
-      new ArrayList<>(retiring).forEach(this::retireNow);
+      new ArrayList<>(retiring.keySet()).forEach(this::closeRetiring);
       if (current != null) {
         // Its closeFinished() reports the same; whichever comes first counts.
         closer.close(current.connection(), () -> ended(current.connection()));
@@ -399,23 +398,36 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
     Connected<A, C> connected = new Connected<>(next, timer, false, standby, null);
     moveTo(connected);
     C replaced = old.current().connection();
-    retiring.add(replaced); // before any listener runs: a close() from one closes it
+    retiring.put(replaced, false); // before any listener runs: a close() from one closes it
     closer.hold();
     listeners.emit(new Event.Disconnected<>(), "handed over to " + address); // the old one's
     if (emit(new Event.AttemptingToConnect<>(), null)
         && emit(new Event.ObtainedAddress<>(address), null)) {
       announce(connected);
     }
-    retireNow(replaced);
+    if (Boolean.FALSE.equals(retiring.get(replaced))) {
+      // Closed now, as 7.5 says; a gRPC connection lets calls that picked it just before the
+      // switch still start on its channel for a short grace (Retirable).
+      retiring.put(replaced, true);
+      closer.retire(replaced, () -> closed(replaced));
+    }
     handover.succeed(next.connection());
   }
 
-  /** Closes {@code old}, which a handover replaced, unless a close of the loop did already. */
-  private void retireNow(C old) {
-    if (retiring.remove(old)) {
-      closer.closeUnpublished(old);
-      closer.release();
+  /** The loop closes: closes {@code old}, which a handover replaced, at once. */
+  private void closeRetiring(C old) {
+    if (Boolean.TRUE.equals(retiring.get(old))) {
+      closer.expedite(old); // retired already: its close ends that retirement early
+    } else {
+      retiring.put(old, true);
+      closer.close(old, () -> closed(old));
     }
+  }
+
+  /** The close of {@code old}, which a handover replaced, completed. */
+  private void closed(C old) {
+    retiring.remove(old);
+    closer.release();
   }
 
   @Override

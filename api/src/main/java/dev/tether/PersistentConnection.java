@@ -197,10 +197,11 @@ public interface PersistentConnection<A, C extends Closable> extends Closable {
    * becomes current and the events {@code Disconnected}, {@code AttemptingToConnect}, {@code
    * ObtainedAddress}, {@code Connected} are emitted in that order ({@link #currentConnection()}
    * is already the new one while they are delivered; state listeners get one {@code CONNECTED}
-   * state with it before them); then, in the same step, the old connection is closed,
-   * gracefully (for gRPC, calls in flight finish on the old channel; {@code PersistentChannel}
-   * moves a call that the old channel refuses unsent to the new one), and the future completes
-   * with the new connection.
+   * state with it before them); then, in the same step, the old connection is closed (for gRPC,
+   * gracefully: it takes no new calls at once and calls in flight finish on the old channel,
+   * which is shut down only a second later, so that a call that picked the old connection just
+   * before the switch still starts there rather than fail), and the future completes with the
+   * new connection. {@code close()} closes the old connection at once.
    *
    * <p>If the background attempt fails, nothing changes: the failure is logged at WARN and the
    * future fails with its {@link ConnectAttemptException}. If the current connection drops

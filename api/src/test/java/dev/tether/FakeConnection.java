@@ -32,6 +32,36 @@ class FakeConnection implements Closable {
     }
   }
 
+  /**
+   * A connection that a handover retires ({@link dev.tether.internal.Retirable}): closed at once,
+   * its close finishing when the test says, or at once on a {@link #close()}.
+   */
+  static final class Retiring extends FakeConnection implements dev.tether.internal.Retirable {
+    private final AtomicInteger retireCalls = new AtomicInteger();
+
+    Retiring(String name) {
+      super(name, true);
+    }
+
+    int retireCalls() {
+      return retireCalls.get();
+    }
+
+    @Override
+    public ListenableFuture<Void> retire() {
+      retireCalls.incrementAndGet();
+      ((FakeConnection) this).closed.set(true);
+      return closeFinished();
+    }
+
+    @Override
+    public ListenableFuture<Void> close() {
+      ListenableFuture<Void> closing = super.close();
+      finishClosing();
+      return closing;
+    }
+  }
+
   private FakeConnection(String name, boolean slowToClose) {
     this.name = name;
     this.slowToClose = slowToClose;

@@ -87,6 +87,43 @@ class HandoverTest {
   }
 
   @Test
+  void aRetirableOldConnection_isRetired_andClosingTheLoopEndsItsRetirement() {
+    FakeConnection.Retiring old = new FakeConnection.Retiring("r1");
+    h.connector = a -> immediateFuture(old);
+    h.lookup = () -> immediateFuture(address);
+    PersistentConnection<String, FakeConnection> pc = h.start();
+    h.events.expect("AttemptingToConnect", "ObtainedAddress a", "Connected r1");
+    h.connector = a -> immediateFuture(FakeConnection.named("n"));
+    address = "b";
+
+    Harness.done(pc.handOver());
+    assertEquals(1, old.retireCalls(), "retired in the switching step");
+    assertEquals(0, old.closeCalls());
+    assertTrue(old.isClosed());
+
+    ListenableFuture<Void> closing = pc.close();
+    assertEquals(1, old.closeCalls(), "closing the loop closes it at once");
+    assertTrue(closing.isDone(), "and waits for it: done once it closed");
+  }
+
+  @Test
+  void theLoopsClose_waitsForARetiringConnection() {
+    FakeConnection.Retiring old = new FakeConnection.Retiring("r1");
+    h.connector = a -> immediateFuture(old);
+    h.lookup = () -> immediateFuture(address);
+    PersistentConnection<String, FakeConnection> pc = h.start();
+    h.events.expect("AttemptingToConnect", "ObtainedAddress a", "Connected r1");
+    h.connector = a -> immediateFuture(FakeConnection.named("n"));
+    address = "b";
+    Harness.done(pc.handOver());
+
+    old.finishClosing(); // its retirement ended by itself
+    ListenableFuture<Void> closing = pc.close();
+    assertEquals(0, old.closeCalls(), "closed already: nothing to end");
+    assertTrue(closing.isDone());
+  }
+
+  @Test
   void whileTheBackgroundAttemptRuns_theOldConnectionServes_andNothingIsEmitted() {
     PersistentConnection<String, FakeConnection> pc = connectedTo("a");
     SettableFuture<FakeConnection> connect = SettableFuture.create();

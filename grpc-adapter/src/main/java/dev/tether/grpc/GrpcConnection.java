@@ -4,6 +4,7 @@ import com.google.common.collect.ImmutableList;
 import com.google.common.util.concurrent.ListenableFuture;
 import dev.tether.Closable;
 import dev.tether.internal.Durations;
+import dev.tether.internal.Retirable;
 import dev.tether.internal.UncancellableFuture;
 import io.grpc.ClientInterceptor;
 import io.grpc.ConnectivityState;
@@ -34,15 +35,19 @@ import org.slf4j.LoggerFactory;
  * {@code shutdownNow()}.
  *
  * <p>{@link #close()} shuts the channel down gracefully and completes {@link #closeFinished()}
- * once the channel has terminated, forcing {@code shutdownNow()} after the shutdown grace.
+ * once the channel has terminated, forcing {@code shutdownNow()} after the shutdown grace. A
+ * persistent connection's handover {@linkplain #retire() retires} the connection it replaced
+ * instead: closed at once for new calls, its channel shut down a second later.
  *
  * <p>The connection owns its channel: do not shut the channel down yourself, close the
  * connection (or better, the persistent connection that owns it).
  *
  * @param <A> the address type
  */
-public final class GrpcConnection<A> implements Closable {
+public final class GrpcConnection<A> implements Closable, Retirable {
   private static final Logger logger = LoggerFactory.getLogger(GrpcConnection.class);
+  /** How long a retired connection's channel still takes calls: 1 s. */
+  static final long RETIRE_GRACE_NANOS = TimeUnit.SECONDS.toNanos(1);
   /** How often a closing channel is checked for termination. */
   private static final long TERMINATION_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
 
@@ -54,6 +59,8 @@ public final class GrpcConnection<A> implements Closable {
   private final long shutdownGraceNanos;
   private final ScheduledExecutorService scheduler;
   private final AtomicBoolean closed = new AtomicBoolean();
+  /** Whether the channel was shut down (it is later than {@link #closed} for a retirement). */
+  private final AtomicBoolean shutDown = new AtomicBoolean();
   private final UncancellableFuture<Void> closeFinished = new UncancellableFuture<>();
   /** Told once when this connection closes; each leaves when it no longer cares. */
   private final Set<Runnable> closeWatchers = ConcurrentHashMap.newKeySet();
@@ -113,11 +120,10 @@ public final class GrpcConnection<A> implements Closable {
   private void dropped() {
     if (closed.compareAndSet(false, true)) {
       tellWatchers();
-      channel.shutdown();
       closeFinished.set(null); // at once: a reconnect never waits for stragglers
       // Watched until it terminates, and no longer, so that a channel is not kept for the whole
       // grace after its last call ended; forced down after the grace.
-      forceAfterTheGrace();
+      shutDown();
     }
   }
 
@@ -125,10 +131,35 @@ public final class GrpcConnection<A> implements Closable {
   public ListenableFuture<Void> close() {
     if (closed.compareAndSet(false, true)) {
       tellWatchers();
+    }
+    shutDown(); // also ends a retirement's grace
+    return closeFinished;
+  }
+
+  /**
+   * Closes this connection for new calls at once, as a handover does with the connection it
+   * replaced: {@link #isClosed()} is true and the calls of a {@link PersistentChannel} that could
+   * still move do; but the channel itself is shut down (gracefully, as by {@link #close()}) only
+   * after a grace of 1 second on the connector's scheduler, so that a call that picked this
+   * connection just before the switch still starts on it rather than meet a channel that refuses
+   * it (grpc-java likewise delays the shutdown of a subchannel it stops using, for the same race).
+   * A {@link #close()} during the grace shuts the channel down at once.
+   */
+  @Override
+  public ListenableFuture<Void> retire() {
+    if (closed.compareAndSet(false, true)) {
+      tellWatchers();
+      ScheduledFuture<?> unused = schedule(this::shutDown, RETIRE_GRACE_NANOS);
+    }
+    return closeFinished;
+  }
+
+  /** Shuts the channel down gracefully, once, and sees to its end (see {@link #forceAfterTheGrace}). */
+  private void shutDown() {
+    if (shutDown.compareAndSet(false, true)) {
       channel.shutdown();
       forceAfterTheGrace();
     }
-    return closeFinished;
   }
 
   /**

@@ -111,6 +111,60 @@ class GrpcConnectionTest {
   }
 
   @Test
+  void retire_closesForNewCallsAtOnce_andShutsTheChannelDownAfterAGraceOnTheScheduler()
+      throws Exception {
+    servers.inProcess("retired");
+    dev.tether.testing.VirtualTimeScheduler time = dev.tether.testing.VirtualTimeScheduler.create();
+    GrpcConnection<String> connection =
+        GrpcConnector.builder(ChannelFactory.inProcess())
+            .scheduler(time)
+            .build()
+            .connect("retired")
+            .get(10, TimeUnit.SECONDS);
+    java.util.concurrent.CountDownLatch told = new java.util.concurrent.CountDownLatch(1);
+    connection.addCloseWatcher(told::countDown);
+
+    ListenableFuture<Void> retiring = connection.retire();
+    assertTrue(connection.isClosed());
+    assertFalse(connection.isReady());
+    assertTrue(told.await(10, TimeUnit.SECONDS), "its watchers are told at once");
+    // A call that picked it just before still starts, and is served.
+    assertEquals(
+        "retired: late",
+        ClientCalls.futureUnaryCall(connection.channel().newCall(Echo.SAY, CallOptions.DEFAULT), "late")
+            .get(10, TimeUnit.SECONDS));
+    time.advance(Duration.ofMillis(999));
+    assertFalse(connection.channel().isShutdown());
+
+    time.advance(Duration.ofMillis(1));
+    assertTrue(connection.channel().isShutdown());
+    assertTrue(connection.channel().awaitTermination(10, TimeUnit.SECONDS));
+    time.advance(Duration.ofMillis(10));
+    assertTrue(retiring.isDone());
+    assertEquals(retiring, connection.close());
+  }
+
+  @Test
+  void close_duringARetirement_shutsTheChannelDownAtOnce() throws Exception {
+    servers.inProcess("retired-then-closed");
+    dev.tether.testing.VirtualTimeScheduler time = dev.tether.testing.VirtualTimeScheduler.create();
+    GrpcConnection<String> connection =
+        GrpcConnector.builder(ChannelFactory.inProcess())
+            .scheduler(time)
+            .build()
+            .connect("retired-then-closed")
+            .get(10, TimeUnit.SECONDS);
+    ListenableFuture<Void> retiring = connection.retire();
+    assertFalse(connection.channel().isShutdown());
+
+    assertEquals(retiring, connection.close());
+    assertTrue(connection.channel().isShutdown());
+    assertTrue(connection.channel().awaitTermination(10, TimeUnit.SECONDS));
+    time.advance(Duration.ofMillis(10));
+    assertTrue(retiring.isDone());
+  }
+
+  @Test
   void idleModeStaysOff_evenWhenACustomizerTurnsItOn() throws Exception {
     servers.inProcess("idle");
     GrpcConnection<String> connection =
