@@ -259,17 +259,24 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
     tally.connected();
     Connected<A, C> connected = new Connected<>(current, timer, false, null, null);
     moveTo(connected);
-    waiters.connected(current.connection(), parts::closeRequested);
-    if (!stopping()) { // else a waiter closed us: no Connected, and so no Disconnected either
-      announce(connected);
+    if (stopping()) {
+      return; // close() came first: closed as a late connection, never announced or handed out
     }
+    // Announced before the waiters get it: whoever got it from connected() and closes at once
+    // sees Connected, then Disconnected; a listener of Connected that closes leaves the waiters
+    // waiting, as connected() does after close().
+    announce(connected, () -> waiters.connected(current.connection(), parts::closeRequested));
   }
 
-  /** Emits {@code Connected}, then starts a standby if one is wanted. */
-  private void announce(Connected<A, C> connected) {
+  /**
+   * Emits {@code Connected}, runs {@code then} (completes the waiters of a new connection), then
+   * starts a standby if one is wanted.
+   */
+  private void announce(Connected<A, C> connected, Runnable then) {
     Connected<A, C> announced = connected.announce();
     moveTo(announced);
     listeners.emit(new Event.Connected<>(announced.current().connection()));
+    then.run();
     if (!stopping() && settings.standby() && announced.standby() == null) {
       Standby<A, C> standby = new Standby<>(parts, tally::roundAddress, this::publish);
       moveTo(announced.with(standby, announced.handover()));
@@ -403,7 +410,7 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
     listeners.emit(new Event.Disconnected<>(), "handed over to " + address); // the old one's
     if (emit(new Event.AttemptingToConnect<>(), null)
         && emit(new Event.ObtainedAddress<>(address), null)) {
-      announce(connected);
+      announce(connected, () -> {}); // connected() completes at once while there is a connection
     }
     if (Boolean.FALSE.equals(retiring.get(replaced))) {
       // Closed now, as 7.5 says; a gRPC connection lets calls that picked it just before the

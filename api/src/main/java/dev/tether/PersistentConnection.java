@@ -80,9 +80,10 @@ public interface PersistentConnection<A, C extends Closable> extends Closable {
    *
    * <p><b>Threads.</b> The future completes in the step of the loop that publishes the
    * connection, on the thread that runs it (the one that completed the connect, or initializer,
-   * future). Listeners added with {@code directExecutor()} run there, before {@link
-   * Event.Connected} is delivered; they must not block. An already completed future runs a
-   * listener at once on the thread that adds it.
+   * future), right after {@link Event.Connected} was delivered: whoever gets the connection from
+   * it and closes at once sees {@code Connected}, then the close's {@code Disconnected}.
+   * Listeners added with {@code directExecutor()} run there; they must not block. An already
+   * completed future runs a listener at once on the thread that adds it.
    */
   ListenableFuture<C> connected();
 
@@ -131,15 +132,14 @@ public interface PersistentConnection<A, C extends Closable> extends Closable {
    * emitted for it; no other attempt is started. After this call the only event is that {@code
    * Disconnected}.
    *
-   * <p>This may be called while a new connection is being handed to the waiters, after it became
-   * current but before its {@link Event.Connected}: by a callback of a {@link #connected()} or
-   * {@link #connectedOrFailedToConnect()} future, or by another thread that such a future (or a
-   * call it let through) woke up. That connection is then never announced: no {@code Connected}
-   * is emitted for it, and so no {@code Disconnected} either (the round ends as one closed during
-   * a connect does, and every {@code Disconnected} still follows its {@code Connected}), but it is
-   * closed like the current one. Waiters it had not yet reached are treated as at close: a {@code
-   * connected()} future never completes, a {@code connectedOrFailedToConnect()} future fails. To
-   * close after {@code Connected} was delivered, wait for the event rather than the future.
+   * <p>A new connection is announced ({@code Connected}) before the futures of {@link
+   * #connected()} and {@link #connectedOrFailedToConnect()} complete with it, so a close by their
+   * callbacks, or by a thread they woke, comes after its {@code Connected} and emits its {@code
+   * Disconnected}. A close from a listener of that {@code Connected} leaves the waiters as at
+   * close: a {@code connected()} future never completes, a {@code connectedOrFailedToConnect()}
+   * future fails. A close that comes after the connection became current but before its {@code
+   * Connected} (from another thread, in that instant) closes it as a late connection: no {@code
+   * Connected}, and so no {@code Disconnected}, and no waiter gets it.
    *
    * <p>Returns {@link #closeFinished()}, the same future every time. It completes when nothing is
    * in flight, every connection the connector yielded is closed (a connection whose close fails is

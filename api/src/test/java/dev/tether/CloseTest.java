@@ -265,34 +265,92 @@ class CloseTest {
     return pc;
   }
 
+  /**
+   * Waiters get a new connection after its {@code Connected}: one that closes at once, even from
+   * its callback, sees {@code Connected} and then the close's {@code Disconnected}.
+   */
   @Test
-  void closeFromAConnectedCallback_emitsNoConnectedAfterClose_andClosesTheConnection() {
+  void closeFromAConnectedCallback_comesAfterConnected_andEmitsDisconnected() {
     Queue<String> problems = new ConcurrentLinkedQueue<>();
     PersistentConnection<String, FakeConnection> pc =
         startWithWaiter(problems, PersistentConnection::connected, PersistentConnection::close);
 
-    h.events.expect("AttemptingToConnect", "ObtainedAddress a");
+    h.events.expect("AttemptingToConnect", "ObtainedAddress a", "Connected c1", "Disconnected");
     FakeConnection c1 = h.made.get(0);
     assertEquals(1, c1.closeCalls());
     assertNull(pc.currentConnection());
     assertTrue(pc.closeFinished().isDone());
     assertEquals(List.of(), List.copyOf(problems));
-    assertTrue(
-        h.logger.lines().stream().noneMatch(line -> line.message().contains("connected")),
-        h.logger.lines().toString());
     h.advance(seconds(100));
     h.events.expect();
     assertEquals(1, h.lookups);
   }
 
   @Test
-  void closeFromAnOutcomeCallbackOnSuccess_emitsNoConnectedAfterClose_andClosesTheConnection() {
+  void theWaitersOfANewConnection_completeAfterItsConnected() {
+    List<Boolean> doneAtConnected = new ArrayList<>();
+    PersistentConnection<String, FakeConnection> pc = h.builder().build();
+    ListenableFuture<FakeConnection> connected = pc.connected();
+    ListenableFuture<FakeConnection> outcome = pc.connectedOrFailedToConnect();
+    Subscription unused =
+        pc.subscribe(
+            event -> {
+              if (event instanceof Event.Connected) {
+                doneAtConnected.add(connected.isDone());
+                doneAtConnected.add(outcome.isDone());
+              }
+            });
+    h.time.runDueTasks();
+    assertEquals(List.of(false, false), doneAtConnected);
+    assertSame(h.made.get(0), Harness.done(connected));
+    assertSame(h.made.get(0), Harness.done(outcome));
+    pc.close();
+  }
+
+  /**
+   * With real threads: a caller that gets the connection from {@code connected()} and closes at
+   * once, while the thread that completed the connect may still be in that step, always sees
+   * {@code Connected} then {@code Disconnected}.
+   */
+  @Test
+  void connectedThenCloseAtOnce_onRealThreads_alwaysEmitsConnectedThenDisconnected()
+      throws Exception {
+    java.util.concurrent.ExecutorService connects =
+        java.util.concurrent.Executors.newSingleThreadExecutor();
+    try {
+      for (int i = 0; i < 500; i++) {
+        List<String> events = java.util.Collections.synchronizedList(new ArrayList<>());
+        PersistentConnection<String, FakeConnection> pc =
+            PersistentConnection.<String, FakeConnection>builder("race")
+                .addressLookup(() -> immediateFuture("a"))
+                .connector(
+                    address -> {
+                      SettableFuture<FakeConnection> made = SettableFuture.create();
+                      connects.execute(() -> made.set(FakeConnection.named("c")));
+                      return made;
+                    })
+                .onEvent(event -> events.add(RecordingListener.describe(event)))
+                .build();
+        pc.connected().get(10, java.util.concurrent.TimeUnit.SECONDS);
+        pc.close().get(10, java.util.concurrent.TimeUnit.SECONDS);
+        assertEquals(
+            List.of("AttemptingToConnect", "ObtainedAddress a", "Connected c", "Disconnected"),
+            events,
+            "run " + i);
+      }
+    } finally {
+      connects.shutdownNow();
+    }
+  }
+
+  @Test
+  void closeFromAnOutcomeCallbackOnSuccess_comesAfterConnected_andClosesTheConnection() {
     Queue<String> problems = new ConcurrentLinkedQueue<>();
     PersistentConnection<String, FakeConnection> pc =
         startWithWaiter(
             problems, PersistentConnection::connectedOrFailedToConnect, PersistentConnection::close);
 
-    h.events.expect("AttemptingToConnect", "ObtainedAddress a");
+    h.events.expect("AttemptingToConnect", "ObtainedAddress a", "Connected c1", "Disconnected");
     assertTrue(h.made.get(0).isClosed());
     assertNull(pc.currentConnection());
     assertTrue(pc.closeFinished().isDone());
@@ -319,13 +377,13 @@ class CloseTest {
     assertFalse(connected.isDone(), "connected() completes never after close()");
     ExecutionException failed = assertThrows(ExecutionException.class, () -> Futures.getDone(outcome));
     assertInstanceOf(IllegalStateException.class, failed.getCause());
-    h.events.expect("AttemptingToConnect", "ObtainedAddress a");
+    h.events.expect("AttemptingToConnect", "ObtainedAddress a", "Connected c1", "Disconnected");
     assertTrue(pc.closeFinished().isDone());
     assertEquals(List.of(), List.copyOf(problems));
   }
 
   @Test
-  void closeFromAConnectedCallback_closeFinishedWaitsForTheUnannouncedConnection() {
+  void closeFromAConnectedCallback_closeFinishedWaitsForTheConnection() {
     h.connector =
         address -> {
           FakeConnection c = FakeConnection.slowToClose("slow");
@@ -341,7 +399,7 @@ class CloseTest {
     assertFalse(pc.closeFinished().isDone(), "the connection has not finished closing");
     slow.finishClosing();
     assertTrue(pc.closeFinished().isDone());
-    h.events.expect("AttemptingToConnect", "ObtainedAddress a");
+    h.events.expect("AttemptingToConnect", "ObtainedAddress a", "Connected slow", "Disconnected");
     assertEquals(List.of(), List.copyOf(problems));
   }
 

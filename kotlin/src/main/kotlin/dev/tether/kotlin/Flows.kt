@@ -96,17 +96,15 @@ public fun <A : Any, C : Closable> PersistentConnection<A, C>.events(): Flow<Eve
  * `withTimeout`, or use [awaitConnectedOrFailedToConnect]. Cancelling the caller cancels only its
  * own wait, never the connection or other waiters.
  *
- * It resumes as the connection is published, which may be before its [Event.Connected] is
- * delivered: a `close()` made at once may leave that connection unannounced (no `Connected`, so
- * no `Disconnected`; see [PersistentConnection.close]). To act after the event, wait for it:
- * `events().first { it is Event.Connected }`.
+ * It resumes once the connection's [Event.Connected] was delivered: a `close()` made at once then
+ * emits its `Disconnected` (see [PersistentConnection.close]).
  */
 public suspend fun <C : Closable> PersistentConnection<*, C>.awaitConnected(): C = connected().await()
 
 /**
  * Suspends until there is a connection or the next attempt fails, as
- * [PersistentConnection.connectedOrFailedToConnect] does, and resumes as early as
- * [awaitConnected] does.
+ * [PersistentConnection.connectedOrFailedToConnect] does; with a connection, once its
+ * [Event.Connected] was delivered, as [awaitConnected] does.
  *
  * @throws ConnectAttemptException if the attempt fails; its stage says which part
  * @throws IllegalStateException if the persistent connection is closed, or closes meanwhile
