@@ -49,7 +49,19 @@ public final class ConnectAttemptException extends Exception {
           case CONNECT -> "connector";
           case INITIALIZE -> "initializer";
         };
-    return what + " failed: " + cause;
+    return what + " failed: " + describe(cause);
+  }
+
+  /**
+   * {@code cause.toString()}, or its class if that throws: a user's error whose message cannot be
+   * built must still fail the attempt, not the loop.
+   */
+  static String describe(Throwable cause) {
+    try {
+      return String.valueOf(cause);
+    } catch (Throwable t) {
+      return cause.getClass().getName() + " (its toString() threw " + t.getClass().getName() + ")";
+    }
   }
 
   /** Returns which part of the attempt failed. */

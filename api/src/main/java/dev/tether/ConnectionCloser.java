@@ -117,6 +117,8 @@ final class ConnectionCloser<C extends Closable> {
       log.warn("closing connection {} failed; counting it as closed", connection, e.getCause());
     } catch (CancellationException e) {
       log.warn("closing connection {} was cancelled; counting it as closed", connection, e);
+    } catch (Throwable t) { // reading the failure threw (its error's toString(), say)
+      log.warn("closing connection {} failed; counting it as closed", connection, t);
     }
   }
 }

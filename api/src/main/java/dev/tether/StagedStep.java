@@ -64,6 +64,11 @@ record StagedStep<T>(
     } catch (CancellationException e) {
       failed.accept(e);
       return;
+    } catch (Throwable t) {
+      // Reading the failure threw: an ExecutionException is built with its cause's toString(),
+      // which may throw; or the future's get() itself did. The attempt fails all the same.
+      failed.accept(new IllegalStateException("the future failed, and reading its error threw", t));
+      return;
     }
     if (value == null) {
       failed.accept(new NullPointerException(call + " yielded a null " + yields));

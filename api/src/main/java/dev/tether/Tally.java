@@ -61,6 +61,15 @@ final class Tally<A, C> {
     }
   }
 
+  /** {@code error.getMessage()}, or a fixed text if that throws: a user's error must not kill the loop. */
+  private static @Nullable String messageOf(Throwable error) {
+    try {
+      return error.getMessage();
+    } catch (Throwable t) {
+      return "(getMessage() threw " + t.getClass().getName() + ")";
+    }
+  }
+
   /** An attempt failed with {@code error}; returns whether it differs from the round's last one. */
   boolean failed(ConnectAttemptException error) {
     Throwable cause = error.getCause();
@@ -68,7 +77,7 @@ final class Tally<A, C> {
         new ErrorKey(
             error.stage(),
             cause == null ? error.getClass() : cause.getClass(),
-            cause == null ? error.getMessage() : cause.getMessage());
+            messageOf(cause == null ? error : cause));
     boolean isNew = !key.equals(roundError);
     roundError = key;
     lastFailure = error;

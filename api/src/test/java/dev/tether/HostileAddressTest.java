@@ -73,4 +73,59 @@ class HostileAddressTest {
     assertEquals("Disconnected", lines.get(lines.size() - 1), lines.toString());
     assertTrue(lines.contains("Connected c2"), lines.toString());
   }
+
+  /** An error whose message cannot be built: toString() and getMessage() throw. */
+  private static final class Unprintable extends RuntimeException {
+    @Override
+    public String getMessage() {
+      throw new IllegalStateException("no message");
+    }
+  }
+
+  @Test
+  void aUserErrorWhoseMessageThrows_failsTheAttempt_andTheLoopGoesOn() {
+    VirtualTimeScheduler time = VirtualTimeScheduler.create();
+    RecordingListener<String, FakeConnection> events = new RecordingListener<>();
+    RecordingLogger debugLog = new RecordingLogger();
+    java.util.concurrent.atomic.AtomicInteger lookups = new java.util.concurrent.atomic.AtomicInteger();
+    PersistentConnection<String, FakeConnection> pc =
+        PersistentConnection.<String, FakeConnection>builder("hostile")
+            .addressLookup(
+                () -> {
+                  if (lookups.incrementAndGet() == 1) {
+                    throw new Unprintable();
+                  }
+                  return immediateFuture("a");
+                })
+            .connector(
+                address ->
+                    lookups.get() == 2
+                        ? com.google.common.util.concurrent.Futures.immediateFailedFuture(new Unprintable())
+                        : immediateFuture(FakeConnection.named("c")))
+            .retryDelay(Duration.ofSeconds(1))
+            .randomizeRetryDelay(false)
+            .onEvent(events)
+            .logger(debugLog)
+            .scheduler(time)
+            .build();
+
+    time.runDueTasks();
+    String unprintable =
+        Unprintable.class.getName() + " (its toString() threw java.lang.IllegalStateException)";
+    events.expect("AttemptingToConnect", "FailedToConnect LOOKUP address lookup failed: " + unprintable);
+    assertEquals(Status.WAITING_TO_RETRY, pc.state().status());
+    ConnectAttemptException first = java.util.Objects.requireNonNull(pc.state().lastFailure());
+    assertTrue(
+        String.valueOf(first.getMessage()).contains(Unprintable.class.getName()), first.getMessage());
+    time.advance(Duration.ofSeconds(1));
+    events.expect(
+        "ObtainedAddress a",
+        "FailedToConnect CONNECT connector failed: java.lang.IllegalStateException: the future"
+            + " failed, and reading its error threw");
+    assertTrue(debugLog.lines().stream().noneMatch(line -> line.toString().startsWith("ERROR")), debugLog.lines().toString());
+    time.advance(Duration.ofSeconds(1));
+    events.expect("Connected c");
+    assertEquals(Status.CONNECTED, pc.state().status());
+    pc.close();
+  }
 }
