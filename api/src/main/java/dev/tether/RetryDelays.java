@@ -32,7 +32,7 @@ final class RetryDelays {
         return max;
       }
       long whole = (long) seconds;
-      long nanos = (long) ((seconds - whole) * 1e9);
+      long nanos = Math.round((seconds - whole) * 1e9); // to the nearest: 0.45 s, not 0.449999999
       Duration result = Duration.ofSeconds(whole, nanos);
       // Rounding can land a hair outside [initial, max]; clamp.
       if (result.compareTo(initial) < 0) {

@@ -63,4 +63,17 @@ class RetryDelayTest {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call);
     assertTrue(String.valueOf(e.getMessage()).contains(message), e.getMessage());
   }
+
+  @Test
+  void exponential_isExactToTheNanosecond_notTruncatedBelow() {
+    RetryDelay delay = RetryDelay.exponential(Duration.ofMillis(300), Duration.ofSeconds(10), 1.5);
+    org.junit.jupiter.api.Assertions.assertEquals(Duration.ofMillis(450), delay.next(1));
+    org.junit.jupiter.api.Assertions.assertEquals(Duration.ofMillis(675), delay.next(2));
+    org.junit.jupiter.api.Assertions.assertEquals(
+        Duration.ofMillis(8100),
+        RetryDelay.exponential(Duration.ofMillis(100), Duration.ofSeconds(30), 3).next(4));
+    org.junit.jupiter.api.Assertions.assertEquals(
+        Duration.ofNanos(1_012_500_000),
+        RetryDelay.exponential(Duration.ofMillis(200), Duration.ofSeconds(10), 1.5).next(4));
+  }
 }
