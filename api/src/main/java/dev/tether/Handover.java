@@ -91,6 +91,12 @@ final class Handover<A, C extends Closable> extends Background<A, C> {
     ended().setException(why);
   }
 
+  /** The handover switched, but a listener of its events closed the loop: it fails with {@code why}. */
+  void closedMeanwhile(Throwable why) {
+    super.stop();
+    ended().setException(why);
+  }
+
   /** The handover made {@code connection} current, or found it current already. */
   void succeed(C connection) {
     super.stop();

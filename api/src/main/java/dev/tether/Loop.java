@@ -410,7 +410,10 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
     listeners.emit(new Event.Disconnected<>(), "handed over to " + address); // the old one's
     if (emit(new Event.AttemptingToConnect<>(), null)
         && emit(new Event.ObtainedAddress<>(address), null)) {
-      announce(connected, () -> {}); // connected() completes at once while there is a connection
+      // Waiters that queued meanwhile (the old connection was closed, or this one not yet
+      // announced) get this one.
+      announce(
+          connected, () -> waiters.connected(next.connection(), parts::closeRequested));
     }
     if (Boolean.FALSE.equals(retiring.get(replaced))) {
       // Closed now, as 7.5 says; a gRPC connection lets calls that picked it just before the
@@ -418,7 +421,11 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
       retiring.put(replaced, true);
       closer.retire(replaced, () -> closed(replaced));
     }
-    handover.succeed(next.connection());
+    if (parts.closeRequested()) {
+      handover.closedMeanwhile(source.closedException()); // its connection is being closed
+    } else {
+      handover.succeed(next.connection());
+    }
   }
 
   /** The loop closes: closes {@code old}, which a handover replaced, at once. */

@@ -307,6 +307,30 @@ class CloseTest {
     pc.close();
   }
 
+  @Test
+  void connectedAskedOnceTheConnectionIsCurrent_butBeforeItsConnected_waitsForIt() {
+    PersistentConnection<String, FakeConnection> pc = h.builder().build();
+    List<ListenableFuture<FakeConnection>> asked = new ArrayList<>();
+    List<Boolean> doneAtConnected = new ArrayList<>();
+    pc.subscribeState(
+        state -> {
+          if (state.status() == ConnectionState.Status.CONNECTED && asked.isEmpty()) {
+            asked.add(pc.connected()); // current already; announced only next
+          }
+        });
+    Subscription unused =
+        pc.subscribe(
+            event -> {
+              if (event instanceof Event.Connected) {
+                doneAtConnected.add(asked.get(0).isDone());
+              }
+            });
+    h.time.runDueTasks();
+    assertEquals(List.of(false), doneAtConnected);
+    assertSame(h.made.get(0), Harness.done(asked.get(0)));
+    pc.close();
+  }
+
   /**
    * With real threads: a caller that gets the connection from {@code connected()} and closes at
    * once, while the thread that completed the connect may still be in that step, always sees

@@ -86,17 +86,22 @@ class HandoverTest {
     assertEquals(2, state.connections());
   }
 
-  @Test
-  void aRetirableOldConnection_isRetired_andClosingTheLoopEndsItsRetirement() {
-    FakeConnection.Retiring old = new FakeConnection.Retiring("r1");
+  /** Connected to {@code old} at "a", then handed over to a new connection at "b". */
+  private PersistentConnection<String, FakeConnection> handedOverFrom(FakeConnection.Retiring old) {
     h.connector = a -> immediateFuture(old);
     h.lookup = () -> immediateFuture(address);
     PersistentConnection<String, FakeConnection> pc = h.start();
     h.events.expect("AttemptingToConnect", "ObtainedAddress a", "Connected r1");
     h.connector = a -> immediateFuture(FakeConnection.named("n"));
     address = "b";
-
     Harness.done(pc.handOver());
+    return pc;
+  }
+
+  @Test
+  void aRetirableOldConnection_isRetired_andClosingTheLoopEndsItsRetirement() {
+    FakeConnection.Retiring old = new FakeConnection.Retiring("r1");
+    PersistentConnection<String, FakeConnection> pc = handedOverFrom(old);
     assertEquals(1, old.retireCalls(), "retired in the switching step");
     assertEquals(0, old.closeCalls());
     assertTrue(old.isClosed());
@@ -107,17 +112,11 @@ class HandoverTest {
   }
 
   @Test
-  void theLoopsClose_waitsForARetiringConnection() {
+  void aRetirementThatEndedByItself_isNotClosedAgain() {
     FakeConnection.Retiring old = new FakeConnection.Retiring("r1");
-    h.connector = a -> immediateFuture(old);
-    h.lookup = () -> immediateFuture(address);
-    PersistentConnection<String, FakeConnection> pc = h.start();
-    h.events.expect("AttemptingToConnect", "ObtainedAddress a", "Connected r1");
-    h.connector = a -> immediateFuture(FakeConnection.named("n"));
-    address = "b";
-    Harness.done(pc.handOver());
+    PersistentConnection<String, FakeConnection> pc = handedOverFrom(old);
 
-    old.finishClosing(); // its retirement ended by itself
+    old.finishClosing();
     ListenableFuture<Void> closing = pc.close();
     assertEquals(0, old.closeCalls(), "closed already: nothing to end");
     assertTrue(closing.isDone());
@@ -298,6 +297,37 @@ class HandoverTest {
   }
 
   @Test
+  void connectedAskedDuringTheSwitch_completesWithTheNewConnectionAfterItsConnected() {
+    PersistentConnection<String, FakeConnection> pc = connectedTo("a");
+    List<ListenableFuture<FakeConnection>> asked = new ArrayList<>();
+    List<String> seen = new ArrayList<>();
+    Subscription unused =
+        pc.subscribe(
+            event -> {
+              String name = RecordingListener.describe(event);
+              if (name.startsWith("Disconnected")) {
+                asked.add(pc.connected()); // the new connection is current, not yet announced
+                asked.add(pc.connectedOrFailedToConnect());
+              }
+              if (!asked.isEmpty()) {
+                seen.add(name + " done=" + asked.get(0).isDone() + "," + asked.get(1).isDone());
+              }
+            });
+    address = "b";
+
+    FakeConnection next = Harness.done(pc.handOver());
+    assertEquals(
+        List.of(
+            "Disconnected done=false,false",
+            "AttemptingToConnect done=false,false",
+            "ObtainedAddress b done=false,false",
+            "Connected c2 done=false,false"),
+        seen);
+    assertSame(next, Harness.done(asked.get(0)));
+    assertSame(next, Harness.done(asked.get(1)));
+  }
+
+  @Test
   void closeFromAListenerDuringTheSwitch_closesTheOldConnectionAtOnce() {
     for (String closer : List.of("Disconnected", "AttemptingToConnect", "ObtainedAddress", "Connected")) {
       Harness h = new Harness();
@@ -324,6 +354,7 @@ class HandoverTest {
       assertEquals(1, h.made.get(0).closeCalls(), closer);
       assertEquals(1, h.made.get(1).closeCalls(), closer);
       assertTrue(handedOver.isDone(), closer);
+      assertInstanceOf(IllegalStateException.class, failureOf(handedOver), closer + ": closed meanwhile");
       assertEquals(List.of(), List.copyOf(problems), closer + ": well-formed");
       List<String> events = h.events.take();
       // Nothing after the event whose listener closed, but the new connection's Disconnected.

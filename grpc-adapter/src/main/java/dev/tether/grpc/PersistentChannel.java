@@ -132,8 +132,10 @@ public final class PersistentChannel extends Channel {
     // which a draining connection may hold up for its whole shutdown grace.
     connection.subscribeState(
         state -> {
-          if (state.status().compareTo(ConnectionState.Status.CLOSING) >= 0) {
-            onClosed();
+          if (state.status().compareTo(ConnectionState.Status.CLOSING) >= 0 && !closed) {
+            closed = true; // at once: no new waiter from here on
+            // Off the loop: a call with a direct executor would run its onClose right here.
+            Calls.execute(Calls.sharedPool(), this::onClosed);
           }
         });
     connection.closeFinished().addListener(this::onClosed, directExecutor());
@@ -240,8 +242,9 @@ public final class PersistentChannel extends Channel {
         return call;
       }
       // A handover replaced it since it was read, and closes it: its channel may refuse the
-      // call. A moving call starts on the new connection instead (this one, never started,
-      // holds nothing).
+      // call. A moving call starts on the new connection instead; this one, never started, is
+      // cancelled so that the interceptors that saw it (a trace, a metric) see it end.
+      call.cancel("moved to the current connection", null);
       return new MovingCall<>(this, method, options);
     }
     return new FailingCall<>(unavailableStatus(), Calls.executorOf(options));

@@ -87,7 +87,6 @@ class GrpcConnectionTest {
   @Test
   void theShutdownGrace_isTimedOnTheConnectorsScheduler() throws Exception {
     servers.inProcess("stuck-in-virtual-time");
-    dev.tether.testing.VirtualTimeScheduler time = dev.tether.testing.VirtualTimeScheduler.create();
     GrpcConnection<String> connection =
         GrpcConnector.builder(ChannelFactory.inProcess())
             .scheduler(time)
@@ -110,17 +109,23 @@ class GrpcConnectionTest {
     assertTrue(closing.isDone());
   }
 
+  private final dev.tether.testing.VirtualTimeScheduler time =
+      dev.tether.testing.VirtualTimeScheduler.create();
+
+  /** A connection to a new in-process server {@code name}, its timers on {@link #time}. */
+  private GrpcConnection<String> connectInVirtualTime(String name) throws Exception {
+    servers.inProcess(name);
+    return GrpcConnector.builder(ChannelFactory.inProcess())
+        .scheduler(time)
+        .build()
+        .connect(name)
+        .get(10, TimeUnit.SECONDS);
+  }
+
   @Test
   void retire_closesForNewCallsAtOnce_andShutsTheChannelDownAfterAGraceOnTheScheduler()
       throws Exception {
-    servers.inProcess("retired");
-    dev.tether.testing.VirtualTimeScheduler time = dev.tether.testing.VirtualTimeScheduler.create();
-    GrpcConnection<String> connection =
-        GrpcConnector.builder(ChannelFactory.inProcess())
-            .scheduler(time)
-            .build()
-            .connect("retired")
-            .get(10, TimeUnit.SECONDS);
+    GrpcConnection<String> connection = connectInVirtualTime("retired");
     java.util.concurrent.CountDownLatch told = new java.util.concurrent.CountDownLatch(1);
     connection.addCloseWatcher(told::countDown);
 
@@ -146,14 +151,7 @@ class GrpcConnectionTest {
 
   @Test
   void close_duringARetirement_shutsTheChannelDownAtOnce() throws Exception {
-    servers.inProcess("retired-then-closed");
-    dev.tether.testing.VirtualTimeScheduler time = dev.tether.testing.VirtualTimeScheduler.create();
-    GrpcConnection<String> connection =
-        GrpcConnector.builder(ChannelFactory.inProcess())
-            .scheduler(time)
-            .build()
-            .connect("retired-then-closed")
-            .get(10, TimeUnit.SECONDS);
+    GrpcConnection<String> connection = connectInVirtualTime("retired-then-closed");
     ListenableFuture<Void> retiring = connection.retire();
     assertFalse(connection.channel().isShutdown());
 

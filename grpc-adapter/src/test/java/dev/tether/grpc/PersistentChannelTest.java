@@ -50,6 +50,33 @@ class PersistentChannelTest {
     callbacks.shutdownNow();
   }
 
+  /**
+   * {@link #connection}, but with the methods named in {@code answers} answered by them, and
+   * implementing {@code more} too: a persistent connection that plays a race.
+   */
+  @SuppressWarnings("unchecked")
+  private PersistentConnection<String, GrpcConnection<String>> playedBy(
+      java.util.Map<String, java.util.function.Supplier<Object>> answers, Class<?>... more) {
+    Class<?>[] faces = new Class<?>[more.length + 1];
+    faces[0] = PersistentConnection.class;
+    System.arraycopy(more, 0, faces, 1, more.length);
+    return (PersistentConnection<String, GrpcConnection<String>>)
+        java.lang.reflect.Proxy.newProxyInstance(
+            PersistentConnection.class.getClassLoader(),
+            faces,
+            (proxy, method, args) -> {
+              java.util.function.Supplier<Object> answer = answers.get(method.getName());
+              if (answer != null) {
+                return answer.get();
+              }
+              try {
+                return method.invoke(connection, args);
+              } catch (java.lang.reflect.InvocationTargetException e) {
+                throw java.util.Objects.requireNonNull(e.getCause());
+              }
+            });
+  }
+
   private static StatusRuntimeException failure(ListenableFuture<?> call) {
     ExecutionException e =
         assertThrows(ExecutionException.class, () -> call.get(10, TimeUnit.SECONDS));
@@ -146,24 +173,8 @@ class PersistentChannelTest {
   void waitingCall_failsAtClose_beforeClosingFinishes() throws Exception {
     com.google.common.util.concurrent.SettableFuture<Void> never =
         com.google.common.util.concurrent.SettableFuture.create();
-    java.lang.reflect.InvocationHandler drainingForever =
-        (proxy, method, args) -> {
-          if (method.getName().equals("closeFinished")) {
-            return never;
-          }
-          try {
-            return method.invoke(connection, args);
-          } catch (java.lang.reflect.InvocationTargetException e) {
-            throw java.util.Objects.requireNonNull(e.getCause());
-          }
-        };
-    @SuppressWarnings("unchecked")
     PersistentConnection<String, GrpcConnection<String>> draining =
-        (PersistentConnection<String, GrpcConnection<String>>)
-            java.lang.reflect.Proxy.newProxyInstance(
-                PersistentConnection.class.getClassLoader(),
-                new Class<?>[] {PersistentConnection.class},
-                drainingForever);
+        playedBy(java.util.Map.of("closeFinished", () -> never));
     ListenableFuture<String> call =
         ClientCalls.futureUnaryCall(
             PersistentChannel.of(draining)
@@ -226,30 +237,14 @@ class PersistentChannelTest {
         GrpcConnector.builder(ChannelFactory.inProcess()).build().connect("old").get(10, TimeUnit.SECONDS);
     old.close().get(10, TimeUnit.SECONDS);
     java.util.concurrent.atomic.AtomicInteger reads = new java.util.concurrent.atomic.AtomicInteger();
-    java.lang.reflect.InvocationHandler stalls =
-        (proxy, method, args) -> {
-          switch (method.getName()) {
-            case "currentConnection":
-              return reads.getAndIncrement() == 0 ? old : fresh;
-            case "handoverInFlight":
-              return true;
-            default:
-              try {
-                return method.invoke(connection, args);
-              } catch (java.lang.reflect.InvocationTargetException e) {
-                throw java.util.Objects.requireNonNull(e.getCause());
-              }
-          }
-        };
-    Class<?>[] faces =
-        handover
-            ? new Class<?>[] {PersistentConnection.class, dev.tether.internal.Handovers.class}
-            : new Class<?>[] {PersistentConnection.class};
-    @SuppressWarnings("unchecked")
+    java.util.Map<String, java.util.function.Supplier<Object>> answers =
+        java.util.Map.of(
+            "currentConnection", () -> reads.getAndIncrement() == 0 ? old : fresh,
+            "handoverInFlight", () -> true);
     PersistentConnection<String, GrpcConnection<String>> stalled =
-        (PersistentConnection<String, GrpcConnection<String>>)
-            java.lang.reflect.Proxy.newProxyInstance(
-                PersistentConnection.class.getClassLoader(), faces, stalls);
+        handover
+            ? playedBy(answers, dev.tether.internal.Handovers.class)
+            : playedBy(answers);
     PersistentChannel following = PersistentChannel.of(stalled);
 
     io.grpc.ClientCall<String, String> made = following.newCall(Echo.SAY, CallOptions.DEFAULT);
@@ -273,24 +268,10 @@ class PersistentChannelTest {
     GrpcConnection<String> old =
         GrpcConnector.builder(ChannelFactory.inProcess()).build().connect("old").get(10, TimeUnit.SECONDS);
     java.util.concurrent.atomic.AtomicInteger reads = new java.util.concurrent.atomic.AtomicInteger();
-    java.lang.reflect.InvocationHandler replacedAfterTheFirstRead =
-        (proxy, method, args) -> {
-          if (method.getName().equals("currentConnection")) {
-            return reads.getAndIncrement() == 0 ? old : fresh;
-          }
-          try {
-            return method.invoke(connection, args);
-          } catch (java.lang.reflect.InvocationTargetException e) {
-            throw java.util.Objects.requireNonNull(e.getCause());
-          }
-        };
-    @SuppressWarnings("unchecked")
     PersistentConnection<String, GrpcConnection<String>> replaced =
-        (PersistentConnection<String, GrpcConnection<String>>)
-            java.lang.reflect.Proxy.newProxyInstance(
-                PersistentConnection.class.getClassLoader(),
-                new Class<?>[] {PersistentConnection.class},
-                replacedAfterTheFirstRead);
+        playedBy(
+            java.util.Map.of(
+                "currentConnection", () -> reads.getAndIncrement() == 0 ? old : fresh));
     PersistentChannel following = PersistentChannel.of(replaced);
 
     io.grpc.ClientCall<String, String> made = following.newCall(Echo.SAY, CallOptions.DEFAULT);

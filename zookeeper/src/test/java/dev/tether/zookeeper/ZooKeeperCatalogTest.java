@@ -238,12 +238,7 @@ class ZooKeeperCatalogTest {
     AddressLookup<HostAndPort> lookup = clients.lookup("orders");
     Answers.eventually("A listed", () -> answer(lookup).equals(A.toString()));
     PersistentConnection<HostAndPort, IdleConnection> orders =
-        PersistentConnection.<HostAndPort, IdleConnection>builder("orders")
-            .addressLookup(lookup)
-            .connector(address -> Futures.immediateFuture(new IdleConnection()))
-            .retryDelay(Duration.ofMillis(100))
-            .build();
-    toClose.add(() -> orders.close().get(10, TimeUnit.SECONDS));
+        orders(lookup, address -> Futures.immediateFuture(new IdleConnection()));
     orders.connected().get(10, TimeUnit.SECONDS);
     assertEquals(A, orders.state().address());
     Subscription following = clients.followMoves("orders", orders);
@@ -260,6 +255,19 @@ class ZooKeeperCatalogTest {
     a.close(); // A deregisters before it stops
 
     assertEquals(B, movedTo.get(10, TimeUnit.SECONDS));
+  }
+
+  /** A persistent connection "orders" on {@code lookup}, closed after the test. */
+  private PersistentConnection<HostAndPort, IdleConnection> orders(
+      AddressLookup<HostAndPort> lookup, dev.tether.Connector<HostAndPort, IdleConnection> connector) {
+    PersistentConnection<HostAndPort, IdleConnection> orders =
+        PersistentConnection.<HostAndPort, IdleConnection>builder("orders")
+            .addressLookup(lookup)
+            .connector(connector)
+            .retryDelay(Duration.ofMillis(100))
+            .build();
+    toClose.add(() -> orders.close().get(10, TimeUnit.SECONDS));
+    return orders;
   }
 
   /** Whether two answers in a row are {@code address}: a lookup alternates while two are listed. */
@@ -294,12 +302,9 @@ class ZooKeeperCatalogTest {
     Answers.eventually("A listed", () -> answer(clients.lookup("orders")).equals(A.toString()));
     SettableFuture<IdleConnection> connectingToA = SettableFuture.create();
     PersistentConnection<HostAndPort, IdleConnection> orders =
-        PersistentConnection.<HostAndPort, IdleConnection>builder("orders")
-            .addressLookup(lookup)
-            .connector(address -> A.equals(address) ? connectingToA : Futures.immediateFuture(new IdleConnection()))
-            .retryDelay(Duration.ofMillis(100))
-            .build();
-    toClose.add(() -> orders.close().get(10, TimeUnit.SECONDS));
+        orders(
+            lookup,
+            address -> A.equals(address) ? connectingToA : Futures.immediateFuture(new IdleConnection()));
     toClose.add(clients.followMoves("orders", orders));
     CompletableFuture<HostAndPort> movedTo = movedFrom(A, orders);
     Answers.eventually("connecting to A", () -> orders.state().address() != null);
@@ -321,12 +326,7 @@ class ZooKeeperCatalogTest {
     AddressLookup<HostAndPort> lookup = clients.lookup("orders");
     Answers.eventually("A listed", () -> answer(clients.lookup("orders")).equals(A.toString()));
     PersistentConnection<HostAndPort, IdleConnection> orders =
-        PersistentConnection.<HostAndPort, IdleConnection>builder("orders")
-            .addressLookup(lookup)
-            .connector(address -> Futures.immediateFuture(new IdleConnection()))
-            .retryDelay(Duration.ofMillis(100))
-            .build();
-    toClose.add(() -> orders.close().get(10, TimeUnit.SECONDS));
+        orders(lookup, address -> Futures.immediateFuture(new IdleConnection()));
     orders.connected().get(10, TimeUnit.SECONDS);
     assertEquals(A, orders.state().address());
     CompletableFuture<HostAndPort> movedTo = movedFrom(A, orders);
