@@ -19,6 +19,7 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -99,6 +100,8 @@ public final class ZooKeeperCatalog implements AutoCloseable {
   private final ServiceDiscovery<Void> discovery;
   /** One started cache per service, made by the first lookup or followMoves of that service. */
   private final Map<String, Cache> caches = new ConcurrentHashMap<>();
+  /** How each follower of {@link #followMoves} ends: run by its subscription or by close(). */
+  private final Set<Subscription> followers = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean closed = new AtomicBoolean();
   /** Start caches and run followers, so that no loop or Curator thread does. */
   private final ExecutorService threads =
@@ -474,12 +477,21 @@ public final class ZooKeeperCatalog implements AutoCloseable {
     // cache has loaded. A closed connection is followed no more.
     Subscription states = onEachNewConnection(connection, listener, stop);
     cache.started().addListener(listener, directExecutor());
-    return NamedSubscription.of(
-        "moves of " + service + " followed by " + connection,
-        () -> {
-          stop.run();
-          states.close();
-        });
+    AtomicReference<@Nullable Subscription> self = new AtomicReference<>();
+    Subscription following =
+        NamedSubscription.of(
+            "moves of " + service + " followed by " + connection,
+            () -> {
+              stop.run();
+              states.close();
+              followers.remove(self.get());
+            });
+    self.set(following);
+    followers.add(following);
+    if (closed.get()) {
+      following.close(); // close() came meanwhile: it may have missed this one
+    }
+    return following;
   }
 
   /**
@@ -567,6 +579,9 @@ public final class ZooKeeperCatalog implements AutoCloseable {
       return;
     }
     threads.shutdownNow(); // interrupts first loads still waiting
+    for (Subscription follower : followers) {
+      follower.close(); // leaves the persistent connection it followed, which may live on
+    }
     for (Cache cache : caches.values()) {
       cache.shut();
     }

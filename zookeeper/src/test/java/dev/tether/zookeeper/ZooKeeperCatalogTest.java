@@ -319,6 +319,23 @@ class ZooKeeperCatalogTest {
   }
 
   @Test
+  void closingTheCatalog_endsItsFollowers_butNotTheConnection() throws Exception {
+    ZooKeeperCatalog replicas = catalog(client());
+    Registration unused = replicas.register("orders", A);
+    ZooKeeperCatalog clients = catalog(client());
+    AddressLookup<HostAndPort> lookup = clients.lookup("orders");
+    Answers.eventually("A listed", () -> answer(clients.lookup("orders")).equals(A.toString()));
+    PersistentConnection<HostAndPort, IdleConnection> orders =
+        orders(lookup, address -> Futures.immediateFuture(new IdleConnection()));
+    orders.connected().get(10, TimeUnit.SECONDS);
+    Subscription following = clients.followMoves("orders", orders);
+
+    clients.close();
+    assertTrue(following.toString().endsWith(", closed]"), following.toString());
+    assertEquals(ConnectionState.Status.CONNECTED, orders.state().status());
+  }
+
+  @Test
   void followMoves_handsOverAReplicaThatLeftBeforeFollowingStarted() throws Exception {
     ZooKeeperCatalog replicas = catalog(client());
     Registration a = replicas.register("orders", A);
