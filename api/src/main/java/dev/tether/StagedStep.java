@@ -2,11 +2,10 @@ package dev.tether;
 
 import static com.google.common.util.concurrent.MoreExecutors.directExecutor;
 
+import com.google.common.util.concurrent.FutureCallback;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CancellationException;
-import java.util.concurrent.ExecutionException;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
@@ -52,28 +51,31 @@ record StagedStep<T>(
     return future;
   }
 
-  /** Hands the outcome of {@code done}, a future that {@link #start()} returned, on. */
+  /**
+   * Hands the outcome of {@code done}, a future that {@link #start()} returned and that is done,
+   * on, at once. Read through Guava's callback, which takes the failure of Guava's own futures as
+   * it is: building an {@code ExecutionException} calls the cause's {@code toString()}, which a
+   * user's error may break, and a failed future must fail the attempt with the same cause as the
+   * same error thrown.
+   */
   void finish(ListenableFuture<T> done) {
-    T value;
-    try {
-      value = Futures.getDone(done);
-    } catch (ExecutionException e) {
-      Throwable cause = e.getCause();
-      failed.accept(cause != null ? cause : e);
-      return;
-    } catch (CancellationException e) {
-      failed.accept(e);
-      return;
-    } catch (Throwable t) {
-      // Reading the failure threw: an ExecutionException is built with its cause's toString(),
-      // which may throw; or the future's get() itself did. The attempt fails all the same.
-      failed.accept(new IllegalStateException("the future failed, and reading its error threw", t));
-      return;
-    }
-    if (value == null) {
-      failed.accept(new NullPointerException(call + " yielded a null " + yields));
-      return;
-    }
-    then.accept(value);
+    Futures.addCallback(
+        done,
+        new FutureCallback<T>() {
+          @Override
+          public void onSuccess(@Nullable T value) {
+            if (value == null) {
+              failed.accept(new NullPointerException(call + " yielded a null " + yields));
+            } else {
+              then.accept(value);
+            }
+          }
+
+          @Override
+          public void onFailure(Throwable error) {
+            failed.accept(error); // the cause, a CancellationException, or what reading threw
+          }
+        },
+        directExecutor());
   }
 }

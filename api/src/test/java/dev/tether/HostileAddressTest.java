@@ -118,10 +118,8 @@ class HostileAddressTest {
     assertTrue(
         String.valueOf(first.getMessage()).contains(Unprintable.class.getName()), first.getMessage());
     time.advance(Duration.ofSeconds(1));
-    events.expect(
-        "ObtainedAddress a",
-        "FailedToConnect CONNECT connector failed: java.lang.IllegalStateException: the future"
-            + " failed, and reading its error threw");
+    // The same error in a failed future as thrown: alike.
+    events.expect("ObtainedAddress a", "FailedToConnect CONNECT connector failed: " + unprintable);
     assertTrue(debugLog.lines().stream().noneMatch(line -> line.toString().startsWith("ERROR")), debugLog.lines().toString());
     time.advance(Duration.ofSeconds(1));
     events.expect("Connected c");
