@@ -44,6 +44,12 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
   private final ConnectionCloser<C> closer;
   private final Waiters.Source<C> source;
   /**
+   * The latest connection whose {@code Connected} was delivered, and whose waiters got it: from
+   * then on {@code connected()} hands it out at once. Written in steps, read by any thread.
+   */
+  volatile @Nullable C handedOut;
+
+  /**
    * Connections a handover replaced, from the switch until their close completes, each with
    * whether it was retired yet (at the end of the switching step). Closing the loop closes them
    * at once. Confined to the context.
@@ -277,6 +283,7 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
     moveTo(announced);
     listeners.emit(new Event.Connected<>(announced.current().connection()));
     then.run();
+    handedOut = announced.current().connection();
     if (!stopping() && settings.standby() && announced.standby() == null) {
       Standby<A, C> standby = new Standby<>(parts, tally::roundAddress, this::publish);
       moveTo(announced.with(standby, announced.handover()));

@@ -135,14 +135,17 @@ final class PersistentConnectionImpl<A, C extends Closable>
   // ---- what the waiters need ----
 
   /**
-   * The current connection, if it is open and announced: from the moment a connection becomes
+   * The current connection, if it is open and handed out: from the moment a connection becomes
    * current until its {@code Connected} is delivered, waiters queue, and the step that announces
-   * it completes them, so that no one holds a connection whose {@code Connected} may never come.
+   * it completes them, so that no one holds a connection whose {@code Connected} may never come,
+   * or has not come yet.
    */
   @Override
   public @Nullable ListenableFuture<C> openConnection() {
     Current<C> current =
-        loop.state instanceof LoopState.Connected<A, C> connected && connected.announced()
+        loop.state instanceof LoopState.Connected<A, C> connected
+                && connected.announced()
+                && loop.handedOut == connected.current().connection()
             ? connected.current()
             : null;
     return current != null && !parts.closer.isClosed(current.connection())

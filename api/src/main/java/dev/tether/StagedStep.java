@@ -53,29 +53,47 @@ record StagedStep<T>(
 
   /**
    * Hands the outcome of {@code done}, a future that {@link #start()} returned and that is done,
-   * on, at once. Read through Guava's callback, which takes the failure of Guava's own futures as
-   * it is: building an {@code ExecutionException} calls the cause's {@code toString()}, which a
-   * user's error may break, and a failed future must fail the attempt with the same cause as the
-   * same error thrown.
+   * on, at once. The outcome is read through Guava's callback, which takes the failure of Guava's
+   * own futures as it is: building an {@code ExecutionException} calls the cause's {@code
+   * toString()}, which a user's error may break, and a failed future must fail the attempt with
+   * the same cause as the same error thrown. (A future of another make is read with {@code get()};
+   * if that throws, what it threw fails the attempt.) The callback only records: the loop acts
+   * after it, so that what the loop does is not run inside a future's listener.
    */
   void finish(ListenableFuture<T> done) {
-    Futures.addCallback(
-        done,
-        new FutureCallback<T>() {
-          @Override
-          public void onSuccess(@Nullable T value) {
-            if (value == null) {
-              failed.accept(new NullPointerException(call + " yielded a null " + yields));
-            } else {
-              then.accept(value);
-            }
-          }
+    Outcome<T> outcome = new Outcome<>();
+    Futures.addCallback(done, outcome, directExecutor());
+    if (!outcome.read) {
+      failed.accept(new IllegalStateException(call + "'s future was not done when read"));
+    } else if (outcome.failed) {
+      Throwable error = outcome.error;
+      failed.accept(error != null ? error : new IllegalStateException(call + " failed without a cause"));
+    } else if (outcome.value == null) {
+      failed.accept(new NullPointerException(call + " yielded a null " + yields));
+    } else {
+      then.accept(outcome.value);
+    }
+  }
 
-          @Override
-          public void onFailure(Throwable error) {
-            failed.accept(error); // the cause, a CancellationException, or what reading threw
-          }
-        },
-        directExecutor());
+  /** What a done future held, read on the thread that asked. */
+  private static final class Outcome<T> implements FutureCallback<T> {
+    boolean read;
+    boolean failed;
+    @Nullable T value;
+    @Nullable Throwable error;
+
+    @Override
+    public void onSuccess(@Nullable T result) {
+      read = true;
+      value = result;
+    }
+
+    @Override
+    @SuppressWarnings("NullAway") // Guava passes the ExecutionException's cause, which may be null
+    public void onFailure(Throwable thrown) {
+      read = true;
+      failed = true;
+      error = thrown;
+    }
   }
 }

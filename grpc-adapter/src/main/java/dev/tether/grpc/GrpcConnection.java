@@ -120,10 +120,12 @@ public final class GrpcConnection<A> implements Closable, Retirable {
   private void dropped() {
     if (closed.compareAndSet(false, true)) {
       tellWatchers();
-      closeFinished.set(null); // at once: a reconnect never waits for stragglers
-      // Watched until it terminates, and no longer, so that a channel is not kept for the whole
-      // grace after its last call ended; forced down after the grace.
+      // Shut down before closeFinished completes: the persistent connection's next round runs
+      // in its listeners, on this thread. Watched until it terminates, and no longer, so that a
+      // channel is not kept for the whole grace after its last call ended; forced down after
+      // the grace.
       shutDown();
+      closeFinished.set(null); // at once: a reconnect never waits for stragglers
     }
   }
 

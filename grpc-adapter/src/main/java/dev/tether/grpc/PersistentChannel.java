@@ -138,7 +138,9 @@ public final class PersistentChannel extends Channel {
             Calls.execute(Calls.sharedPool(), this::onClosed);
           }
         });
-    connection.closeFinished().addListener(this::onClosed, directExecutor());
+    connection
+        .closeFinished()
+        .addListener(() -> Calls.execute(Calls.sharedPool(), this::onClosed), directExecutor());
   }
 
   /**
@@ -244,7 +246,11 @@ public final class PersistentChannel extends Channel {
       // A handover replaced it since it was read, and closes it: its channel may refuse the
       // call. A moving call starts on the new connection instead; this one, never started, is
       // cancelled so that the interceptors that saw it (a trace, a metric) see it end.
-      call.cancel("moved to the current connection", null);
+      try {
+        call.cancel("moved to the current connection", null);
+      } catch (RuntimeException e) { // an interceptor that expected start() first
+        logger.warn("cancelling a call that moved before it started threw; it moves anyway", e);
+      }
       return new MovingCall<>(this, method, options);
     }
     return new FailingCall<>(unavailableStatus(), Calls.executorOf(options));
