@@ -126,4 +126,45 @@ class HostileAddressTest {
     assertEquals(Status.CONNECTED, pc.state().status());
     pc.close();
   }
+
+  /** A done future whose get() throws an ExecutionException without a cause. */
+  private static <T> ListenableFuture<T> failedWithoutACause() {
+    com.google.common.util.concurrent.SettableFuture<T> done =
+        com.google.common.util.concurrent.SettableFuture.create();
+    done.setException(new IllegalStateException("hidden"));
+    return new com.google.common.util.concurrent.ForwardingListenableFuture
+        .SimpleForwardingListenableFuture<T>(done) {
+      @Override
+      public T get() throws java.util.concurrent.ExecutionException {
+        throw new java.util.concurrent.ExecutionException("no cause", null);
+      }
+    };
+  }
+
+  @Test
+  void aFutureThatFailsWithoutACause_failsTheAttempt_andTheLoopGoesOn() {
+    VirtualTimeScheduler time = VirtualTimeScheduler.create();
+    RecordingListener<String, FakeConnection> events = new RecordingListener<>();
+    java.util.concurrent.atomic.AtomicInteger lookups = new java.util.concurrent.atomic.AtomicInteger();
+    PersistentConnection<String, FakeConnection> pc =
+        PersistentConnection.<String, FakeConnection>builder("hostile")
+            .addressLookup(
+                () -> lookups.incrementAndGet() == 1 ? failedWithoutACause() : immediateFuture("a"))
+            .connector(address -> immediateFuture(FakeConnection.named("c")))
+            .retryDelay(Duration.ofSeconds(1))
+            .randomizeRetryDelay(false)
+            .onEvent(events)
+            .logger(new RecordingLogger())
+            .scheduler(time)
+            .build();
+
+    time.runDueTasks();
+    events.expect(
+        "AttemptingToConnect",
+        "FailedToConnect LOOKUP address lookup failed: java.lang.IllegalStateException:"
+            + " AddressLookup.lookup() failed without a cause");
+    time.advance(Duration.ofSeconds(1));
+    events.expect("ObtainedAddress a", "Connected c");
+    pc.close();
+  }
 }
