@@ -4,8 +4,8 @@ import com.google.common.util.concurrent.ListenableFuture;
 
 /**
  * Prepares a new connection before it is published: a handshake, a health check, re-subscribing
- * streams. A connection becomes current, completes the {@code connected()} futures and is
- * announced by {@code Connected} only once the future this returns succeeds.
+ * streams. A connection becomes current, is announced by {@code Connected} and completes the
+ * {@code connected()} futures only once the future this returns succeeds.
  *
  * <p>Runs in a step of the persistent connection's loop, on the thread that completed the
  * connect, never under a library lock; it must not block, but return a future completed later. A

@@ -37,7 +37,7 @@ public record ConnectionState<A, C>(
 
   /** What the loop of a persistent connection is doing. */
   public enum Status {
-    /** A lookup or connect of the loop is in flight. */
+    /** A lookup, connect or initializer of the loop is in flight. */
     CONNECTING,
     /**
      * The loop waits for a retry timer: after a failure, after a young connection died, or

@@ -53,8 +53,8 @@ public sealed interface Event<A, C>
    * passed.
    *
    * @param error a {@link ConnectAttemptException} when the persistent connection reports it:
-   *     its {@linkplain ConnectAttemptException#stage() stage} tells whether the lookup or the
-   *     connector failed, and its cause is the error that part produced
+   *     its {@linkplain ConnectAttemptException#stage() stage} tells whether the lookup, the
+   *     connector or the initializer failed, and its cause is the error that part produced
    */
   record FailedToConnect<A, C>(Throwable error) implements Event<A, C> {
     /** Creates the event; {@code error} must not be null. */

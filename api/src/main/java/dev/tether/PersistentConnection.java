@@ -16,7 +16,7 @@ import org.slf4j.Logger;
  * emits {@link Event.ObtainedAddress}, and asks the {@link Connector} for a connection. A failed
  * attempt emits {@link Event.FailedToConnect}; the next one starts when the failed attempt's
  * timer fires. A successful one makes the connection {@linkplain #currentConnection() current},
- * completes the {@link #connected()} futures and emits {@link Event.Connected}. When that
+ * emits {@link Event.Connected}, then completes the {@link #connected()} futures. When that
  * connection's {@link Closable#closeFinished()} completes (the only way a drop is noticed), the
  * persistent connection emits {@link Event.Disconnected} and starts a new round when the timer of
  * the successful attempt fires: at once if the connection lived longer than the delay, after the
@@ -99,9 +99,9 @@ public interface PersistentConnection<A, C extends Closable> extends Closable {
    *
    * <p><b>Threads.</b> The future completes in the step of the loop that ends the attempt (on the
    * thread that completed its lookup, connect or initializer future) or that closes the
-   * persistent connection (the caller of {@code close()}, unless another thread runs a step),
-   * before the event that goes with it. Listeners added with {@code directExecutor()} run there
-   * and must not block.
+   * persistent connection (the caller of {@code close()}, unless another thread runs a step): a
+   * failure before its {@code FailedToConnect}, a connection after its {@code Connected}.
+   * Listeners added with {@code directExecutor()} run there and must not block.
    */
   ListenableFuture<C> connectedOrFailedToConnect();
 
@@ -281,7 +281,7 @@ public interface PersistentConnection<A, C extends Closable> extends Closable {
     /**
      * Sets an initializer that prepares each new connection before it is published (see {@link
      * ConnectionInitializer}): only when its future succeeds does the connection become current,
-     * complete the waiters and emit {@code Connected}; until then the status stays {@code
+     * emit {@code Connected} and complete the waiters; until then the status stays {@code
      * CONNECTING}. This fixes a flaw of the original, where {@code connected()} could complete
      * before the handlers of {@code Connected} had prepared the connection. Set once.
      *
@@ -294,7 +294,10 @@ public interface PersistentConnection<A, C extends Closable> extends Closable {
      * With {@code true}, keeps a warm standby: while connected, one more connection, to another
      * address, prepared (connected and initialized) in the background, so that when the current
      * connection drops the next round uses it at once, with no lookup, connect or wait. Default
-     * {@code false}. See {@link PersistentConnection} ("Standby").
+     * {@code false}. The standby's attempts run in the background and emit no event; {@link
+     * ConnectionState#standbyAddress()} says where a live standby is; {@code close()} closes it.
+     * A standby attempt that fails is logged at WARN and the next one starts when its retry timer
+     * fires.
      *
      * @throws IllegalStateException if it was set already
      */

@@ -38,7 +38,7 @@ import org.jspecify.annotations.Nullable;
  *
  * <pre>{@code
  * install(GrpcConnectionModule.builder("orders", HostAndPort.class, ChannelFactory.plaintext())
- *     .lookup(CatalogLookup.class)            // bound in Guice; may inject its own dependencies
+ *     .lookup(CatalogLookup.of("orders"))     // from the ZooKeeperCatalog bound in Guice
  *     .retryDelay(Duration.ofSeconds(1))
  *     .build());
  *

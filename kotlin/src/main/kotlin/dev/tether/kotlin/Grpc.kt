@@ -12,7 +12,7 @@ import dev.tether.grpc.GrpcConnector
  * [GrpcConnector] with its default options, and starts connecting:
  * ```
  * val greeter = grpcPersistentConnection("greeter", ChannelFactory.plaintext()) {
- *   lookup { catalog.lookup("greeter").await() }
+ *   lookup { catalog.lookup("greeter").lookup().await() }
  *   retryDelay = 1.seconds
  * }
  * val stub = GreeterGrpcKt.GreeterCoroutineStub(PersistentChannel.of(greeter))
