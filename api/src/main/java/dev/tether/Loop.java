@@ -71,7 +71,7 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
     this.closer = parts.closer;
     this.listeners = new Listeners<>(context, parts.log, settings.listeners());
     this.stateListeners = new StateListeners<>(context, parts.log);
-    this.waiters = new Waiters<>(context, source);
+    this.waiters = new Waiters<>(context, source, parts.log);
     this.published = tally.snapshot(state);
   }
 
@@ -264,6 +264,7 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
     timer.retarget(this::timerFired); // a standby's timer, too, now says when the loop goes on
     tally.connected();
     Connected<A, C> connected = new Connected<>(current, timer, false, null, null);
+    handedOut = null; // a connector may yield the same object again: not handed out until announced
     moveTo(connected);
     if (stopping()) {
       return; // close() came first: closed as a late connection, never announced or handed out
@@ -282,8 +283,11 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
     Connected<A, C> announced = connected.announce();
     moveTo(announced);
     listeners.emit(new Event.Connected<>(announced.current().connection()));
-    then.run();
-    handedOut = announced.current().connection();
+    try {
+      then.run();
+    } finally {
+      handedOut = announced.current().connection();
+    }
     if (!stopping() && settings.standby() && announced.standby() == null) {
       Standby<A, C> standby = new Standby<>(parts, tally::roundAddress, this::publish);
       moveTo(announced.with(standby, announced.handover()));
@@ -410,6 +414,7 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
       standby = null;
     }
     Connected<A, C> connected = new Connected<>(next, timer, false, standby, null);
+    handedOut = null;
     moveTo(connected);
     C replaced = old.current().connection();
     retiring.put(replaced, false); // before any listener runs: a close() from one closes it

@@ -35,12 +35,14 @@ final class Waiters<C> {
 
   private final SerializingContext context;
   private final Source<C> source;
+  private final EventLog log;
   private final Set<WaitingFuture<C>> connected = new LinkedHashSet<>();
   private final Set<WaitingFuture<C>> outcome = new LinkedHashSet<>();
 
-  Waiters(SerializingContext context, Source<C> source) {
+  Waiters(SerializingContext context, Source<C> source, EventLog log) {
     this.context = context;
     this.source = source;
+    this.log = log;
   }
 
   /** A future for {@code connected()}: after close it never completes, as the seed says. */
@@ -92,7 +94,8 @@ final class Waiters<C> {
     }
     ListenableFuture<C> now = source.openConnection();
     if (now != null) {
-      waiter.set(Futures.getUnchecked(now));
+      C connection = Futures.getUnchecked(now);
+      guarded(() -> waiter.set(connection));
       return;
     }
     waiters.add(waiter);
@@ -116,7 +119,7 @@ final class Waiters<C> {
     completeUntilClosing(outcome, connection, closing);
   }
 
-  private static <C> void completeUntilClosing(
+  private void completeUntilClosing(
       Set<WaitingFuture<C>> waiters, C connection, BooleanSupplier closing) {
     List<WaitingFuture<C>> taken = takeAll(waiters);
     for (int i = 0; i < taken.size(); i++) {
@@ -124,7 +127,8 @@ final class Waiters<C> {
         waiters.addAll(taken.subList(i, taken.size()));
         return;
       }
-      taken.get(i).set(connection);
+      WaitingFuture<C> waiter = taken.get(i);
+      guarded(() -> waiter.set(connection));
     }
   }
 
@@ -132,7 +136,19 @@ final class Waiters<C> {
   void failed(Throwable error) {
     context.checkInContext();
     for (WaitingFuture<C> waiter : takeAll(outcome)) {
-      waiter.setException(error);
+      guarded(() -> waiter.setException(error));
+    }
+  }
+
+  /**
+   * Completes a waiter: a callback of it that runs here and throws (Guava lets an {@code Error}
+   * through) is logged, and the other waiters and the loop's step go on.
+   */
+  private void guarded(Runnable completion) {
+    try {
+      completion.run();
+    } catch (Throwable t) {
+      log.warn("a callback of a connected() or connectedOrFailedToConnect() future threw", t);
     }
   }
 

@@ -145,4 +145,26 @@ class WaitingTest {
     ListenableFuture<FakeConnection> after = pc.connectedOrFailedToConnect();
     assertInstanceOf(IllegalStateException.class, failure(after));
   }
+
+  @Test
+  void aWaiterCallbackThatThrowsAnError_strandsNoOtherWaiter_andLaterCallersGetTheConnection() {
+    PersistentConnection<String, FakeConnection> pc = h.builder().build();
+    ListenableFuture<FakeConnection> first = pc.connected();
+    first.addListener(
+        () -> {
+          throw new AssertionError("a test's assertion in a callback");
+        },
+        com.google.common.util.concurrent.MoreExecutors.directExecutor());
+    ListenableFuture<FakeConnection> second = pc.connected();
+    ListenableFuture<FakeConnection> outcome = pc.connectedOrFailedToConnect();
+
+    h.time.runDueTasks();
+    FakeConnection c1 = h.made.get(0);
+    assertSame(c1, Harness.done(first));
+    assertSame(c1, Harness.done(second), "completed though the first one's callback threw");
+    assertSame(c1, Harness.done(outcome));
+    assertSame(c1, Harness.done(pc.connected()), "later callers get it at once");
+    h.events.expect("AttemptingToConnect", "ObtainedAddress a", "Connected c1");
+    pc.close();
+  }
 }

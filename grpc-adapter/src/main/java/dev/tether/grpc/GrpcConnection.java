@@ -124,8 +124,11 @@ public final class GrpcConnection<A> implements Closable, Retirable {
       // in its listeners, on this thread. Watched until it terminates, and no longer, so that a
       // channel is not kept for the whole grace after its last call ended; forced down after
       // the grace.
-      shutDown();
-      closeFinished.set(null); // at once: a reconnect never waits for stragglers
+      try {
+        shutDown();
+      } finally {
+        closeFinished.set(null); // at once: a reconnect never waits for stragglers
+      }
     }
   }
 
