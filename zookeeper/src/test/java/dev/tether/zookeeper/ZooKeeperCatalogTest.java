@@ -270,6 +270,27 @@ class ZooKeeperCatalogTest {
     return orders;
   }
 
+  /** A replica A registered for "orders", and a second catalog whose lookup already lists it. */
+  private record OrdersAtA(
+      ZooKeeperCatalog replicas, Registration a, ZooKeeperCatalog clients, AddressLookup<HostAndPort> lookup) {
+    /** B registers, A leaves; returns once the clients' catalog lists B alone. */
+    void moveToB() throws InterruptedException {
+      replicas.register("orders", B);
+      a.close();
+      AddressLookup<HostAndPort> observer = clients.lookup("orders");
+      Answers.eventually("A gone", () -> onlyListed(B, observer));
+    }
+  }
+
+  private OrdersAtA ordersAtA() throws InterruptedException {
+    ZooKeeperCatalog replicas = catalog(client());
+    Registration a = replicas.register("orders", A);
+    ZooKeeperCatalog clients = catalog(client());
+    AddressLookup<HostAndPort> lookup = clients.lookup("orders");
+    Answers.eventually("A listed", () -> answer(clients.lookup("orders")).equals(A.toString()));
+    return new OrdersAtA(replicas, a, clients, lookup);
+  }
+
   /** Whether two answers in a row are {@code address}: a lookup alternates while two are listed. */
   private static boolean onlyListed(HostAndPort address, AddressLookup<HostAndPort> lookup) {
     for (int i = 0; i < 2; i++) {
@@ -295,11 +316,9 @@ class ZooKeeperCatalogTest {
 
   @Test
   void followMoves_handsOverAReplicaThatLeftWhileTheConnectionToItWasBeingMade() throws Exception {
-    ZooKeeperCatalog replicas = catalog(client());
-    Registration a = replicas.register("orders", A);
-    ZooKeeperCatalog clients = catalog(client());
-    AddressLookup<HostAndPort> lookup = clients.lookup("orders");
-    Answers.eventually("A listed", () -> answer(clients.lookup("orders")).equals(A.toString()));
+    OrdersAtA at = ordersAtA();
+    ZooKeeperCatalog clients = at.clients();
+    AddressLookup<HostAndPort> lookup = at.lookup();
     SettableFuture<IdleConnection> connectingToA = SettableFuture.create();
     PersistentConnection<HostAndPort, IdleConnection> orders =
         orders(
@@ -309,10 +328,7 @@ class ZooKeeperCatalogTest {
     CompletableFuture<HostAndPort> movedTo = movedFrom(A, orders);
     Answers.eventually("connecting to A", () -> orders.state().address() != null);
 
-    replicas.register("orders", B);
-    a.close(); // A deregisters while the connection to it is being made
-    AddressLookup<HostAndPort> observer = clients.lookup("orders");
-    Answers.eventually("A gone", () -> onlyListed(B, observer));
+    at.moveToB(); // A deregisters while the connection to it is being made
     connectingToA.set(new IdleConnection()); // connected to A, which the catalog no longer lists
 
     assertEquals(B, movedTo.get(10, TimeUnit.SECONDS));
@@ -320,11 +336,9 @@ class ZooKeeperCatalogTest {
 
   @Test
   void closingTheCatalog_endsItsFollowers_butNotTheConnection() throws Exception {
-    ZooKeeperCatalog replicas = catalog(client());
-    Registration unused = replicas.register("orders", A);
-    ZooKeeperCatalog clients = catalog(client());
-    AddressLookup<HostAndPort> lookup = clients.lookup("orders");
-    Answers.eventually("A listed", () -> answer(clients.lookup("orders")).equals(A.toString()));
+    OrdersAtA at = ordersAtA();
+    ZooKeeperCatalog clients = at.clients();
+    AddressLookup<HostAndPort> lookup = at.lookup();
     PersistentConnection<HostAndPort, IdleConnection> orders =
         orders(lookup, address -> Futures.immediateFuture(new IdleConnection()));
     orders.connected().get(10, TimeUnit.SECONDS);
@@ -337,20 +351,15 @@ class ZooKeeperCatalogTest {
 
   @Test
   void followMoves_handsOverAReplicaThatLeftBeforeFollowingStarted() throws Exception {
-    ZooKeeperCatalog replicas = catalog(client());
-    Registration a = replicas.register("orders", A);
-    ZooKeeperCatalog clients = catalog(client());
-    AddressLookup<HostAndPort> lookup = clients.lookup("orders");
-    Answers.eventually("A listed", () -> answer(clients.lookup("orders")).equals(A.toString()));
+    OrdersAtA at = ordersAtA();
+    ZooKeeperCatalog clients = at.clients();
+    AddressLookup<HostAndPort> lookup = at.lookup();
     PersistentConnection<HostAndPort, IdleConnection> orders =
         orders(lookup, address -> Futures.immediateFuture(new IdleConnection()));
     orders.connected().get(10, TimeUnit.SECONDS);
     assertEquals(A, orders.state().address());
     CompletableFuture<HostAndPort> movedTo = movedFrom(A, orders);
-    replicas.register("orders", B);
-    a.close();
-    AddressLookup<HostAndPort> observer = clients.lookup("orders");
-    Answers.eventually("A gone", () -> onlyListed(B, observer));
+    at.moveToB();
 
     toClose.add(clients.followMoves("orders", orders)); // after A left: nothing changes any more
 
