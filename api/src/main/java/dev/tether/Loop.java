@@ -272,21 +272,22 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
     // Announced before the waiters get it: whoever got it from connected() and closes at once
     // sees Connected, then Disconnected; a listener of Connected that closes leaves the waiters
     // waiting, as connected() does after close().
-    announce(connected, () -> waiters.connected(current.connection(), parts::closeRequested));
+    announce(connected);
   }
 
   /**
-   * Emits {@code Connected}, runs {@code then} (completes the waiters of a new connection), then
-   * starts a standby if one is wanted.
+   * Emits {@code Connected}, completes the waiters with the connection, then starts a standby if
+   * one is wanted.
    */
-  private void announce(Connected<A, C> connected, Runnable then) {
+  private void announce(Connected<A, C> connected) {
     Connected<A, C> announced = connected.announce();
+    C connection = announced.current().connection();
     moveTo(announced);
-    listeners.emit(new Event.Connected<>(announced.current().connection()));
+    listeners.emit(new Event.Connected<>(connection));
     try {
-      then.run();
+      waiters.connected(connection, parts::closeRequested);
     } finally {
-      handedOut = announced.current().connection();
+      handedOut = connection;
     }
     if (!stopping() && settings.standby() && announced.standby() == null) {
       Standby<A, C> standby = new Standby<>(parts, tally::roundAddress, this::publish);
@@ -424,8 +425,7 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
         && emit(new Event.ObtainedAddress<>(address), null)) {
       // Waiters that queued meanwhile (the old connection was closed, or this one not yet
       // announced) get this one.
-      announce(
-          connected, () -> waiters.connected(next.connection(), parts::closeRequested));
+      announce(connected);
     }
     if (Boolean.FALSE.equals(retiring.get(replaced))) {
       // Closed now, as 7.5 says; a gRPC connection lets calls that picked it just before the

@@ -118,8 +118,7 @@ public final class GrpcConnection<A> implements Closable, Retirable {
   }
 
   private void dropped() {
-    if (closed.compareAndSet(false, true)) {
-      tellWatchers();
+    if (markClosed()) {
       // Shut down before closeFinished completes: the persistent connection's next round runs
       // in its listeners, on this thread. Watched until it terminates, and no longer, so that a
       // channel is not kept for the whole grace after its last call ended; forced down after
@@ -134,9 +133,7 @@ public final class GrpcConnection<A> implements Closable, Retirable {
 
   @Override
   public ListenableFuture<Void> close() {
-    if (closed.compareAndSet(false, true)) {
-      tellWatchers();
-    }
+    markClosed();
     shutDown(); // also ends a retirement's grace
     return closeFinished;
   }
@@ -152,11 +149,19 @@ public final class GrpcConnection<A> implements Closable, Retirable {
    */
   @Override
   public ListenableFuture<Void> retire() {
-    if (closed.compareAndSet(false, true)) {
-      tellWatchers();
+    if (markClosed()) {
       ScheduledFuture<?> unused = schedule(this::shutDown, RETIRE_GRACE_NANOS);
     }
     return closeFinished;
+  }
+
+  /** Closes this connection for new calls and tells its watchers, once; returns whether now. */
+  private boolean markClosed() {
+    if (!closed.compareAndSet(false, true)) {
+      return false;
+    }
+    tellWatchers();
+    return true;
   }
 
   /** Shuts the channel down gracefully, once, and sees to its end (see {@link #forceAfterTheGrace}). */
