@@ -10,9 +10,12 @@ import dev.tether.grpc.GrpcConnector;
 import dev.tether.grpc.PersistentChannel;
 import dev.tether.testing.faults.FaultProxy;
 import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
 import io.grpc.ForwardingChannelBuilder2;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
+import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCalls;
@@ -26,18 +29,25 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Reliability over a long run: three loopback Netty replicas, each behind a {@link FaultProxy},
  * killed and restarted, their networks frozen and thawed and their connections reset, at seeded
- * random times, while four threads make unary calls and two make server-streaming calls, all
+ * random times or moved off with a handover and a graceful shutdown, while four threads make
+ * unary calls, two make server-streaming calls, one makes flow-controlled bidirectional streams and
+ * one makes long server streams that another thread cancels, all
  * wait-for-ready with deadlines, through one Tether {@link PersistentChannel} (keepalive on, so
  * that a frozen network is noticed). Every minute and at the end it prints the calls, the failures
  * by status, the calls that outlived their deadline by more than 100 ms, the heap after a GC, the
@@ -52,6 +62,14 @@ final class SoakBench {
   private static final long LATE_MILLIS = 100;
   private static final int UNARY_CALLERS = 4;
   private static final int STREAM_CALLERS = 2;
+  /** Bidirectional streams that send only while the call is ready (client flow control). */
+  private static final int CHAT_CALLERS = 1;
+  /** Long server streams that another thread cancels at a random moment. */
+  private static final int CANCEL_CALLERS = 1;
+  private static final int CALLERS = UNARY_CALLERS + STREAM_CALLERS + CHAT_CALLERS + CANCEL_CALLERS;
+  private static final int CHAT_MESSAGES = 200;
+  /** About twice what one stream delivers in the 0 to 10 ms before its cancel, on loopback. */
+  private static final int CANCELLED_STREAM_MESSAGES = 2_000;
   /**
    * Quiets the servers' log of streams that a client abandoned (a deadline passed mid-stream):
    * thousands of expected lines that would hide the reports. Held here, as JUL keeps loggers
@@ -114,14 +132,21 @@ final class SoakBench {
     PersistentChannel channel = PersistentChannel.of(connection);
 
     LongAdder calls = new LongAdder();
+    Map<Kind, LongAdder> callsByKind = new ConcurrentHashMap<>();
     LongAdder late = new LongAdder();
     AtomicLong latest = new AtomicLong();
     Map<Status.Code, LongAdder> failures = new ConcurrentHashMap<>();
     long end = System.nanoTime() + length.toNanos();
-    ExecutorService callers = Executors.newFixedThreadPool(UNARY_CALLERS + STREAM_CALLERS + 1);
+    ExecutorService callers = Executors.newFixedThreadPool(CALLERS + 1);
+    ScheduledExecutorService cancellers = Executors.newSingleThreadScheduledExecutor();
     List<Future<?>> running = new ArrayList<>();
-    for (int c = 0; c < UNARY_CALLERS + STREAM_CALLERS; c++) {
-      boolean streaming = c >= UNARY_CALLERS;
+    for (int c = 0; c < CALLERS; c++) {
+      Kind kind =
+          c < UNARY_CALLERS
+              ? Kind.UNARY
+              : c < UNARY_CALLERS + STREAM_CALLERS
+                  ? Kind.SERVER_STREAM
+                  : c < UNARY_CALLERS + STREAM_CALLERS + CHAT_CALLERS ? Kind.CHAT : Kind.CANCELLED;
       long seed = SEED + c;
       running.add(
           callers.submit(
@@ -129,10 +154,15 @@ final class SoakBench {
                 Random own = new Random(seed);
                 Echo.Stub stub = new Echo.Stub(channel);
                 while (System.nanoTime() < end) {
-                  long deadline = streaming ? 1000 + own.nextInt(2000) : 200 + own.nextInt(800);
+                  long deadline =
+                      kind == Kind.UNARY ? 200 + own.nextInt(800) : 1000 + own.nextInt(2000);
                   long began = System.nanoTime();
                   try {
-                    if (streaming) {
+                    if (kind == Kind.CHAT) {
+                      chat(channel, deadline);
+                    } else if (kind == Kind.CANCELLED) {
+                      cancelledStream(channel, cancellers, own.nextInt(10), deadline);
+                    } else if (kind == Kind.SERVER_STREAM) {
                       Iterator<String> answers =
                           ClientCalls.blockingServerStreamingCall(
                               channel,
@@ -147,6 +177,7 @@ final class SoakBench {
                     failures.computeIfAbsent(e.getStatus().getCode(), k -> new LongAdder()).increment();
                   }
                   calls.increment();
+                  callsByKind.computeIfAbsent(kind, k -> new LongAdder()).increment();
                   long over = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began) - deadline;
                   if (over > LATE_MILLIS) {
                     late.increment();
@@ -171,7 +202,7 @@ final class SoakBench {
                 }
                 TimeUnit.MILLISECONDS.sleep(pause);
                 int i = chaos.nextInt(replicas.size());
-                switch (chaos.nextInt(3)) {
+                switch (chaos.nextInt(4)) {
                   case 0 -> {
                     replicas.get(i).kill();
                     TimeUnit.MILLISECONDS.sleep(1000 + chaos.nextInt(4000));
@@ -184,9 +215,19 @@ final class SoakBench {
                     proxies.get(i).thaw();
                     faults.add("freeze");
                   }
-                  default -> {
+                  case 2 -> {
                     proxies.get(i).resetAll();
                     faults.add("reset");
+                  }
+                  default -> {
+                    // A planned move: hand over off the serving replica, then stop it gracefully.
+                    int serving = serving(connection, proxies);
+                    if (serving >= 0 && movedOff(connection, proxies.get(serving).address())) {
+                      replicas.get(serving).stopGracefully();
+                      TimeUnit.MILLISECONDS.sleep(1000 + chaos.nextInt(4000));
+                      replicas.get(serving).start();
+                      faults.add("move");
+                    }
                   }
                 }
               }
@@ -203,10 +244,11 @@ final class SoakBench {
       long total = calls.sum();
       System.out.printf(
           Locale.ROOT,
-          "soak at %4ds: %,d calls (%,d since the last report), failures %s, %d late by more than %d ms"
+          "soak at %4ds: %,d calls %s (%,d since the last report), failures %s, %d late by more than %d ms"
               + " (worst %d ms), heap after GC %.1f MiB, %d threads, %d open channels, %d faults%n",
           TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - started),
           total,
+          byKind(callsByKind),
           total - lastCalls,
           byStatus(failures),
           late.sum(),
@@ -222,6 +264,7 @@ final class SoakBench {
       caller.get(60, TimeUnit.SECONDS);
     }
     callers.shutdown();
+    cancellers.shutdown();
     connection.close().get(30, TimeUnit.SECONDS);
     boolean terminated = channels.awaitAllTerminated(Duration.ofSeconds(10));
     proxies.forEach(FaultProxy::close);
@@ -261,12 +304,168 @@ final class SoakBench {
         terminated);
   }
 
+  /** What one caller thread does, over and over. */
+  private enum Kind {
+    UNARY,
+    SERVER_STREAM,
+    CHAT,
+    CANCELLED
+  }
+
+  /** The index of the proxy the connection is connected through, or -1. */
+  private static int serving(
+      PersistentConnection<HostAndPort, GrpcConnection<HostAndPort>> connection,
+      List<FaultProxy> proxies) {
+    HostAndPort address = connection.state().address();
+    for (int i = 0; i < proxies.size(); i++) {
+      if (proxies.get(i).address().equals(address)) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * Hands over until the connection is off {@code from} (the lookup is random, so it may yield
+   * the same replica); false if it could not move in a few tries.
+   */
+  private static boolean movedOff(
+      PersistentConnection<HostAndPort, GrpcConnection<HostAndPort>> connection, HostAndPort from)
+      throws InterruptedException {
+    for (int tries = 0; tries < 10; tries++) {
+      try {
+        GrpcConnection<HostAndPort> now = connection.handOver().get(10, TimeUnit.SECONDS);
+        if (!now.address().equals(from)) {
+          return true;
+        }
+      } catch (ExecutionException | TimeoutException e) {
+        return false; // the handover failed or the connection dropped meanwhile: no planned move
+      }
+    }
+    return false;
+  }
+
+  /**
+   * A bidirectional stream that sends {@link #CHAT_MESSAGES} messages only while the call is
+   * ready, asks for one answer at a time, and half-closes once all are sent; throws the call's
+   * status unless every answer came. Waits for the call's end, at most a second past its
+   * deadline (a call that does not end by then counts as late).
+   */
+  private static void chat(Channel channel, long deadlineMillis) throws InterruptedException {
+    ClientCall<String, String> call =
+        channel.newCall(
+            Echo.CHAT,
+            CallOptions.DEFAULT
+                .withWaitForReady()
+                .withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS));
+    CompletableFuture<Status> closed = new CompletableFuture<>();
+    AtomicInteger answers = new AtomicInteger();
+    call.start(
+        new ClientCall.Listener<String>() {
+          private int sent; // on the call's serialized listener thread
+
+          @Override
+          public void onReady() {
+            while (call.isReady() && sent < CHAT_MESSAGES) {
+              call.sendMessage(Integer.toString(sent++));
+              if (sent == CHAT_MESSAGES) {
+                call.halfClose();
+              }
+            }
+          }
+
+          @Override
+          public void onMessage(String message) {
+            answers.incrementAndGet();
+            call.request(1);
+          }
+
+          @Override
+          public void onClose(Status status, Metadata trailers) {
+            closed.complete(status);
+          }
+        },
+        new Metadata());
+    call.request(1);
+    Status status = awaitEnd(call, closed, deadlineMillis);
+    if (!status.isOk()) {
+      throw status.asRuntimeException();
+    }
+    if (answers.get() != CHAT_MESSAGES) {
+      throw Status.DATA_LOSS
+          .withDescription(answers.get() + " answers to " + CHAT_MESSAGES + " messages")
+          .asRuntimeException();
+    }
+  }
+
+  /**
+   * A server stream, read one message at a time, that another thread cancels after {@code
+   * cancelAfterMillis}; throws unless it ended CANCELLED or, when the stream was done before
+   * the cancel, OK. Waits for the call's end, at most a second past its deadline.
+   */
+  private static void cancelledStream(
+      Channel channel, ScheduledExecutorService cancellers, int cancelAfterMillis, long deadlineMillis)
+      throws InterruptedException {
+    ClientCall<String, String> call =
+        channel.newCall(
+            Echo.REPEAT,
+            CallOptions.DEFAULT
+                .withWaitForReady()
+                .withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS));
+    CompletableFuture<Status> closed = new CompletableFuture<>();
+    call.start(
+        new ClientCall.Listener<String>() {
+          @Override
+          public void onMessage(String message) {
+            call.request(1);
+          }
+
+          @Override
+          public void onClose(Status status, Metadata trailers) {
+            closed.complete(status);
+          }
+        },
+        new Metadata());
+    call.sendMessage(Integer.toString(CANCELLED_STREAM_MESSAGES));
+    call.halfClose();
+    call.request(1);
+    cancellers.schedule(
+        () -> call.cancel("the soak cancels", null), cancelAfterMillis, TimeUnit.MILLISECONDS);
+    Status status = awaitEnd(call, closed, deadlineMillis);
+    if (!status.isOk() && status.getCode() != Status.Code.CANCELLED) {
+      throw status.asRuntimeException();
+    }
+  }
+
+  /**
+   * The status the call ended with, waiting at most a second past its deadline; a call that has
+   * not ended by then is cancelled and reported as {@code late}.
+   */
+  private static Status awaitEnd(
+      ClientCall<?, ?> call, CompletableFuture<Status> closed, long deadlineMillis)
+      throws InterruptedException {
+    try {
+      return closed.get(deadlineMillis + 1000, TimeUnit.MILLISECONDS);
+    } catch (ExecutionException e) {
+      throw new IllegalStateException(e);
+    } catch (TimeoutException e) {
+      call.cancel("the soak gave up on a call that outlived its deadline", null);
+      return Status.UNKNOWN.withDescription("late: no end a second past the deadline");
+    }
+  }
+
   private static Map<String, Long> countOf(List<String> faults) {
     Map<String, Long> counts = new TreeMap<>();
     synchronized (faults) {
       faults.forEach(f -> counts.merge(f, 1L, Long::sum));
     }
     return counts;
+  }
+
+  private static Map<Kind, Long> byKind(Map<Kind, LongAdder> calls) {
+    Map<Kind, Long> sorted = new TreeMap<>();
+    calls.forEach((kind, n) -> sorted.put(kind, n.sum()));
+    return sorted;
   }
 
   private static Map<Status.Code, Long> byStatus(Map<Status.Code, LongAdder> failures) {
