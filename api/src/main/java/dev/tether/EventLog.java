@@ -26,7 +26,11 @@ final class EventLog {
     this.serverName = serverName;
   }
 
-  void event(Event<?, ?> event, @Nullable String detail) {
+  /**
+   * Logs {@code event}; {@code detail}, if any, follows a {@code Disconnected} after "; " (an
+   * argument of the log line, so that a {@code toString()} that throws spoils only the line).
+   */
+  void event(Event<?, ?> event, @Nullable Object detail) {
     try {
       if (event instanceof Event.FailedToConnect<?, ?> failed) {
         at(logger.atWarn())
@@ -41,11 +45,12 @@ final class EventLog {
         at(logger.atInfo())
             .log("Persistent connection to {}: connected: {}", serverName, connected.connection());
       } else if (event instanceof Event.Disconnected) {
-        at(logger.atInfo())
-            .log(
-                "Persistent connection to {}: disconnected{}",
-                serverName,
-                detail == null ? "" : "; " + detail);
+        if (detail == null) {
+          at(logger.atInfo()).log("Persistent connection to {}: disconnected", serverName);
+        } else {
+          at(logger.atInfo())
+              .log("Persistent connection to {}: disconnected; {}", serverName, detail);
+        }
       } else {
         at(logger.atInfo()).log("Persistent connection to {}: attempting to connect", serverName);
       }

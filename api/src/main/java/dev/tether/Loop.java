@@ -69,7 +69,12 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
     this.context = parts.context;
     this.tally = parts.tally;
     this.closer = parts.closer;
-    this.listeners = new Listeners<>(context, parts.log, settings.listeners());
+    this.listeners =
+        new Listeners<>(
+            context,
+            parts.log,
+            settings.listeners(),
+            () -> state instanceof Closing<A, C> closing && closing.announced());
     this.stateListeners = new StateListeners<>(context, parts.log);
     this.waiters = new Waiters<>(context, source, parts.log);
     this.published = tally.snapshot(state);
@@ -241,7 +246,7 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
    * Emits {@code event} unless the loop is stopping; returns false if it is stopping (then or
    * after). Not for an event the grammar requires: a Disconnected, a Connected announced.
    */
-  private boolean emit(Event<A, C> event, @Nullable String detail) {
+  private boolean emit(Event<A, C> event, @Nullable Object detail) {
     if (stopping()) {
       return false;
     }
@@ -420,7 +425,7 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
     C replaced = old.current().connection();
     retiring.put(replaced, false); // before any listener runs: a close() from one closes it
     closer.hold();
-    listeners.emit(new Event.Disconnected<>(), "handed over to " + address); // the old one's
+    listeners.emit(new Event.Disconnected<>(), new HandedOverTo(address)); // the old one's
     if (emit(new Event.AttemptingToConnect<>(), null)
         && emit(new Event.ObtainedAddress<>(address), null)) {
       // Waiters that queued meanwhile (the old connection was closed, or this one not yet
@@ -475,6 +480,17 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
     parts.log.error("the scheduler rejected a task; closing", e);
     if (parts.closeRequested.compareAndSet(false, true)) {
       context.execute(this::stopping);
+    }
+  }
+
+  /**
+   * The detail of the old connection's {@code Disconnected} in a handover, made text only by the
+   * log: the address is user code, whose {@code toString()} may throw.
+   */
+  private record HandedOverTo(Object address) {
+    @Override
+    public String toString() {
+      return "handed over to " + address;
     }
   }
 }

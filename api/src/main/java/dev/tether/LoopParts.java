@@ -62,7 +62,14 @@ final class LoopParts<A, C extends Closable> {
    * back).
    */
   @Nullable RetryTimer waitForToken(Runnable whenDue) {
-    long nanos = settings.budget().reserveNanos();
+    long nanos;
+    try {
+      nanos = settings.budget().reserveNanos();
+    } catch (Throwable t) {
+      // The budget's Ticker is user code: a throw must not strand the attempt. It starts now.
+      log.warn("the reconnect budget {} threw; the attempt starts without waiting", settings.budget(), t);
+      return null;
+    }
     return nanos == 0 ? null : timer(nanos, whenDue);
   }
 

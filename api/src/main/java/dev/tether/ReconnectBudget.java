@@ -102,8 +102,8 @@ public final class ReconnectBudget {
     if (intervalNanos == 0) {
       return 0;
     }
+    long now = ticker.read(); // user code: never under the lock that every connection shares
     synchronized (lock) {
-      long now = ticker.read();
       if (!started || emptyUntilNanos - now < 0) {
         emptyUntilNanos = now; // a full bucket: its tokens were not used, and do not pile up
         started = true;

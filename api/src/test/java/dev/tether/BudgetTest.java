@@ -73,6 +73,41 @@ class BudgetTest {
   }
 
   @Test
+  void aTickerThatThrows_isLogged_andTheAttemptStartsWithoutWaiting_forRoundsAndStandbys() {
+    com.google.common.base.Ticker broken =
+        new com.google.common.base.Ticker() {
+          @Override
+          public long read() {
+            throw new IllegalStateException("no time");
+          }
+        };
+    java.util.concurrent.atomic.AtomicInteger lookups = new java.util.concurrent.atomic.AtomicInteger();
+    h.lookup = () -> immediateFuture(lookups.getAndIncrement() % 2 == 0 ? "a" : "b");
+    PersistentConnection<String, FakeConnection> pc =
+        h.builder()
+            .reconnectBudget(ReconnectBudget.perSecond(1, 1, broken))
+            .standby(true)
+            .build();
+    h.time.runDueTasks();
+
+    h.events.expect("AttemptingToConnect", "ObtainedAddress a", "Connected c1");
+    assertEquals(Status.CONNECTED, pc.state().status());
+    assertEquals("b", pc.state().standbyAddress(), "the standby's attempt started too");
+    assertTrue(
+        h.logger.lines().stream()
+            .anyMatch(
+                line ->
+                    line.level() == org.slf4j.event.Level.WARN
+                        && line.message().contains("reconnect budget")
+                        && line.cause() instanceof IllegalStateException),
+        h.logger.lines().toString());
+    h.made.get(0).drop(); // the standby takes over; the next standby attempt starts as well
+    h.events.expect("Disconnected", "AttemptingToConnect", "ObtainedAddress b", "Connected c2");
+    assertEquals(3, pc.state().attempts());
+    pc.close();
+  }
+
+  @Test
   void retryNow_takesNoToken() {
     ReconnectBudget budget = ReconnectBudget.perSecond(1, 1, h.time.ticker());
     assertEquals(0, budget.reserveNanos());

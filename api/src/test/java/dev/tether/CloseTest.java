@@ -438,6 +438,26 @@ class CloseTest {
   }
 
   @Test
+  void subscribeWhileTheCloseWaitsForItsConnection_receivesOnlyTheComingDisconnected() {
+    h.connector =
+        address -> {
+          FakeConnection c = FakeConnection.slowToClose("slow");
+          h.made.add(c);
+          return immediateFuture(c);
+        };
+    PersistentConnection<String, FakeConnection> pc = h.start();
+    h.events.expect("AttemptingToConnect", "ObtainedAddress a", "Connected slow");
+    pc.close(); // the connection's close finishes later: Disconnected is still to come
+    RecordingListener<String, FakeConnection> late = new RecordingListener<>();
+    pc.subscribe(late);
+    late.expect(); // not the Connected before the close: it is not the last event
+    h.made.get(0).finishClosing();
+    late.expect("Disconnected");
+    h.events.expect("Disconnected");
+    assertTrue(pc.closeFinished().isDone());
+  }
+
+  @Test
   void schedulerThatRejects_isLogged_andThePersistentConnectionClosesItself() {
     PersistentConnection<String, FakeConnection> pc = h.start();
     h.time.shutdown();

@@ -74,6 +74,48 @@ class HostileAddressTest {
     assertTrue(lines.contains("Connected c2"), lines.toString());
   }
 
+  /** An address that cannot be printed. */
+  private record UnprintableAddress(String name) {
+    @Override
+    public String toString() {
+      throw new IllegalStateException("no printing " + name);
+    }
+  }
+
+  @Test
+  void anAddressWhoseToStringThrows_isHandedOverTo_withEveryEvent_andTheOldConnectionClosed() {
+    VirtualTimeScheduler time = VirtualTimeScheduler.create();
+    List<FakeConnection> made = new ArrayList<>();
+    List<String> seen = new ArrayList<>();
+    PersistentConnection<UnprintableAddress, FakeConnection> pc =
+        PersistentConnection.<UnprintableAddress, FakeConnection>builder("hostile")
+            .addressLookup(() -> immediateFuture(new UnprintableAddress("u" + made.size())))
+            .connector(
+                address -> {
+                  FakeConnection c = FakeConnection.named("c" + (made.size() + 1));
+                  made.add(c);
+                  return immediateFuture(c);
+                })
+            .retryDelay(Duration.ofSeconds(1))
+            .onEvent(event -> seen.add(event.getClass().getSimpleName()))
+            .logger(new RecordingLogger())
+            .scheduler(time)
+            .build();
+    time.runDueTasks();
+    assertEquals(List.of("AttemptingToConnect", "ObtainedAddress", "Connected"), seen);
+    seen.clear();
+
+    ListenableFuture<FakeConnection> handedOver = pc.handOver();
+
+    assertSame(made.get(1), Harness.done(handedOver));
+    assertEquals(List.of("Disconnected", "AttemptingToConnect", "ObtainedAddress", "Connected"), seen);
+    assertTrue(made.get(0).isClosed(), "the old connection is closed in the switching step");
+    assertSame(made.get(1), Harness.done(pc.connected()));
+    ListenableFuture<FakeConnection> again = pc.handOver();
+    assertSame(made.get(2), Harness.done(again), "a later handover starts its own");
+    pc.close();
+  }
+
   /** An error whose message cannot be built: toString() and getMessage() throw. */
   private static final class Unprintable extends RuntimeException {
     @Override
