@@ -37,6 +37,11 @@ final class CallAttempt<ReqT, RespT> extends ClientCall.Listener<RespT>
   private volatile boolean sent;
   /** Set under the mover's lock when the call moved on: what reaches this attempt is stale. */
   volatile boolean abandoned;
+  /**
+   * Set under the mover's lock when the mover cancelled this attempt to move the call, its
+   * connection having closed: a CANCELLED end is then the mover's, not the caller's.
+   */
+  volatile boolean endedToMove;
 
   CallAttempt(
       MovingCall<ReqT, RespT> mover,
@@ -81,7 +86,13 @@ final class CallAttempt<ReqT, RespT> extends ClientCall.Listener<RespT>
     } finally {
       context.detach(previous);
     }
-    return call.setCall(real);
+    if (!call.setCall(real)) {
+      // The attempt ended meanwhile (a cancel, its deadline, its context): the real call is never
+      // started, but the channel's interceptors saw it made, so it is ended too.
+      Calls.cancelUnstarted(real, "the call ended before it started");
+      return false;
+    }
+    return true;
   }
 
   /** Tells the mover if {@code connection} closes while the call could still move. */

@@ -2,6 +2,7 @@ package dev.tether.grpc;
 
 import com.google.common.util.concurrent.ThreadFactoryBuilder;
 import io.grpc.CallOptions;
+import io.grpc.ClientCall;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
@@ -48,6 +49,19 @@ final class Calls {
       }
       logger.warn("a call's executor rejected a callback; running it on the shared pool", e);
       SharedPool.INSTANCE.execute(task);
+    }
+  }
+
+  /**
+   * Cancels {@code call}, made but never started and no longer wanted, so that the interceptors
+   * that saw it made (a trace, a metric) see it end; an interceptor that throws because it
+   * expected {@code start()} first is logged.
+   */
+  static void cancelUnstarted(ClientCall<?, ?> call, String why) {
+    try {
+      call.cancel(why, null);
+    } catch (RuntimeException e) {
+      logger.warn("cancelling a call that was never started threw; it is dropped anyway", e);
     }
   }
 

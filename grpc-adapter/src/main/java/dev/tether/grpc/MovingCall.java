@@ -344,32 +344,43 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
             && !owner.isCurrent(connection));
   }
 
-  /** {@code from}'s connection closed: move the call off it if it may. */
+  /**
+   * {@code from}'s connection closed: if the call may move off it, ends {@code from}, whose end
+   * ({@link #attemptClosed}) then moves the call. The move is decided on what the ended attempt
+   * says, not here: a transport may take its stream after this check (a transparent retry inside
+   * the old channel, say) and write it out before the cancel, and such a call must not be sent
+   * twice.
+   */
   void connectionClosed(CallAttempt<ReqT, RespT> from) {
     boolean contextCancelled = context.isCancelled();
     boolean gone = connectionGone(from, null);
-    CallAttempt<ReqT, RespT> next;
     synchronized (lock) {
       if (!shouldMoveLocked(from, null, contextCancelled, gone)) {
         return;
       }
-      from.abandoned = true;
-      next = newAttemptLocked();
+      from.endedToMove = true;
     }
     from.call.cancel("its connection closed before the call was sent; moving it", null);
-    await(next, null);
   }
 
-  void attemptClosed(CallAttempt<ReqT, RespT> from, Status status, Metadata trailers) {
+  void attemptClosed(CallAttempt<ReqT, RespT> from, Status ended, Metadata trailers) {
     boolean contextCancelled = context.isCancelled();
-    boolean gone = connectionGone(from, status);
+    boolean gone = connectionGone(from, ended);
     CallAttempt<ReqT, RespT> next = null;
     GrpcConnection<?> unwatch;
+    Status status = ended;
     synchronized (lock) {
       if (attempt != from || state == State.CLOSED) {
         return; // an abandoned attempt
       }
       unwatch = from.connection;
+      if (from.endedToMove && !cancelled && ended.getCode() == Status.Code.CANCELLED) {
+        // The mover's own cancel (connectionClosed), not the caller's: the connection went away.
+        status =
+            Status.UNAVAILABLE
+                .withDescription("the connection to " + owner.serverName() + " closed under the call")
+                .withCause(ended.asRuntimeException());
+      }
       if (shouldMoveLocked(from, status, contextCancelled, gone)) {
         from.abandoned = true;
         next = newAttemptLocked();

@@ -162,13 +162,21 @@ public final class PersistentChannel extends Channel {
     }
   }
 
-  /** Hands the current connection, if it is open, to every attempt that waits. */
+  /**
+   * Hands the current connection, if it is open, to every attempt that waits; once the persistent
+   * connection is closed, fails them instead, as its close does (which may not have reached this
+   * channel yet).
+   */
   private void connectWaiting() {
     GrpcConnection<?> current = usableConnection();
     if (current == null) {
       return; // gone again: they wait for the next one
     }
     for (Waiter waiter : waiting) {
+      if (connection.isClosed()) {
+        onClosed();
+        return;
+      }
       if (waiting.remove(waiter)) {
         runGuarded(() -> waiter.connectTo(current));
       }
@@ -244,13 +252,8 @@ public final class PersistentChannel extends Channel {
         return call;
       }
       // A handover replaced it since it was read, and closes it: its channel may refuse the
-      // call. A moving call starts on the new connection instead; this one, never started, is
-      // cancelled so that the interceptors that saw it (a trace, a metric) see it end.
-      try {
-        call.cancel("moved to the current connection", null);
-      } catch (RuntimeException e) { // an interceptor that expected start() first
-        logger.warn("cancelling a call that moved before it started threw; it moves anyway", e);
-      }
+      // call. A moving call starts on the new connection instead; this one is ended unstarted.
+      Calls.cancelUnstarted(call, "moved to the current connection");
       return new MovingCall<>(this, method, options);
     }
     return new FailingCall<>(unavailableStatus(), Calls.executorOf(options));

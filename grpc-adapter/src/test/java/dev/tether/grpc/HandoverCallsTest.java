@@ -98,6 +98,8 @@ class HandoverCallsTest {
    */
   private static final class Holder implements ClientInterceptor {
     private volatile @Nullable String authority;
+    /** Held calls act as if a transport took and wrote their stream just before a cancel. */
+    volatile boolean writtenOnCancel;
     private final java.util.concurrent.BlockingQueue<Held<?>> held =
         new java.util.concurrent.LinkedBlockingQueue<>();
 
@@ -119,7 +121,7 @@ class HandoverCallsTest {
     public <Q, R> ClientCall<Q, R> interceptCall(
         MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
       if (next.authority().equals(authority)) {
-        Held<R> call = new Held<>();
+        Held<R> call = new Held<>(writtenOnCancel ? options : null);
         held.add(call);
         @SuppressWarnings("unchecked") // sends nothing, so the request type does not matter
         ClientCall<Q, R> asCall = (ClientCall<Q, R>) call;
@@ -129,17 +131,50 @@ class HandoverCallsTest {
     }
   }
 
-  /** A call that goes nowhere: no stream, nothing sent, until {@link #end}. */
+  /**
+   * A call that goes nowhere: no stream, nothing sent, until {@link #end} or a cancel, which ends
+   * it CANCELLED as a real call's does.
+   */
   private static final class Held<R> extends NoopCall<Object, R> {
     private final CompletableFuture<Listener<R>> started = new CompletableFuture<>();
+    private final java.util.concurrent.atomic.AtomicBoolean ended =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    /** If set, the options whose stream tracers are told of a stream written before a cancel. */
+    private final @Nullable CallOptions writtenOnCancel;
+
+    Held(@Nullable CallOptions writtenOnCancel) {
+      this.writtenOnCancel = writtenOnCancel;
+    }
 
     @Override
     public void start(Listener<R> listener, Metadata headers) {
       started.complete(listener);
     }
 
+    @Override
+    public void cancel(@Nullable String message, @Nullable Throwable cause) {
+      Listener<R> listener = started.getNow(null);
+      if (listener != null && writtenOnCancel != null) {
+        // A transport took the stream and wrote it out before the cancel reached it.
+        for (io.grpc.ClientStreamTracer.Factory factory : writtenOnCancel.getStreamTracerFactories()) {
+          io.grpc.ClientStreamTracer tracer =
+              factory.newClientStreamTracer(
+                  io.grpc.ClientStreamTracer.StreamInfo.newBuilder().setCallOptions(writtenOnCancel).build(),
+                  new Metadata());
+          tracer.streamCreated(io.grpc.Attributes.EMPTY, new Metadata());
+          tracer.outboundHeaders();
+        }
+      }
+      if (listener != null && ended.compareAndSet(false, true)) {
+        listener.onClose(Status.CANCELLED.withDescription(message).withCause(cause), new Metadata());
+      }
+    }
+
     void end(Status status) throws Exception {
-      started.get(10, TimeUnit.SECONDS).onClose(status, new Metadata());
+      Listener<R> listener = started.get(10, TimeUnit.SECONDS);
+      if (ended.compareAndSet(false, true)) {
+        listener.onClose(status, new Metadata());
+      }
     }
   }
 
@@ -231,6 +266,30 @@ class HandoverCallsTest {
     // The handover's step closed A, with the other call still unsent there: it moved to B.
     assertTrue(onA.isClosed());
     assertEquals("B: moved", moved.get(10, TimeUnit.SECONDS));
+  }
+
+  @RepeatedTest(5)
+  void anUnsentCallThatItsTransportWritesJustAsItsConnectionCloses_isNotSentAgain() throws Exception {
+    Server a = servers.netty("A", 0);
+    Server b = oneCallAtATime("B");
+    first.set(Servers.address(a));
+    GrpcConnection<HostAndPort> onA = connection.connected().get(10, TimeUnit.SECONDS);
+    SettableFuture<HostAndPort> lookup = SettableFuture.create();
+    next.set(lookup);
+    ListenableFuture<GrpcConnection<HostAndPort>> handover = connection.handOver();
+    holder.writtenOnCancel = true;
+    holder.hold(Servers.address(a)); // unsent on A, until the move cancels it: then written
+    ListenableFuture<String> call = failFastSay("once");
+    holder.release();
+
+    lookup.set(Servers.address(b));
+    handover.get(10, TimeUnit.SECONDS);
+
+    assertTrue(onA.isClosed());
+    Status status = statusOf(call); // it may have reached A: it fails, and does not move
+    assertEquals(Status.Code.UNAVAILABLE, status.getCode(), status.toString());
+    assertEquals("the connection to replicas closed under the call", status.getDescription());
+    assertEquals(0, said("B"), "B never got the call");
   }
 
   @RepeatedTest(5)

@@ -190,6 +190,88 @@ class PersistentChannelTest {
   }
 
   @Test
+  void waitingCall_whoseConnectionComesAfterTheCloseBegan_failsAsClosed() throws Exception {
+    java.util.concurrent.atomic.AtomicBoolean closing = new java.util.concurrent.atomic.AtomicBoolean();
+    // close() was called, but its CLOSING state has not reached the channel yet.
+    PersistentConnection<String, GrpcConnection<String>> closingUnseen =
+        playedBy(java.util.Map.of("isClosed", closing::get));
+    ListenableFuture<String> call =
+        ClientCalls.futureUnaryCall(
+            PersistentChannel.of(closingUnseen)
+                .newCall(Echo.SAY, CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(60, TimeUnit.SECONDS)),
+            "x");
+    assertFalse(call.isDone(), "no server: it waits");
+
+    closing.set(true);
+    servers.inProcess("echo-later"); // the next attempt connects: Connected
+
+    StatusRuntimeException e = failure(call);
+    assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
+    assertEquals("persistent connection to echo is closed", e.getStatus().getDescription());
+  }
+
+  @Test
+  void aCallCancelledWhileItsRealCallIsMade_cancelsThatRealCallToo() throws Exception {
+    servers.inProcess("echo-later");
+    java.util.concurrent.atomic.AtomicReference<ClientCall<String, String>> outer =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    java.util.List<String> seen = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+    io.grpc.ClientInterceptor cancelling =
+        new io.grpc.ClientInterceptor() {
+          @Override
+          public <Q, R> ClientCall<Q, R> interceptCall(
+              io.grpc.MethodDescriptor<Q, R> method, CallOptions options, io.grpc.Channel next) {
+            ClientCall<String, String> caller = outer.get();
+            if (caller != null) {
+              caller.cancel("cancelled while its real call is made", null);
+            }
+            return new io.grpc.ForwardingClientCall.SimpleForwardingClientCall<Q, R>(
+                next.newCall(method, options)) {
+              @Override
+              public void start(Listener<R> listener, Metadata headers) {
+                seen.add("start");
+                super.start(listener, headers);
+              }
+
+              @Override
+              public void cancel(@org.jspecify.annotations.Nullable String message, @org.jspecify.annotations.Nullable Throwable cause) {
+                seen.add("cancel: " + message);
+                super.cancel(message, cause);
+              }
+            };
+          }
+        };
+    PersistentConnection<String, GrpcConnection<String>> intercepted =
+        GrpcConnector.builder(ChannelFactory.inProcess())
+            .customizer(builder -> builder.intercept(cancelling))
+            .build()
+            .persistentConnection("echo")
+            .addressLookup(() -> immediateFuture("echo-later"))
+            .build();
+    try {
+      intercepted.connected().get(10, TimeUnit.SECONDS);
+      ClientCall<String, String> call =
+          PersistentChannel.of(intercepted)
+              .newCall(Echo.SAY, CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(10, TimeUnit.SECONDS));
+      outer.set(call);
+      CompletableFuture<Status> closed = new CompletableFuture<>();
+      call.start(
+          new ClientCall.Listener<String>() {
+            @Override
+            public void onClose(Status status, Metadata trailers) {
+              closed.complete(status);
+            }
+          },
+          new Metadata());
+
+      assertEquals(Status.Code.CANCELLED, closed.get(10, TimeUnit.SECONDS).getCode());
+      assertEquals(java.util.List.of("cancel: the call ended before it started"), seen);
+    } finally {
+      intercepted.close().get(10, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
   void waitingCall_runsItsCallbacksOnTheCallsExecutor() throws Exception {
     CompletableFuture<Thread> closedOn = new CompletableFuture<>();
     ClientCall<String, String> call =
