@@ -204,10 +204,11 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     try {
       operation.accept(target.call);
     } catch (IllegalStateException e) {
-      if (!target.abandoned) {
+      if (!target.abandoned && !target.endedToMove) {
         throw e;
       }
-      // Cancelled a moment ago to move the call; the new attempt got this operation replayed.
+      // Cancelled a moment ago to move the call: the new attempt gets this operation replayed,
+      // or, if the call does not move, it ends.
     }
   }
 
@@ -393,7 +394,10 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       unwatch.removeCloseWatcher(from);
     }
     if (next != null) {
-      await(next, status); // it never left this client and its connection went away
+      // It never left this client and its connection went away. With nowhere ready to go, a
+      // fail-fast call fails with its own status, or, if the mover ended it, with why there is
+      // no connection.
+      await(next, from.endedToMove ? null : status);
       return;
     }
     owner.forget(from);
