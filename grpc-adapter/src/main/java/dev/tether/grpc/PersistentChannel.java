@@ -50,7 +50,12 @@ import org.slf4j.LoggerFactory;
  * half-close and flow-control requests, so it cannot sit in an abandoned channel until its
  * deadline. What a call keeps for a move is bounded in bytes; past the bound, or once the
  * server answered, it stays where it is. A call whose headers were sent stays on its channel, as
- * in gRPC: a drop ends it there, with the transport's status.
+ * in gRPC: a drop ends it there, with the transport's status. To move a call whose connection
+ * closed, the old attempt is cancelled first, and the call moves only if its stream had still not
+ * been written when that attempt ended; one that a transport wrote in the meantime (a transparent
+ * retry inside the old channel, say) may have reached the server, so it is not sent again: it
+ * fails UNAVAILABLE, "the connection to &lt;server&gt; closed under the call". A call never runs
+ * on two servers because of a move.
  *
  * <p>A fail-fast call made while a {@link PersistentConnection#handOver() handover} is in flight
  * (from {@code handOver()} until the switch, or until the handover fails) can move too: if its
