@@ -56,6 +56,14 @@ final class KeptOperations<ReqT, RespT> {
     return true;
   }
 
+  /**
+   * Keeps {@code operation} past the bounds, counting nothing: for a call being moved, which
+   * keeps nothing once the move is done ({@link #drop} follows it).
+   */
+  void keepPastTheBound(Consumer<ClientCall<ReqT, RespT>> operation) {
+    operations.add(operation);
+  }
+
   /** Applies every kept operation to {@code call}, in order. */
   void replayInto(ClientCall<ReqT, RespT> call) {
     for (Consumer<ClientCall<ReqT, RespT>> operation : operations) {

@@ -8,6 +8,7 @@ import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.Context;
 import io.grpc.Contexts;
+import io.grpc.Deadline;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
@@ -62,6 +63,9 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private @Nullable Metadata headers; // guarded by lock
   private final KeptOperations<ReqT, RespT> kept; // guarded by lock
   private boolean cancelled; // guarded by lock: by the caller
+  private @Nullable Status cancelledWith; // guarded by lock: the caller's cancel, once started
+  /** An operation went past the bound while the call was being moved: it stays where it moves. */
+  private boolean commitAfterMove; // guarded by lock
   private boolean expired; // guarded by lock: the deadline timer fired
   private @Nullable Status closedBeforeStart; // guarded by lock
   private @Nullable WaitLimits waitLimits; // guarded by lock: made the first time the call waits
@@ -194,7 +198,14 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     synchronized (lock) {
       target = attempt;
       if (state == State.MOVABLE && !kept.keep(operation, bytes)) {
-        unwatch = commitLocked(); // too much to keep: the call stays where it is
+        if (target != null && target.endedToMove) {
+          // Being moved off a closed connection, unsent: the move takes this along, and the
+          // call then stays on the attempt it moved to.
+          kept.keepPastTheBound(operation);
+          commitAfterMove = true;
+        } else {
+          unwatch = commitLocked(); // too much to keep: the call stays where it is
+        }
       }
     }
     checkState(target != null, "call not started");
@@ -235,12 +246,16 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   @Override
   public void cancel(@Nullable String message, @Nullable Throwable cause) {
     CallAttempt<ReqT, RespT> target;
+    Status status = Status.CANCELLED.withDescription(message != null ? message : "call cancelled");
+    Status cancel = cause != null ? status.withCause(cause) : status;
     synchronized (lock) {
-      cancelled = true;
+      if (!cancelled) {
+        cancelled = true;
+        cancelledWith = cancel;
+      }
       target = attempt;
       if (target == null && state == State.NEW) {
-        Status status = Status.CANCELLED.withDescription(message != null ? message : "call cancelled");
-        closedBeforeStart = cause != null ? status.withCause(cause) : status;
+        closedBeforeStart = cancel;
       }
     }
     if (target != null) {
@@ -251,7 +266,8 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   @Override
   public boolean isReady() {
     CallAttempt<ReqT, RespT> live = attempt;
-    return live != null && live.call.isReady();
+    // One being moved is not ready: the attempt it moves to says when it is (onReady).
+    return live != null && !live.endedToMove && live.call.isReady();
   }
 
   @Override
@@ -320,7 +336,9 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     return attempt == from
         && state == State.MOVABLE
         && (status == null || (!status.isOk() && status.getCode() != Status.Code.DEADLINE_EXCEEDED))
-        && !from.mayHaveReachedServer(status != null)
+        // An attempt the mover cancelled counts as sent once a transport took its stream: a
+        // stream reset before its headers' write completed may still have left this client.
+        && !from.mayHaveReachedServer(status != null && !from.endedToMove)
         && !cancelled
         && !expired
         && !contextCancelled
@@ -375,16 +393,15 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
         return; // an abandoned attempt
       }
       unwatch = from.connection;
-      if (from.endedToMove && !cancelled && ended.getCode() == Status.Code.CANCELLED) {
-        // The mover's own cancel (connectionClosed), not the caller's: the connection went away.
-        status =
-            Status.UNAVAILABLE
-                .withDescription("the connection to " + owner.serverName() + " closed under the call")
-                .withCause(ended.asRuntimeException());
+      if (from.endedToMove && ended.getCode() == Status.Code.CANCELLED) {
+        status = whyMovedAttemptEndedLocked(ended, contextCancelled);
       }
       if (shouldMoveLocked(from, status, contextCancelled, gone)) {
         from.abandoned = true;
         next = newAttemptLocked();
+        if (commitAfterMove) {
+          commitLocked(); // the new attempt has no connection yet: nothing to stop watching
+        }
       } else {
         state = State.CLOSED;
         kept.drop();
@@ -409,6 +426,28 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       limits.release();
     }
     toCaller.close(status, trailers);
+  }
+
+  /**
+   * The status of an attempt that the mover cancelled to move the call ({@code ended}, its own
+   * CANCELLED), as the caller should see it if the call does not move: the caller's cancel, the
+   * context's, the deadline, or else the connection that closed. Under the lock.
+   */
+  private Status whyMovedAttemptEndedLocked(Status ended, boolean contextCancelled) {
+    if (cancelledWith != null) {
+      return cancelledWith;
+    }
+    if (contextCancelled) {
+      return Contexts.statusFromCancelled(context);
+    }
+    Deadline deadline = options.getDeadline();
+    if (expired || (deadline != null && deadline.isExpired())) {
+      return Status.DEADLINE_EXCEEDED.withDescription(
+          "deadline exceeded while moving the call off a closed connection to " + owner.serverName());
+    }
+    return Status.UNAVAILABLE
+        .withDescription("the connection to " + owner.serverName() + " closed under the call")
+        .withCause(ended.asRuntimeException());
   }
 
   void deliver(

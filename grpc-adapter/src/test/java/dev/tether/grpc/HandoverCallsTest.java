@@ -100,6 +100,9 @@ class HandoverCallsTest {
     private volatile @Nullable String authority;
     /** Held calls act as if a transport took and wrote their stream just before a cancel. */
     volatile boolean writtenOnCancel;
+    /** Held calls end only when the test finishes their cancel ({@link Held#finishCancel}). */
+    volatile boolean slowCancel;
+    private volatile @Nullable Held<?> last;
     private final java.util.concurrent.BlockingQueue<Held<?>> held =
         new java.util.concurrent.LinkedBlockingQueue<>();
 
@@ -109,6 +112,11 @@ class HandoverCallsTest {
 
     void release() {
       authority = null;
+    }
+
+    /** The latest held call. */
+    Held<?> last() {
+      return java.util.Objects.requireNonNull(last);
     }
 
     /** Ends the next held call with {@code status}. */
@@ -121,8 +129,9 @@ class HandoverCallsTest {
     public <Q, R> ClientCall<Q, R> interceptCall(
         MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
       if (next.authority().equals(authority)) {
-        Held<R> call = new Held<>(writtenOnCancel ? options : null);
+        Held<R> call = new Held<>(writtenOnCancel ? options : null, slowCancel);
         held.add(call);
+        last = call;
         @SuppressWarnings("unchecked") // sends nothing, so the request type does not matter
         ClientCall<Q, R> asCall = (ClientCall<Q, R>) call;
         return asCall;
@@ -142,8 +151,23 @@ class HandoverCallsTest {
     /** If set, the options whose stream tracers are told of a stream written before a cancel. */
     private final @Nullable CallOptions writtenOnCancel;
 
-    Held(@Nullable CallOptions writtenOnCancel) {
+    private final boolean slowCancel;
+    /** A slow cancel, asked for and not yet finished: it ends the call when run. */
+    private final CompletableFuture<Runnable> cancelAsked = new CompletableFuture<>();
+
+    Held(@Nullable CallOptions writtenOnCancel, boolean slowCancel) {
       this.writtenOnCancel = writtenOnCancel;
+      this.slowCancel = slowCancel;
+    }
+
+    /** Waits for a slow cancel to be asked for, then finishes it: the call ends CANCELLED. */
+    void finishCancel() throws Exception {
+      cancelAsked.get(10, TimeUnit.SECONDS).run();
+    }
+
+    /** Waits until a slow cancel is asked for. */
+    void awaitCancel() throws Exception {
+      cancelAsked.get(10, TimeUnit.SECONDS);
     }
 
     @Override
@@ -153,6 +177,14 @@ class HandoverCallsTest {
 
     @Override
     public void cancel(@Nullable String message, @Nullable Throwable cause) {
+      if (slowCancel) {
+        cancelAsked.complete(() -> cancelNow(message, cause));
+        return;
+      }
+      cancelNow(message, cause);
+    }
+
+    private void cancelNow(@Nullable String message, @Nullable Throwable cause) {
       Listener<R> listener = started.getNow(null);
       if (listener != null && writtenOnCancel != null) {
         // A transport took the stream and wrote it out before the cancel reached it.
@@ -290,6 +322,77 @@ class HandoverCallsTest {
     assertEquals(Status.Code.UNAVAILABLE, status.getCode(), status.toString());
     assertEquals("the connection to replicas closed under the call", status.getDescription());
     assertEquals(0, said("B"), "B never got the call");
+  }
+
+  /**
+   * Starts a client-streaming COLLECT call during a handover, held unsent on A with a slow
+   * cancel, sends {@code first}, switches to B and waits until the move has cancelled the held
+   * attempt, not yet ended: the window between the mover's cancel and the attempt's end.
+   */
+  private ClientCall<String, String> collectHeldOnAUntilItsMoveBegins(
+      CompletableFuture<Status> closed, java.util.List<String> answers) throws Exception {
+    Server a = servers.netty("A", 0);
+    Server b = servers.netty("B", 0);
+    first.set(Servers.address(a));
+    connection.connected().get(10, TimeUnit.SECONDS);
+    SettableFuture<HostAndPort> lookup = SettableFuture.create();
+    next.set(lookup);
+    ListenableFuture<GrpcConnection<HostAndPort>> handover = connection.handOver();
+    holder.slowCancel = true;
+    holder.hold(Servers.address(a));
+    ClientCall<String, String> call =
+        channel.newCall(Echo.COLLECT, CallOptions.DEFAULT.withDeadlineAfter(20, TimeUnit.SECONDS));
+    call.start(
+        new ClientCall.Listener<String>() {
+          @Override
+          public void onMessage(String message) {
+            answers.add(message);
+          }
+
+          @Override
+          public void onClose(Status status, Metadata trailers) {
+            closed.complete(status);
+          }
+        },
+        new Metadata());
+    call.request(1);
+    call.sendMessage("first");
+    holder.release();
+    lookup.set(Servers.address(b));
+    handover.get(10, TimeUnit.SECONDS);
+    holder.last().awaitCancel();
+    return call;
+  }
+
+  @RepeatedTest(5)
+  void whileTheMoveWaitsForTheOldAttemptToEnd_theCallIsNotReady_andAMessagePastTheBoundMovesAlong()
+      throws Exception {
+    CompletableFuture<Status> closed = new CompletableFuture<>();
+    java.util.List<String> answers = new java.util.concurrent.CopyOnWriteArrayList<>();
+    ClientCall<String, String> call = collectHeldOnAUntilItsMoveBegins(closed, answers);
+
+    assertFalse(call.isReady(), "an attempt being moved is not ready");
+    call.sendMessage("x".repeat((int) KeptOperations.MAX_BYTES + 1)); // past what a call keeps
+    holder.last().finishCancel();
+    call.halfClose();
+
+    assertTrue(closed.get(10, TimeUnit.SECONDS).isOk(), closed.get().toString());
+    assertEquals(java.util.List.of("B: n=2"), answers, "both messages moved to B");
+  }
+
+  @RepeatedTest(5)
+  void aCallerCancelWhileTheMoveWaitsForTheOldAttemptToEnd_endsTheCallWithTheCallersStatus()
+      throws Exception {
+    CompletableFuture<Status> closed = new CompletableFuture<>();
+    ClientCall<String, String> call =
+        collectHeldOnAUntilItsMoveBegins(closed, new java.util.concurrent.CopyOnWriteArrayList<>());
+
+    call.cancel("the caller gave up", null);
+    holder.last().finishCancel();
+
+    Status status = closed.get(10, TimeUnit.SECONDS);
+    assertEquals(Status.Code.CANCELLED, status.getCode(), status.toString());
+    assertEquals("the caller gave up", status.getDescription());
   }
 
   @RepeatedTest(5)
