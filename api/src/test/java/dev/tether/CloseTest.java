@@ -47,6 +47,16 @@ class CloseTest {
     }
   }
 
+  /** Connections that finish closing only when the test says ({@link FakeConnection#finishClosing}). */
+  private void connectsSlowToClose() {
+    h.connector =
+        address -> {
+          FakeConnection c = FakeConnection.slowToClose("slow");
+          h.made.add(c);
+          return immediateFuture(c);
+        };
+  }
+
   @Test
   void close_isSynchronous_idempotent_andReturnsCloseFinished() {
     PersistentConnection<String, FakeConnection> pc = h.start();
@@ -95,12 +105,7 @@ class CloseTest {
 
   @Test
   void closeFinished_waitsForTheConnectionToFinishClosing() {
-    h.connector =
-        address -> {
-          FakeConnection c = FakeConnection.slowToClose("slow");
-          h.made.add(c);
-          return immediateFuture(c);
-        };
+    connectsSlowToClose();
     PersistentConnection<String, FakeConnection> pc = h.start();
     h.events.take();
     pc.close();
@@ -408,12 +413,7 @@ class CloseTest {
 
   @Test
   void closeFromAConnectedCallback_closeFinishedWaitsForTheConnection() {
-    h.connector =
-        address -> {
-          FakeConnection c = FakeConnection.slowToClose("slow");
-          h.made.add(c);
-          return immediateFuture(c);
-        };
+    connectsSlowToClose();
     Queue<String> problems = new ConcurrentLinkedQueue<>();
     PersistentConnection<String, FakeConnection> pc =
         startWithWaiter(problems, PersistentConnection::connected, PersistentConnection::close);
@@ -439,12 +439,7 @@ class CloseTest {
 
   @Test
   void subscribeWhileTheCloseWaitsForItsConnection_receivesOnlyTheComingDisconnected() {
-    h.connector =
-        address -> {
-          FakeConnection c = FakeConnection.slowToClose("slow");
-          h.made.add(c);
-          return immediateFuture(c);
-        };
+    connectsSlowToClose();
     PersistentConnection<String, FakeConnection> pc = h.start();
     h.events.expect("AttemptingToConnect", "ObtainedAddress a", "Connected slow");
     pc.close(); // the connection's close finishes later: Disconnected is still to come

@@ -33,6 +33,13 @@ class HostileAddressTest {
     }
   }
 
+  /** A new connection, c1, c2, ..., added to {@code made}. */
+  private static ListenableFuture<FakeConnection> madeInto(List<FakeConnection> made) {
+    FakeConnection c = FakeConnection.named("c" + (made.size() + 1));
+    made.add(c);
+    return immediateFuture(c);
+  }
+
   @Test
   void addressWhoseEqualsThrows_connectsDropsAndReconnects_andListenersSeeEveryState() {
     VirtualTimeScheduler time = VirtualTimeScheduler.create();
@@ -42,12 +49,7 @@ class HostileAddressTest {
     PersistentConnection<Hostile, FakeConnection> pc =
         PersistentConnection.<Hostile, FakeConnection>builder("hostile")
             .addressLookup(() -> immediateFuture(new Hostile("h" + made.size())))
-            .connector(
-                address -> {
-                  FakeConnection c = FakeConnection.named("c" + (made.size() + 1));
-                  made.add(c);
-                  return immediateFuture(c);
-                })
+            .connector(address -> madeInto(made))
             .retryDelay(Duration.ofSeconds(1))
             .randomizeRetryDelay(false)
             .standby(true)
@@ -90,12 +92,7 @@ class HostileAddressTest {
     PersistentConnection<UnprintableAddress, FakeConnection> pc =
         PersistentConnection.<UnprintableAddress, FakeConnection>builder("hostile")
             .addressLookup(() -> immediateFuture(new UnprintableAddress("u" + made.size())))
-            .connector(
-                address -> {
-                  FakeConnection c = FakeConnection.named("c" + (made.size() + 1));
-                  made.add(c);
-                  return immediateFuture(c);
-                })
+            .connector(address -> madeInto(made))
             .retryDelay(Duration.ofSeconds(1))
             .onEvent(event -> seen.add(event.getClass().getSimpleName()))
             .logger(new RecordingLogger())

@@ -352,12 +352,7 @@ final class SoakBench {
    * deadline (a call that does not end by then counts as late).
    */
   private static void chat(Channel channel, long deadlineMillis) throws InterruptedException {
-    ClientCall<String, String> call =
-        channel.newCall(
-            Echo.CHAT,
-            CallOptions.DEFAULT
-                .withWaitForReady()
-                .withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS));
+    ClientCall<String, String> call = waitingCall(channel, Echo.CHAT, deadlineMillis);
     CompletableFuture<Status> closed = new CompletableFuture<>();
     AtomicInteger answers = new AtomicInteger();
     call.start(
@@ -406,12 +401,7 @@ final class SoakBench {
   private static void cancelledStream(
       Channel channel, ScheduledExecutorService cancellers, int cancelAfterMillis, long deadlineMillis)
       throws InterruptedException {
-    ClientCall<String, String> call =
-        channel.newCall(
-            Echo.REPEAT,
-            CallOptions.DEFAULT
-                .withWaitForReady()
-                .withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS));
+    ClientCall<String, String> call = waitingCall(channel, Echo.REPEAT, deadlineMillis);
     CompletableFuture<Status> closed = new CompletableFuture<>();
     call.start(
         new ClientCall.Listener<String>() {
@@ -435,6 +425,14 @@ final class SoakBench {
     if (!status.isOk() && status.getCode() != Status.Code.CANCELLED) {
       throw status.asRuntimeException();
     }
+  }
+
+  /** A new wait-for-ready call of {@code method} with a deadline {@code deadlineMillis} away. */
+  private static ClientCall<String, String> waitingCall(
+      Channel channel, io.grpc.MethodDescriptor<String, String> method, long deadlineMillis) {
+    return channel.newCall(
+        method,
+        CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS));
   }
 
   /**

@@ -342,19 +342,7 @@ class HandoverCallsTest {
     holder.hold(Servers.address(a));
     ClientCall<String, String> call =
         channel.newCall(Echo.COLLECT, CallOptions.DEFAULT.withDeadlineAfter(20, TimeUnit.SECONDS));
-    call.start(
-        new ClientCall.Listener<String>() {
-          @Override
-          public void onMessage(String message) {
-            answers.add(message);
-          }
-
-          @Override
-          public void onClose(Status status, Metadata trailers) {
-            closed.complete(status);
-          }
-        },
-        new Metadata());
+    call.start(Streams.listener(answers::add, closed), new Metadata());
     call.request(1);
     call.sendMessage("first");
     holder.release();

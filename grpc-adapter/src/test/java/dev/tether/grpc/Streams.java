@@ -26,6 +26,22 @@ import org.jspecify.annotations.Nullable;
 public final class Streams {
   private Streams() {}
 
+  /** A listener that hands each message to {@code onMessage} and completes {@code closed}. */
+  static ClientCall.Listener<String> listener(
+      java.util.function.Consumer<String> onMessage, CompletableFuture<Status> closed) {
+    return new ClientCall.Listener<String>() {
+      @Override
+      public void onMessage(String message) {
+        onMessage.accept(message);
+      }
+
+      @Override
+      public void onClose(Status status, Metadata trailers) {
+        closed.complete(status);
+      }
+    };
+  }
+
   /**
    * Starts a bidirectional stream (CHAT) with {@code options} that holds the only call slot of a
    * replica allowing one call at a time, and waits until the server answered it once: it was
@@ -36,19 +52,7 @@ public final class Streams {
     CompletableFuture<String> answered = new CompletableFuture<>();
     CompletableFuture<Status> ended = new CompletableFuture<>();
     ClientCall<String, String> call = channel.newCall(Echo.CHAT, options);
-    call.start(
-        new ClientCall.Listener<String>() {
-          @Override
-          public void onMessage(String message) {
-            answered.complete(message);
-          }
-
-          @Override
-          public void onClose(Status status, Metadata trailers) {
-            ended.complete(status);
-          }
-        },
-        new Metadata());
+    call.start(listener(answered::complete, ended), new Metadata());
     call.request(1);
     call.sendMessage("hold");
     answered.get(10, TimeUnit.SECONDS);
