@@ -50,8 +50,9 @@ import org.jspecify.annotations.Nullable;
  * <p>The scheduler is thread-safe: any thread may schedule and cancel. Calls that run tasks are
  * serialized: one thread at a time runs tasks, and the others wait for it. A task that throws
  * completes its future exceptionally, as in {@link java.util.concurrent.ScheduledThreadPoolExecutor};
- * a periodic task that throws runs no more. {@link #shutdown()} rejects new tasks but keeps the
- * pending ones runnable; {@link #shutdownNow()} also drops them. Methods that block until tasks
+ * a periodic task that throws runs no more. {@link #shutdown()} rejects new tasks and cancels
+ * periodic ones but keeps the pending one-shot tasks runnable; {@link #shutdownNow()} also drops
+ * and cancels those, returning them. Methods that block until tasks
  * finish ({@code invokeAll}, {@code invokeAny}, {@code awaitTermination} for a non-empty queue)
  * would wait for a clock that nobody advances: do not call them from the thread that advances
  * time.
@@ -204,10 +205,14 @@ public final class VirtualTimeScheduler extends AbstractListeningExecutorService
       if (task.isDone()) {
         return;
       }
-      task.sequence = sequence++;
-      task.dueNanos = dueNanos;
-      queue.add(task);
+      if (!shutdown) {
+        task.sequence = sequence++;
+        task.dueNanos = dueNanos;
+        queue.add(task);
+        return;
+      }
     }
+    task.cancel(false); // periodic tasks end at shutdown, as in ScheduledThreadPoolExecutor
   }
 
   private void remove(Task<?> task) {
@@ -259,11 +264,23 @@ public final class VirtualTimeScheduler extends AbstractListeningExecutorService
         new Task<>(Executors.callable(command, null), unit.toNanos(initialDelay), signedPeriodNanos));
   }
 
+  /**
+   * Accepts no new task; the queued one-shot tasks still run as time advances, while periodic
+   * tasks are cancelled (as {@link java.util.concurrent.ScheduledThreadPoolExecutor} does by
+   * default).
+   */
   @Override
   public void shutdown() {
+    List<Task<?>> periodic = new ArrayList<>();
     synchronized (lock) {
       shutdown = true;
+      for (Task<?> task : queue) {
+        if (task.periodNanos != 0) {
+          periodic.add(task);
+        }
+      }
     }
+    periodic.forEach(task -> task.cancel(false)); // outside the lock: listeners may run
   }
 
   @Override
@@ -327,7 +344,7 @@ public final class VirtualTimeScheduler extends AbstractListeningExecutorService
       this.periodNanos = periodNanos;
     }
 
-    /** Lets a task returned by {@link #shutdownNow()} still be run by hand. */
+    /** Runs the task once, unless it is done or cancelled (as those {@link #shutdownNow()} returns are). */
     @Override
     public void run() {
       runOnce();

@@ -131,6 +131,33 @@ class VirtualTimeSchedulerTest {
   }
 
   @Test
+  void shutdown_cancelsPeriodicTasks_queuedOrRunning_andTheSchedulerTerminates() {
+    ScheduledFuture<?> queued = time.scheduleAtFixedRate(() -> ran.add("queued"), 1, 1, TimeUnit.SECONDS);
+    ScheduledFuture<?>[] running = new ScheduledFuture<?>[1];
+    running[0] =
+        time.scheduleWithFixedDelay(
+            () -> {
+              ran.add("running");
+              time.shutdown(); // from inside a periodic task: it is not queued again
+            },
+            2,
+            1,
+            TimeUnit.SECONDS);
+    time.schedule(() -> ran.add("once"), 3, TimeUnit.SECONDS);
+    time.advance(Duration.ofSeconds(1));
+
+    // "running" (due at 2 s since it was scheduled) comes before "queued" (due at 2 s since its
+    // run at 1 s) and shuts the scheduler down: "queued" is cancelled before it runs again.
+    time.advance(Duration.ofSeconds(1));
+
+    assertTrue(queued.isCancelled());
+    assertTrue(running[0].isCancelled());
+    time.advance(Duration.ofSeconds(10));
+    assertEquals(List.of("queued", "running", "once"), ran, "the one-shot task still runs");
+    assertTrue(time.isTerminated());
+  }
+
+  @Test
   void runNextTasks_jumpsToTheNextDueTime() {
     time.schedule(() -> ran.add("a"), 7, TimeUnit.SECONDS);
     time.schedule(() -> ran.add("b"), 9, TimeUnit.SECONDS);
