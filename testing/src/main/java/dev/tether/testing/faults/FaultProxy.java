@@ -68,6 +68,10 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  *
  * <p>Threads: four daemon threads per connection (a reader and a writer each way) and one that
  * accepts. At most {@link #MAX_CONNECTIONS} connections are open at once; more are reset at once.
+ * While frozen, the proxy reads nothing, so a client that gives up and closes is noticed only at
+ * the thaw, and counts toward that bound until then. {@link #resetAll()} resets a connection the
+ * proxy has accepted, even one it is still connecting to the server; one still waiting in the
+ * listening socket's backlog (its client's connect returned a moment before) is not.
  * {@link #close()} closes every socket and ends every thread. As a JUnit 5 extension (an instance
  * field with {@code @RegisterExtension}), it closes after each test. Thread-safe.
  */
@@ -75,7 +79,8 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
   /** The most connections open through one proxy at once. */
   public static final int MAX_CONNECTIONS = 64;
 
-  private static final InetAddress LOOPBACK = InetAddress.getLoopbackAddress();
+  /** 127.0.0.1 itself, whatever the JVM's preference for IPv6 makes of "localhost". */
+  private static final InetAddress LOOPBACK = ipv4Loopback();
   private static final int CHUNK = 16 * 1024;
   private static final int CONNECT_TIMEOUT_MILLIS = 2000;
 
@@ -88,6 +93,8 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
   private boolean frozen; // guarded by lock
   private long latencyNanos; // guarded by lock
   private boolean closed; // guarded by lock
+  /** How many times {@link #resetAll} ran: a connection accepted before one is reset too. */
+  private long resets; // guarded by lock
 
   private FaultProxy(int targetPort) {
     try {
@@ -158,10 +165,22 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
     }
   }
 
-  /** Resets every open connection, on both sides (TCP RST, not an orderly close). */
+  private static InetAddress ipv4Loopback() {
+    try {
+      return InetAddress.getByAddress("localhost", new byte[] {127, 0, 0, 1});
+    } catch (java.net.UnknownHostException e) {
+      throw new AssertionError(e); // cannot happen: four bytes make an IPv4 address
+    }
+  }
+
+  /**
+   * Resets every open connection, on both sides (TCP RST, not an orderly close), including one
+   * that the proxy accepted and is still connecting to the server.
+   */
   public void resetAll() {
     List<Link> toReset;
     synchronized (lock) {
+      resets++;
       toReset = new ArrayList<>(links);
     }
     toReset.forEach(Link::reset);
@@ -283,7 +302,9 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
       Socket server = null;
       try {
         int target;
+        long resetsAtAccept;
         synchronized (lock) {
+          resetsAtAccept = resets;
           target = targetPort;
           if (closed || target == 0 || links.size() >= MAX_CONNECTIONS) {
             resetQuietly(client);
@@ -299,6 +320,11 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
           if (closed) {
             link.close();
             return;
+          }
+          if (resets != resetsAtAccept) {
+            // The client saw its connection open before a resetAll(): it is reset too.
+            link.reset();
+            continue;
           }
           links.add(link);
           start(link.upReader, "fault-proxy-up-" + port);

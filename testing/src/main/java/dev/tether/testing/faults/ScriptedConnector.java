@@ -23,10 +23,14 @@ import java.util.function.Supplier;
  * <pre>{@code
  * ScriptedConnector<String> connector = ScriptedConnector.<String>on(scheduler)
  *     .refuse()                                  // the first connect: connection refused
- *     .hang()                                    // the second: never answers
- *     .dropAfter(Duration.ofSeconds(30))         // the third: connects, drops 30 s later
- *     .succeed();                                // the fourth, and every one after
+ *     .dropAfter(Duration.ofSeconds(30))         // the second: connects, drops 30 s later
+ *     .succeed()                                 // the third
+ *     .hang();                                   // the fourth, and every one after: never answers
  * }</pre>
+ *
+ * <p>A persistent connection's attempt waits for a hanging connect until {@code close()} cancels
+ * it (its next attempt starts only after this one ends), so steps after a {@link #hang()} serve
+ * only other connects: a handover's, a standby's, another persistent connection's.
  *
  * <p>Past the end of the script, the last step repeats. Delays run on the given scheduler. It
  * records the address of every connect, the future each got, and every connection it made.
@@ -64,7 +68,10 @@ public final class ScriptedConnector<A> implements Connector<A, IdleConnection> 
     return this;
   }
 
-  /** Next: never answers, until the caller cancels the future. */
+  /**
+   * Next: never answers, until the caller cancels the future (a persistent connection does at
+   * {@code close()}).
+   */
   public ScriptedConnector<A> hang() {
     script.add(Script::hanging);
     return this;

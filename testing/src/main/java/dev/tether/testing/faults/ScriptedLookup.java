@@ -18,10 +18,14 @@ import java.util.function.Supplier;
  * VirtualTimeScheduler scheduler = VirtualTimeScheduler.create();
  * ScriptedLookup<String> lookup = ScriptedLookup.<String>on(scheduler)
  *     .fail(new IOException("catalog down"))        // the first lookup
- *     .hang()                                         // the second: never answers
- *     .answerAfter(Duration.ofSeconds(1), "b")      // the third, a second later
- *     .answer("c");                                   // the fourth, and every one after
+ *     .answerAfter(Duration.ofSeconds(1), "b")      // the second, a second later
+ *     .answer("c")                                    // the third
+ *     .hang();                                        // the fourth, and every one after: never answers
  * }</pre>
+ *
+ * <p>A persistent connection's attempt waits for a hanging lookup until {@code close()} cancels
+ * it (its next attempt starts only after this one ends), so steps after a {@link #hang()} serve
+ * only other lookups: a handover's, a standby's, another persistent connection's.
  *
  * <p>Past the end of the script, the last step repeats. Delays run on the given scheduler. It
  * records how many lookups were made and the future each got, so a test can check that a hanging
@@ -74,7 +78,10 @@ public final class ScriptedLookup<A> implements AddressLookup<A> {
     return this;
   }
 
-  /** Next: never answers, until the caller cancels the future. */
+  /**
+   * Next: never answers, until the caller cancels the future (a persistent connection does at
+   * {@code close()}).
+   */
   public ScriptedLookup<A> hang() {
     script.add(Script::hanging);
     return this;
