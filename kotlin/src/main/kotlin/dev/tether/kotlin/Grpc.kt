@@ -9,7 +9,8 @@ import dev.tether.grpc.GrpcConnector
 
 /**
  * Builds a persistent connection whose connections are gRPC channels made by [channels], through
- * [GrpcConnector] with its default options, and starts connecting:
+ * [GrpcConnector] with its default options (on the spec's [PersistentConnectionSpec.scheduler], if
+ * set), and starts connecting:
  * ```
  * val greeter = grpcPersistentConnection("greeter", ChannelFactory.plaintext()) {
  *   lookup { catalog.lookup("greeter").lookup().await() }
@@ -30,6 +31,10 @@ public fun <A : Any> grpcPersistentConnection(
   configure: PersistentConnectionSpec<A, GrpcConnection<A>>.() -> Unit,
 ): PersistentConnection<A, GrpcConnection<A>> {
   val spec = PersistentConnectionSpec<A, GrpcConnection<A>>(serverName)
-  spec.defaultConnector(GrpcConnector.create(channels))
+  spec.defaultConnector { scheduler ->
+    val connector = GrpcConnector.builder(channels)
+    scheduler?.let { connector.scheduler(it) } // its connect timeout and shutdown grace too
+    connector.build()
+  }
   return spec.apply(configure).build()
 }

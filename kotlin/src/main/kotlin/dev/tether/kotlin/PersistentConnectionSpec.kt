@@ -187,9 +187,12 @@ internal constructor(private val serverName: String) {
       field = value
     }
 
-  /** Sets a connector that is not a suspend function, which [connector] may replace once. */
-  internal fun defaultConnector(connector: Connector<A, C>) {
-    setConnector(true) { connector }
+  /**
+   * Sets a connector that is not a suspend function, which [connector] may replace once; made at
+   * [build] from the [scheduler] then set, so that its timers run on it too.
+   */
+  internal fun defaultConnector(make: (ScheduledExecutorService?) -> Connector<A, C>) {
+    setConnector(true) { make(scheduler) }
   }
 
   internal fun build(): PersistentConnection<A, C> {

@@ -90,4 +90,37 @@ class GrpcKotlinTest {
     }
     Unit
   }
+
+  @Test
+  fun theDefaultConnector_timesItsConnectsOnTheSpecsScheduler() = runBlocking {
+    // A listener that never answers the HTTP/2 handshake: only the connect timeout ends the attempt.
+    java.net.ServerSocket(0, 50, java.net.InetAddress.getByAddress(byteArrayOf(127, 0, 0, 1))).use { silent ->
+      val time = dev.tether.testing.VirtualTimeScheduler.create()
+      val failed = kotlinx.coroutines.CompletableDeferred<dev.tether.Event.FailedToConnect<*, *>>()
+      val connection =
+        grpcPersistentConnection("silent", dev.tether.grpc.ChannelFactory.plaintext()) {
+          lookup { com.google.common.net.HostAndPort.fromParts("127.0.0.1", silent.localPort) }
+          scheduler = time
+          onEvent { event -> if (event is dev.tether.Event.FailedToConnect<*, *>) failed.complete(event) }
+        }
+      try {
+        withTimeout(10.seconds) {
+          while (connection.state().attempts() == 0L) {
+            time.runDueTasks()
+            kotlinx.coroutines.delay(10)
+          }
+          // The lookup runs on the spec's context; then the connect waits for its virtual timeout.
+          while (!failed.isCompleted) {
+            time.advance(java.time.Duration.ofSeconds(GrpcConnector.DEFAULT_CONNECT_TIMEOUT_SECONDS + 1L))
+            kotlinx.coroutines.delay(10)
+          }
+        }
+        val error = failed.await().error() as dev.tether.ConnectAttemptException
+        assertEquals(dev.tether.ConnectAttemptException.Stage.CONNECT, error.stage(), error.toString())
+      } finally {
+        connection.close()
+        time.advance(java.time.Duration.ofMinutes(1))
+      }
+    }
+  }
 }
