@@ -5,6 +5,7 @@ import static com.google.common.util.concurrent.MoreExecutors.directExecutor;
 import static java.util.Objects.requireNonNull;
 
 import com.google.common.net.HostAndPort;
+import com.google.common.util.concurrent.FutureCallback;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.ThreadFactoryBuilder;
@@ -33,6 +34,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.utils.PathUtils;
@@ -443,6 +445,8 @@ public final class ZooKeeperCatalog implements AutoCloseable {
     Cache cache = cache(service);
     AtomicBoolean active = new AtomicBoolean(true);
     AtomicBoolean pending = new AtomicBoolean();
+    AtomicInteger failedHandovers = new AtomicInteger();
+    AtomicReference<@Nullable Runnable> retry = new AtomicReference<>();
     Runnable check =
         () -> {
           pending.set(false);
@@ -451,7 +455,27 @@ public final class ZooKeeperCatalog implements AutoCloseable {
             logger.atInfo()
                 .addKeyValue("persistent-connection-to", connection.serverName())
                 .log("{} left {} under {}: handing over", current, service, basePath);
-            ListenableFuture<?> unused = connection.handOver();
+            Futures.addCallback(
+                connection.handOver(),
+                new FutureCallback<Object>() {
+                  @Override
+                  public void onSuccess(@Nullable Object moved) {
+                    failedHandovers.set(0);
+                  }
+
+                  @Override
+                  public void onFailure(Throwable t) {
+                    // Still on the departed replica: try again, later each time, while it is
+                    // still missing (a quiet catalog would not ask again).
+                    Runnable again = retry.get();
+                    if (again != null && active.get()) {
+                      long delay = retryDelayMillis(failedHandovers.incrementAndGet());
+                      ScheduledFuture<?> unused =
+                          DefaultScheduler.get().schedule(again, delay, TimeUnit.MILLISECONDS);
+                    }
+                  }
+                },
+                directExecutor());
           }
         };
     // Confirmed after a short wait: when ZooKeeper comes back after a blip, Curator registers
@@ -466,6 +490,7 @@ public final class ZooKeeperCatalog implements AutoCloseable {
                     .schedule(() -> onOwnThread(check), CONFIRM_MILLIS, TimeUnit.MILLISECONDS);
           }
         };
+    retry.set(listener);
     cache.changed.add(listener);
     Runnable stop =
         () -> {
@@ -475,9 +500,21 @@ public final class ZooKeeperCatalog implements AutoCloseable {
     // Also when the connection reaches an address (connected, or switched to another one): it
     // may have left while the connection was being made, or before this call; and once the
     // cache has loaded. A closed connection is followed no more.
-    Subscription states = onEachNewConnection(connection, listener, stop);
-    cache.started().addListener(listener, directExecutor());
     AtomicReference<@Nullable Subscription> self = new AtomicReference<>();
+    AtomicBoolean connectionClosed = new AtomicBoolean();
+    // A closed connection is followed no more, and forgotten.
+    Runnable ended =
+        () -> {
+          connectionClosed.set(true);
+          Subscription following = self.get();
+          if (following != null) {
+            following.close();
+          } else {
+            stop.run(); // closed before this call returned: the end of it forgets it
+          }
+        };
+    Subscription states = onEachNewConnection(connection, listener, ended);
+    cache.started().addListener(listener, directExecutor());
     Subscription following =
         NamedSubscription.of(
             "moves of " + service + " followed by " + connection,
@@ -488,10 +525,15 @@ public final class ZooKeeperCatalog implements AutoCloseable {
             });
     self.set(following);
     followers.add(following);
-    if (closed.get()) {
+    if (closed.get() || connectionClosed.get()) {
       following.close(); // close() came meanwhile: it may have missed this one
     }
     return following;
+  }
+
+  /** The wait before following tries a failed handover again: 0.25 s, doubling, at most 30 s. */
+  static long retryDelayMillis(int failures) {
+    return Math.min(30_000L, CONFIRM_MILLIS << Math.min(failures - 1, 7));
   }
 
   /**

@@ -14,6 +14,7 @@ import dev.tether.ConnectionState;
 import dev.tether.PersistentConnection;
 import dev.tether.Subscription;
 import dev.tether.testing.IdleConnection;
+import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -332,6 +333,44 @@ class ZooKeeperCatalogTest {
     connectingToA.set(new IdleConnection()); // connected to A, which the catalog no longer lists
 
     assertEquals(B, movedTo.get(10, TimeUnit.SECONDS));
+  }
+
+  @Test
+  void followMoves_triesAFailedHandoverAgain_whileTheReplicaIsStillMissing() throws Exception {
+    OrdersAtA at = ordersAtA();
+    ZooKeeperCatalog clients = at.clients();
+    java.util.concurrent.atomic.AtomicInteger connectsToB = new java.util.concurrent.atomic.AtomicInteger();
+    PersistentConnection<HostAndPort, IdleConnection> orders =
+        orders(
+            at.lookup(),
+            address ->
+                B.equals(address) && connectsToB.incrementAndGet() == 1
+                    ? Futures.immediateFailedFuture(new IOException("B is not up yet"))
+                    : Futures.immediateFuture(new IdleConnection()));
+    orders.connected().get(10, TimeUnit.SECONDS);
+    assertEquals(A, orders.state().address());
+    toClose.add(clients.followMoves("orders", orders));
+    CompletableFuture<HostAndPort> movedTo = movedFrom(A, orders);
+
+    at.moveToB(); // the first handover to B fails; the catalog changes no more
+
+    assertEquals(B, movedTo.get(10, TimeUnit.SECONDS));
+    assertEquals(2, connectsToB.get());
+  }
+
+  @Test
+  void followingEnds_whenTheConnectionCloses() throws Exception {
+    OrdersAtA at = ordersAtA();
+    PersistentConnection<HostAndPort, IdleConnection> orders =
+        orders(at.lookup(), address -> Futures.immediateFuture(new IdleConnection()));
+    orders.connected().get(10, TimeUnit.SECONDS);
+    Subscription following = at.clients().followMoves("orders", orders);
+
+    orders.close().get(10, TimeUnit.SECONDS);
+
+    assertTrue(following.toString().endsWith(", closed]"), following.toString());
+    Subscription afterClose = at.clients().followMoves("orders", orders);
+    assertTrue(afterClose.toString().endsWith(", closed]"), afterClose.toString());
   }
 
   @Test
