@@ -45,7 +45,8 @@ import org.jspecify.annotations.Nullable;
  *       failure that repeats the previous one counts, though no event reports it.</td></tr>
  *   <tr><td>{@value #CONNECT}</td><td>timer</td><td>from the start of an attempt (its lookup) to
  *       its outcome, tagged {@code outcome}, timed on the registry's clock. Attempts of the loop only: a
- *       standby's or a handover's background attempt is counted but not timed.</td></tr>
+ *       standby's or a handover's background attempt is counted but not timed, and a live
+ *       standby's takeover, which counts as a success, has no attempt to time.</td></tr>
  *   <tr><td>{@value #UP}</td><td>gauge</td><td>1 while the status is {@code CONNECTED}, else
  *       0.</td></tr>
  *   <tr><td>{@value #DISCONNECTS}</td><td>counter</td><td>connections that stopped being
@@ -208,7 +209,12 @@ public final class TetherMetrics {
       long now = clock.monotonicTime();
       boolean connecting = state.status() == ConnectionState.Status.CONNECTING;
       if (connecting && previous.status() != ConnectionState.Status.CONNECTING) {
-        startedAt = now; // a round or a retry starts: its lookup comes next, in this step
+        // A round or a retry starts: its lookup comes next, in this step. Not a live standby's
+        // takeover, which has no lookup, connect or wait to time (DESIGN 7.6).
+        startedAt =
+            previous.status() == ConnectionState.Status.CONNECTED && previous.standbyAddress() != null
+                ? -1
+                : now;
       }
       long connected = state.connections() - previous.connections();
       // A success resets the count; failures after it are the new count.
