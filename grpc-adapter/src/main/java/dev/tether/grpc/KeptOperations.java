@@ -19,12 +19,18 @@ import java.util.function.Consumer;
 final class KeptOperations<ReqT, RespT> {
   /** The most bytes one call keeps: gRPC's default per-call retry buffer. */
   static final long MAX_BYTES = 1 << 20;
+  /**
+   * The most bytes a call being moved keeps past {@link #MAX_BYTES}: gRPC's default bound on one
+   * message, so that any one message it could send moves along.
+   */
+  static final long MAX_BYTES_PAST_THE_BOUND = 4 << 20;
   private static final long OPERATION_BYTES = 16;
 
   private final PersistentChannel owner;
   private final MethodDescriptor<ReqT, RespT> method;
   private final List<Consumer<ClientCall<ReqT, RespT>>> operations = new ArrayList<>(4);
   private long bytes;
+  private long bytesPastTheBound;
 
   KeptOperations(PersistentChannel owner, MethodDescriptor<ReqT, RespT> method) {
     this.owner = owner;
@@ -57,11 +63,18 @@ final class KeptOperations<ReqT, RespT> {
   }
 
   /**
-   * Keeps {@code operation} past the bounds, counting nothing: for a call being moved, which
-   * keeps nothing once the move is done ({@link #drop} follows it).
+   * Keeps {@code operation} past the bounds, for a call being moved, which keeps nothing once the
+   * move is done ({@link #drop} follows it): up to {@link #MAX_BYTES_PAST_THE_BOUND} more, not
+   * reserved from the channel's bound. Returns false, keeping it not, past that.
    */
-  void keepPastTheBound(Consumer<ClientCall<ReqT, RespT>> operation) {
+  boolean keepPastTheBound(Consumer<ClientCall<ReqT, RespT>> operation, long messageBytes) {
+    long more = messageBytes + OPERATION_BYTES;
+    if (bytesPastTheBound + more > MAX_BYTES_PAST_THE_BOUND) {
+      return false;
+    }
     operations.add(operation);
+    bytesPastTheBound += more;
+    return true;
   }
 
   /** Applies every kept operation to {@code call}, in order. */
@@ -76,5 +89,6 @@ final class KeptOperations<ReqT, RespT> {
     operations.clear();
     owner.release(bytes);
     bytes = 0;
+    bytesPastTheBound = 0;
   }
 }

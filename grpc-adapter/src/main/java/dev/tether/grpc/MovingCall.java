@@ -66,6 +66,8 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private @Nullable Status cancelledWith; // guarded by lock: the caller's cancel, once started
   /** An operation went past the bound while the call was being moved: it stays where it moves. */
   private boolean commitAfterMove; // guarded by lock
+  /** Even past the bound, the caller sent too much while the call was being moved: it ends. */
+  private boolean tooMuchToMove; // guarded by lock
   private boolean expired; // guarded by lock: the deadline timer fired
   private @Nullable Status closedBeforeStart; // guarded by lock
   private @Nullable WaitLimits waitLimits; // guarded by lock: made the first time the call waits
@@ -200,9 +202,12 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       if (state == State.MOVABLE && !kept.keep(operation, bytes)) {
         if (target != null && target.endedToMove) {
           // Being moved off a closed connection, unsent: the move takes this along, and the
-          // call then stays on the attempt it moved to.
-          kept.keepPastTheBound(operation);
+          // call then stays on the attempt it moved to; unless the caller, ignoring isReady(),
+          // sends too much meanwhile: then the call ends where it is.
           commitAfterMove = true;
+          if (!tooMuchToMove && !kept.keepPastTheBound(operation, bytes)) {
+            tooMuchToMove = true;
+          }
         } else {
           unwatch = commitLocked(); // too much to keep: the call stays where it is
         }
@@ -342,6 +347,7 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
         && !cancelled
         && !expired
         && !contextCancelled
+        && !tooMuchToMove
         && connectionGone;
   }
 

@@ -369,6 +369,25 @@ class HandoverCallsTest {
   }
 
   @RepeatedTest(5)
+  void aCallerThatSendsTooMuchWhileTheMoveWaitsForTheOldAttemptToEnd_endsTheCallThere()
+      throws Exception {
+    CompletableFuture<Status> closed = new CompletableFuture<>();
+    java.util.List<String> answers = new java.util.concurrent.CopyOnWriteArrayList<>();
+    ClientCall<String, String> call = collectHeldOnAUntilItsMoveBegins(closed, answers);
+
+    String mebibyte = "x".repeat((int) KeptOperations.MAX_BYTES);
+    for (long sent = 0; sent <= KeptOperations.MAX_BYTES_PAST_THE_BOUND; sent += mebibyte.length()) {
+      call.sendMessage(mebibyte); // ignoring isReady(), which is false
+    }
+    holder.last().finishCancel();
+
+    Status status = closed.get(10, TimeUnit.SECONDS);
+    assertEquals(Status.Code.UNAVAILABLE, status.getCode(), status.toString());
+    assertEquals("the connection to replicas closed under the call", status.getDescription());
+    assertEquals(java.util.List.of(), answers);
+  }
+
+  @RepeatedTest(5)
   void aCallerCancelWhileTheMoveWaitsForTheOldAttemptToEnd_endsTheCallWithTheCallersStatus()
       throws Exception {
     CompletableFuture<Status> closed = new CompletableFuture<>();

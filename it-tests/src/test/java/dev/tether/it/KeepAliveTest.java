@@ -36,7 +36,7 @@ class KeepAliveTest {
   void halfOpenPeer_isDetectedByKeepAlive_andReplaced() throws Exception {
     Server server =
         NettyServerBuilder.forAddress(
-                new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), InsecureServerCredentials.create())
+                new InetSocketAddress(InetAddress.getByAddress(new byte[] {127, 0, 0, 1}), 0), InsecureServerCredentials.create())
             .addService(Echo.service("echo"))
             .permitKeepAliveTime(1, TimeUnit.SECONDS)
             .permitKeepAliveWithoutCalls(true)

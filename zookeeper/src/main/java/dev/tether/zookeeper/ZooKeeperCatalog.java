@@ -447,11 +447,15 @@ public final class ZooKeeperCatalog implements AutoCloseable {
     AtomicBoolean pending = new AtomicBoolean();
     AtomicInteger failedHandovers = new AtomicInteger();
     AtomicReference<@Nullable Runnable> retry = new AtomicReference<>();
+    AtomicBoolean retrying = new AtomicBoolean(); // a retry is scheduled
+    AtomicReference<@Nullable ScheduledFuture<?>> retryTimer = new AtomicReference<>();
     Runnable check =
         () -> {
           pending.set(false);
           HostAndPort current = active.get() ? leftTheCatalog(cache, connection) : null;
-          if (current != null) {
+          if (current == null) {
+            failedHandovers.set(0); // nothing missing: a later departure starts from the shortest wait
+          } else {
             logger.atInfo()
                 .addKeyValue("persistent-connection-to", connection.serverName())
                 .log("{} left {} under {}: handing over", current, service, basePath);
@@ -466,12 +470,24 @@ public final class ZooKeeperCatalog implements AutoCloseable {
                   @Override
                   public void onFailure(Throwable t) {
                     // Still on the departed replica: try again, later each time, while it is
-                    // still missing (a quiet catalog would not ask again).
+                    // still missing (a quiet catalog would not ask again). One retry at a time:
+                    // checks made while a handover was in flight share its future.
                     Runnable again = retry.get();
-                    if (again != null && active.get()) {
-                      long delay = retryDelayMillis(failedHandovers.incrementAndGet());
-                      ScheduledFuture<?> unused =
-                          DefaultScheduler.get().schedule(again, delay, TimeUnit.MILLISECONDS);
+                    if (again == null || !active.get() || !retrying.compareAndSet(false, true)) {
+                      return;
+                    }
+                    long delay = retryDelayMillis(failedHandovers.incrementAndGet());
+                    retryTimer.set(
+                        DefaultScheduler.get()
+                            .schedule(
+                                () -> {
+                                  retrying.set(false);
+                                  again.run();
+                                },
+                                delay,
+                                TimeUnit.MILLISECONDS));
+                    if (!active.get()) {
+                      cancelQuietly(retryTimer.getAndSet(null)); // stopped meanwhile
                     }
                   }
                 },
@@ -496,6 +512,8 @@ public final class ZooKeeperCatalog implements AutoCloseable {
         () -> {
           active.set(false); // a check already scheduled does nothing
           cache.changed.remove(listener);
+          // So that the scheduler does not hold the connection until a retry was due.
+          cancelQuietly(retryTimer.getAndSet(null));
         };
     // Also when the connection reaches an address (connected, or switched to another one): it
     // may have left while the connection was being made, or before this call; and once the
@@ -523,12 +541,18 @@ public final class ZooKeeperCatalog implements AutoCloseable {
               states.close();
               followers.remove(self.get());
             });
+    followers.add(following); // first: a close of the connection from now on removes it
     self.set(following);
-    followers.add(following);
     if (closed.get() || connectionClosed.get()) {
       following.close(); // close() came meanwhile: it may have missed this one
     }
     return following;
+  }
+
+  private static void cancelQuietly(@Nullable ScheduledFuture<?> timer) {
+    if (timer != null) {
+      timer.cancel(false);
+    }
   }
 
   /** The wait before following tries a failed handover again: 0.25 s, doubling, at most 30 s. */

@@ -69,9 +69,9 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * <p>Threads: four daemon threads per connection (a reader and a writer each way) and one that
  * accepts. At most {@link #MAX_CONNECTIONS} connections are open at once; more are reset at once.
  * While frozen, the proxy reads nothing, so a client that gives up and closes is noticed only at
- * the thaw, and counts toward that bound until then. {@link #resetAll()} resets a connection the
- * proxy has accepted, even one it is still connecting to the server; one still waiting in the
- * listening socket's backlog (its client's connect returned a moment before) is not.
+ * the thaw, and counts toward that bound until then. {@link #resetAll()} resets every connection
+ * the proxy has set up, and one it is still connecting to the server; one it has only just taken
+ * from the listening socket, or not yet (its client's connect returned a moment before), is not.
  * {@link #close()} closes every socket and ends every thread. As a JUnit 5 extension (an instance
  * field with {@code @RegisterExtension}), it closes after each test. Thread-safe.
  */
@@ -175,7 +175,7 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
 
   /**
    * Resets every open connection, on both sides (TCP RST, not an orderly close), including one
-   * that the proxy accepted and is still connecting to the server.
+   * that the proxy is still connecting to the server.
    */
   public void resetAll() {
     List<Link> toReset;

@@ -26,7 +26,7 @@ class FaultProxyTcpTest {
   void bytesArriveIntact_throughAFreezeAndLatency_andAHalfCloseGoesThrough() throws Exception {
     byte[] sent = new byte[200_000];
     new Random(7).nextBytes(sent);
-    try (ServerSocket server = new ServerSocket(0, 5, InetAddress.getLoopbackAddress())) {
+    try (ServerSocket server = new ServerSocket(0, 5, InetAddress.getByAddress(new byte[] {127, 0, 0, 1}))) {
       proxy.target(server.getLocalPort());
       // The server reads to the end of the stream, then answers with what it read and closes.
       CompletableFuture<byte[]> received = new CompletableFuture<>();
@@ -41,7 +41,7 @@ class FaultProxyTcpTest {
       });
       serving.start();
       try (Socket client = new Socket()) {
-        client.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), proxy.port()), 5000);
+        client.connect(new InetSocketAddress(InetAddress.getByAddress(new byte[] {127, 0, 0, 1}), proxy.port()), 5000);
         client.setSoTimeout(10_000);
         proxy.latency(java.time.Duration.ofMillis(20));
         client.getOutputStream().write(sent, 0, 100_000);
@@ -59,7 +59,7 @@ class FaultProxyTcpTest {
 
   @Test
   void aResetFromTheServer_resetsTheClient() throws Exception {
-    try (ServerSocket server = new ServerSocket(0, 5, InetAddress.getLoopbackAddress())) {
+    try (ServerSocket server = new ServerSocket(0, 5, InetAddress.getByAddress(new byte[] {127, 0, 0, 1}))) {
       proxy.target(server.getLocalPort());
       Thread resetting = new Thread(() -> {
         try {
@@ -72,7 +72,7 @@ class FaultProxyTcpTest {
       });
       resetting.start();
       try (Socket client = new Socket()) {
-        client.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), proxy.port()), 5000);
+        client.connect(new InetSocketAddress(InetAddress.getByAddress(new byte[] {127, 0, 0, 1}), proxy.port()), 5000);
         client.setSoTimeout(10_000);
         InputStream in = client.getInputStream();
         SocketException reset = assertThrows(SocketException.class, in::read);
