@@ -30,6 +30,11 @@ import org.jspecify.annotations.Nullable;
  * stops. A connection that is first provisioned after {@code closeAll()} is closed at once; the
  * future {@code closeAll()} returned does not wait for it.
  *
+ * <p>Guice makes the registry in the injector that first needs it, or in an ancestor: child
+ * injectors that each declare connections share their parent's registry, and {@link #closeAll()}
+ * closes the connections of all of them. Two that declare the same name are listed under it by
+ * the later one; both are closed.
+ *
  * <p>Thread-safe. The registry's lock guards only its own map: it never calls into a persistent
  * connection while holding it, since closing one runs user code (listeners, connections'
  * {@code close()}) on the calling thread, which may wait for another thread that reads the
@@ -38,6 +43,8 @@ import org.jspecify.annotations.Nullable;
 @Singleton
 public final class ConnectionRegistry {
   private final Map<String, PersistentConnection<?, ?>> connections = new LinkedHashMap<>();
+  /** Every connection registered, also one whose name a later one took: each is closed. */
+  private final List<PersistentConnection<?, ?>> all = new ArrayList<>();
   private final Map<PersistentConnection<?, ?>, Subscription> meters = new LinkedHashMap<>();
   private boolean closed;
 
@@ -49,6 +56,7 @@ public final class ConnectionRegistry {
     boolean closeAtOnce;
     synchronized (this) {
       connections.put(name, connection);
+      all.add(connection);
       if (metrics != null) {
         meters.put(connection, metrics);
       }
@@ -89,7 +97,7 @@ public final class ConnectionRegistry {
     Map<PersistentConnection<?, ?>, Subscription> metrics;
     synchronized (this) {
       closed = true;
-      toClose = new ArrayList<>(connections.values());
+      toClose = new ArrayList<>(all);
       metrics = new LinkedHashMap<>(meters);
     }
     List<ListenableFuture<Void>> closing = new ArrayList<>();

@@ -101,4 +101,18 @@ class ConnectionRegistryTest {
     assertEquals(1, reads.get(), "the Disconnected listener ran");
     assertEquals(List.of(), List.copyOf(problems));
   }
+
+  @Test
+  void twoConnectionsOfOneName_areBothClosed_byCloseAll() throws Exception {
+    PersistentConnection<String, IdleConnection> first = connectedWithReadingListener();
+    PersistentConnection<String, IdleConnection> second = connectedWithReadingListener();
+    registry.register("orders", first, null); // say, from two child injectors of one parent
+    registry.register("orders", second, null);
+    assertEquals(Map.of("orders", second), registry.connections());
+
+    registry.closeAll();
+
+    assertTrue(first.isClosed(), "the first orders is closed too");
+    assertTrue(second.isClosed());
+  }
 }
