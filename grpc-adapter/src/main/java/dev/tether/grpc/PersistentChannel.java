@@ -54,8 +54,8 @@ import org.slf4j.LoggerFactory;
  * closed, the old attempt is cancelled first, and the call moves only if its stream had still not
  * been written when that attempt ended; one that a transport wrote in the meantime (a transparent
  * retry inside the old channel, say) may have reached the server, so it is not sent again: it
- * fails UNAVAILABLE, "the connection to &lt;server&gt; closed under the call". A call never runs
- * on two servers because of a move.
+ * fails UNAVAILABLE, "the connection to &lt;server&gt; closed under the call". A move never
+ * sends again a call that a transport took.
  *
  * <p>A fail-fast call made while a {@link PersistentConnection#handOver() handover} is in flight
  * (from {@code handOver()} until the switch, or until the handover fails) can move too: if its
