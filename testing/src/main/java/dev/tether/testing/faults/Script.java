@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
@@ -26,10 +27,16 @@ final class Script<T> {
   private final ScheduledExecutorService scheduler;
   private final List<Supplier<ListenableFuture<T>>> steps = new ArrayList<>();
   private final List<ListenableFuture<T>> answers = new ArrayList<>();
+  private final Consumer<T> discard;
 
-  Script(String what, ScheduledExecutorService scheduler) {
+  /**
+   * {@code discard} gets a value that a delayed step made after its future was cancelled (a
+   * connection to close, say).
+   */
+  Script(String what, ScheduledExecutorService scheduler, Consumer<T> discard) {
     this.what = what;
     this.scheduler = requireNonNull(scheduler, "scheduler");
+    this.discard = discard;
   }
 
   synchronized void add(Supplier<ListenableFuture<T>> step) {
@@ -61,8 +68,22 @@ final class Script<T> {
         schedule(
             delay,
             () -> {
-              if (!answer.isDone()) { // cancelled meanwhile: nothing is made
-                answer.setFuture(value.get());
+              if (answer.isDone()) {
+                return; // cancelled meanwhile: nothing is made
+              }
+              ListenableFuture<T> made = value.get();
+              if (!answer.setFuture(made)) { // cancelled at this very moment: never handed out
+                made.addListener(
+                    () -> {
+                      if (made.isDone() && !made.isCancelled()) {
+                        try {
+                          discard.accept(Futures.getDone(made));
+                        } catch (java.util.concurrent.ExecutionException | RuntimeException e) {
+                          // a failed value has nothing to discard
+                        }
+                      }
+                    },
+                    MoreExecutors.directExecutor());
               }
             });
     answer.addListener(

@@ -44,7 +44,12 @@ public final class ScriptedConnector<A> implements Connector<A, IdleConnection> 
   private final List<IdleConnection> made = new ArrayList<>(); // guarded by this
 
   private ScriptedConnector(ScheduledExecutorService scheduler) {
-    this.script = new Script<>("the connector", scheduler);
+    this.script = new Script<>(
+            "the connector",
+            scheduler,
+            connection -> {
+              ListenableFuture<Void> unused = connection.close();
+            });
   }
 
   /**
@@ -95,17 +100,20 @@ public final class ScriptedConnector<A> implements Connector<A, IdleConnection> 
     Script.checkedDelay(delay);
     Supplier<ListenableFuture<IdleConnection>> step =
         () -> {
-          IdleConnection connection = make();
-          ScheduledFuture<?> drop = script.schedule(delay, connection::drop);
+          IdleConnection connection = new IdleConnection();
+          ScheduledFuture<?> drop = script.schedule(delay, connection::drop); // may be refused
           connection.closeFinished().addListener(() -> drop.cancel(false), MoreExecutors.directExecutor());
-          return Futures.immediateFuture(connection);
+          return Futures.immediateFuture(recorded(connection));
         };
     script.add(step);
     return this;
   }
 
   private IdleConnection make() {
-    IdleConnection connection = new IdleConnection();
+    return recorded(new IdleConnection());
+  }
+
+  private IdleConnection recorded(IdleConnection connection) {
     synchronized (this) {
       made.add(connection);
     }

@@ -37,7 +37,7 @@ public final class ScriptedLookup<A> implements AddressLookup<A> {
   private final Script<A> script;
 
   private ScriptedLookup(ScheduledExecutorService scheduler) {
-    this.script = new Script<>("the lookup", scheduler);
+    this.script = new Script<>("the lookup", scheduler, address -> {});
   }
 
   /**

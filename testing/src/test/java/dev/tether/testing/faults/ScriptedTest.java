@@ -98,6 +98,18 @@ class ScriptedTest {
   }
 
   @Test
+  void aDropThatCannotBeScheduled_failsTheConnect_andRecordsNoConnection() {
+    ScriptedConnector<String> connector =
+        ScriptedConnector.<String>on(scheduler).dropAfter(Duration.ofSeconds(1));
+    scheduler.shutdown(); // the drop's timer is refused
+
+    Exception e = assertThrows(Exception.class, () -> connector.connect("x").get());
+
+    assertInstanceOf(java.util.concurrent.RejectedExecutionException.class, e.getCause());
+    assertEquals(List.of(), connector.connections(), "a connection that was never handed out");
+  }
+
+  @Test
   void pastTheEnd_theLastStepRepeats_andAnEmptyScriptSaysSo() throws Exception {
     ScriptedConnector<String> connector = ScriptedConnector.<String>on(scheduler).refuse();
     for (int i = 0; i < 3; i++) {
