@@ -216,6 +216,7 @@ class PersistentChannelTest {
     java.util.concurrent.atomic.AtomicReference<ClientCall<String, String>> outer =
         new java.util.concurrent.atomic.AtomicReference<>();
     java.util.List<String> seen = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+    CompletableFuture<Void> realCancelled = new CompletableFuture<>();
     io.grpc.ClientInterceptor cancelling =
         new io.grpc.ClientInterceptor() {
           @Override
@@ -236,6 +237,7 @@ class PersistentChannelTest {
               @Override
               public void cancel(@org.jspecify.annotations.Nullable String message, @org.jspecify.annotations.Nullable Throwable cause) {
                 seen.add("cancel: " + message);
+                realCancelled.complete(null);
                 super.cancel(message, cause);
               }
             };
@@ -265,6 +267,7 @@ class PersistentChannelTest {
           new Metadata());
 
       assertEquals(Status.Code.CANCELLED, closed.get(10, TimeUnit.SECONDS).getCode());
+      realCancelled.get(10, TimeUnit.SECONDS); // the caller's onClose may come first
       assertEquals(java.util.List.of("cancel: the call ended before it started"), seen);
     } finally {
       intercepted.close().get(10, TimeUnit.SECONDS);
