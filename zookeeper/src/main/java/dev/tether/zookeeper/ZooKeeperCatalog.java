@@ -433,8 +433,10 @@ public final class ZooKeeperCatalog implements AutoCloseable {
    * while the connection to it was being made, or before this call), calls {@link
    * PersistentConnection#handOver()} after a short confirmation (250 ms: a ZooKeeper blip
    * re-registers every instance), so the connection moves to a listed replica without a failed
-   * call. The handover runs on the catalog's thread. Following ends when the returned subscription
-   * is closed, when the connection is closed, or when this catalog is.
+   * call. The handover runs on the catalog's thread. A handover that fails is tried again while
+   * the address is still missing, 0.25 s later, then twice as late each time up to 30 s (one
+   * retry at a time). Following ends when the returned subscription is closed, when the
+   * connection is closed, or when this catalog is.
    *
    * @throws NullPointerException if an argument is null
    * @throws IllegalArgumentException if {@code service} is blank
