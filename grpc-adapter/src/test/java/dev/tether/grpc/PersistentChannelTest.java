@@ -77,6 +77,14 @@ class PersistentChannelTest {
             });
   }
 
+  /** A wait-for-ready SAY "x" through {@code channel}, with a deadline a minute away. */
+  private static ListenableFuture<String> waitingSay(PersistentChannel channel) {
+    return ClientCalls.futureUnaryCall(
+        channel.newCall(
+            Echo.SAY, CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(60, TimeUnit.SECONDS)),
+        "x");
+  }
+
   private static StatusRuntimeException failure(ListenableFuture<?> call) {
     ExecutionException e =
         assertThrows(ExecutionException.class, () -> call.get(10, TimeUnit.SECONDS));
@@ -175,11 +183,7 @@ class PersistentChannelTest {
         com.google.common.util.concurrent.SettableFuture.create();
     PersistentConnection<String, GrpcConnection<String>> draining =
         playedBy(java.util.Map.of("closeFinished", () -> never));
-    ListenableFuture<String> call =
-        ClientCalls.futureUnaryCall(
-            PersistentChannel.of(draining)
-                .newCall(Echo.SAY, CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(60, TimeUnit.SECONDS)),
-            "x");
+    ListenableFuture<String> call = waitingSay(PersistentChannel.of(draining));
     assertFalse(call.isDone(), "no server: it waits");
 
     connection.close(); // not waited for: closing "never" finishes here
@@ -195,11 +199,7 @@ class PersistentChannelTest {
     // close() was called, but its CLOSING state has not reached the channel yet.
     PersistentConnection<String, GrpcConnection<String>> closingUnseen =
         playedBy(java.util.Map.of("isClosed", closing::get));
-    ListenableFuture<String> call =
-        ClientCalls.futureUnaryCall(
-            PersistentChannel.of(closingUnseen)
-                .newCall(Echo.SAY, CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(60, TimeUnit.SECONDS)),
-            "x");
+    ListenableFuture<String> call = waitingSay(PersistentChannel.of(closingUnseen));
     assertFalse(call.isDone(), "no server: it waits");
 
     closing.set(true);

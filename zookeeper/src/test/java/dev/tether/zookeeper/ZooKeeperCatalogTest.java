@@ -238,9 +238,7 @@ class ZooKeeperCatalogTest {
     ZooKeeperCatalog clients = catalog(client());
     AddressLookup<HostAndPort> lookup = clients.lookup("orders");
     Answers.eventually("A listed", () -> answer(lookup).equals(A.toString()));
-    PersistentConnection<HostAndPort, IdleConnection> orders =
-        orders(lookup, address -> Futures.immediateFuture(new IdleConnection()));
-    orders.connected().get(10, TimeUnit.SECONDS);
+    PersistentConnection<HostAndPort, IdleConnection> orders = connectedOrders(lookup);
     assertEquals(A, orders.state().address());
     Subscription following = clients.followMoves("orders", orders);
     toClose.add(following);
@@ -268,6 +266,15 @@ class ZooKeeperCatalogTest {
             .retryDelay(Duration.ofMillis(100))
             .build();
     toClose.add(() -> orders.close().get(10, TimeUnit.SECONDS));
+    return orders;
+  }
+
+  /** {@link #orders} whose connections never drop, once it has connected. */
+  private PersistentConnection<HostAndPort, IdleConnection> connectedOrders(
+      AddressLookup<HostAndPort> lookup) throws Exception {
+    PersistentConnection<HostAndPort, IdleConnection> orders =
+        orders(lookup, address -> Futures.immediateFuture(new IdleConnection()));
+    orders.connected().get(10, TimeUnit.SECONDS);
     return orders;
   }
 
@@ -361,9 +368,7 @@ class ZooKeeperCatalogTest {
   @Test
   void followingEnds_whenTheConnectionCloses() throws Exception {
     OrdersAtA at = ordersAtA();
-    PersistentConnection<HostAndPort, IdleConnection> orders =
-        orders(at.lookup(), address -> Futures.immediateFuture(new IdleConnection()));
-    orders.connected().get(10, TimeUnit.SECONDS);
+    PersistentConnection<HostAndPort, IdleConnection> orders = connectedOrders(at.lookup());
     Subscription following = at.clients().followMoves("orders", orders);
 
     orders.close().get(10, TimeUnit.SECONDS);
@@ -378,10 +383,7 @@ class ZooKeeperCatalogTest {
   void closingTheCatalog_endsItsFollowers_butNotTheConnection() throws Exception {
     OrdersAtA at = ordersAtA();
     ZooKeeperCatalog clients = at.clients();
-    AddressLookup<HostAndPort> lookup = at.lookup();
-    PersistentConnection<HostAndPort, IdleConnection> orders =
-        orders(lookup, address -> Futures.immediateFuture(new IdleConnection()));
-    orders.connected().get(10, TimeUnit.SECONDS);
+    PersistentConnection<HostAndPort, IdleConnection> orders = connectedOrders(at.lookup());
     Subscription following = clients.followMoves("orders", orders);
 
     clients.close();
@@ -393,10 +395,7 @@ class ZooKeeperCatalogTest {
   void followMoves_handsOverAReplicaThatLeftBeforeFollowingStarted() throws Exception {
     OrdersAtA at = ordersAtA();
     ZooKeeperCatalog clients = at.clients();
-    AddressLookup<HostAndPort> lookup = at.lookup();
-    PersistentConnection<HostAndPort, IdleConnection> orders =
-        orders(lookup, address -> Futures.immediateFuture(new IdleConnection()));
-    orders.connected().get(10, TimeUnit.SECONDS);
+    PersistentConnection<HostAndPort, IdleConnection> orders = connectedOrders(at.lookup());
     assertEquals(A, orders.state().address());
     CompletableFuture<HostAndPort> movedTo = movedFrom(A, orders);
     at.moveToB();
