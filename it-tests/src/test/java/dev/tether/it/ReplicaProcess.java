@@ -7,6 +7,7 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -15,7 +16,9 @@ import java.util.concurrent.TimeUnit;
 /**
  * An echo replica in a process of its own, for tests that kill it as a crash would: it serves on
  * 127.0.0.1, prints its port on one line, and runs until it is killed or its parent closes its
- * standard input (so that it never outlives the test).
+ * standard input (so that it never outlives the test). A line {@code drain} on its standard input
+ * makes it leave as a planned stop does: a graceful shutdown (GOAWAY; calls in flight finish),
+ * then exit.
  */
 public final class ReplicaProcess {
   private ReplicaProcess() {}
@@ -32,8 +35,11 @@ public final class ReplicaProcess {
     System.out.flush();
     try (BufferedReader parent =
         new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))) {
-      while (parent.readLine() != null) {
-        // Runs until the parent goes away.
+      for (String line; (line = parent.readLine()) != null; ) {
+        if (line.equals("drain")) {
+          server.shutdown().awaitTermination(20, TimeUnit.SECONDS);
+          break;
+        }
       }
     } catch (IOException e) {
       // The parent went away.
@@ -58,6 +64,17 @@ public final class ReplicaProcess {
         throw new IOException("replica " + id + " did not start");
       }
       return new Handle(process, Integer.parseInt(line.trim()));
+    }
+
+    /**
+     * Stops the replica as a planned stop does (a graceful shutdown: calls in flight finish) and
+     * waits until the process is gone; false if it did not exit within 30 seconds.
+     */
+    boolean drain() throws IOException, InterruptedException {
+      OutputStream in = process.getOutputStream();
+      in.write("drain\n".getBytes(StandardCharsets.UTF_8));
+      in.flush();
+      return process.waitFor(30, TimeUnit.SECONDS);
     }
 
     /** Kills the process as a crash would (SIGKILL) and waits until it is gone. */
