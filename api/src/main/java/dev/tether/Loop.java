@@ -189,6 +189,13 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
     }
   }
 
+  /** {@link PersistentConnection#retryNow()} saw the loop wait in {@code seen}: ends that wait. */
+  void retryNow(LoopState<A, C> seen) {
+    if (state == seen) {
+      waitOver(false); // no token
+    }
+  }
+
   private void timerFired() {
     waitOver(true);
   }
@@ -203,6 +210,7 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
       startAttempt(takeToken);
     } else if (announceAddress(standby.address())) {
       publishConnection(standby.current(), standby.timer());
+      closer.release(); // current now: the loop's close waits for it as such
     } else {
       retire(standby);
     }
@@ -339,6 +347,11 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
     }
     Connected<A, C> dropped = (Connected<A, C>) state;
     Standby.Live<A, C> standby = dropped.standby() == null ? null : dropped.standby().take();
+    if (standby != null) {
+      // Counted until the round publishes it or closes it: a close() from a listener of the
+      // events before that waits for it.
+      closer.hold();
+    }
     // A connection that outlived its attempt's timer is replaced at once, as is one with a live
     // standby: no waiting then.
     boolean atOnce = standby != null || dropped.timer().fired();
@@ -468,11 +481,11 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
     }
   }
 
-  /** Closes a live standby that no round took. */
+  /** Closes a live standby that {@link #ended} took and no round made current; it is held. */
   private void retire(Standby.@Nullable Live<A, C> standby) {
     if (standby != null) {
       standby.timer().cancel();
-      closer.closeUnpublished(standby.current().connection());
+      closer.close(standby.current().connection(), closer::release);
     }
   }
 

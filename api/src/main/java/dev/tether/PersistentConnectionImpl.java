@@ -84,10 +84,13 @@ final class PersistentConnectionImpl<A, C extends Closable>
 
   @Override
   public boolean retryNow() {
-    if (state().status() != ConnectionState.Status.WAITING_TO_RETRY) {
+    // One reading: the wait this call is about. Its step cuts that wait short only if the loop
+    // still waits in it, not a later wait that a timer firing meanwhile led to.
+    LoopState<A, C> seen = loop.state;
+    if (isClosed() || seen.status() != ConnectionState.Status.WAITING_TO_RETRY) {
       return false;
     }
-    loop.context.execute(() -> loop.waitOver(false)); // no token
+    loop.context.execute(() -> loop.retryNow(seen));
     return true;
   }
 

@@ -2,7 +2,9 @@ package dev.tether;
 
 import static com.google.common.util.concurrent.Futures.immediateFailedFuture;
 import static com.google.common.util.concurrent.Futures.immediateFuture;
+import static java.util.Objects.requireNonNull;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -217,5 +219,49 @@ class StandbyTest {
     assertEquals(2, pc.state().attempts());
     h.advance(Duration.ofSeconds(10));
     assertEquals(3, pc.state().attempts());
+  }
+
+  @Test
+  void closeFromAListenerAsTheStandbyTakesOver_closeFinishedWaitsForTheStandbysClose() {
+    for (String closeOn : List.of("Disconnected", "AttemptingToConnect", "ObtainedAddress")) {
+      Harness h = new Harness();
+      List<FakeConnection> made = new java.util.ArrayList<>();
+      h.lookup = lookupsInTurn("a", "b");
+      h.connector =
+          address -> {
+            FakeConnection c = FakeConnection.slowToClose(address);
+            made.add(c);
+            return immediateFuture(c);
+          };
+      java.util.concurrent.atomic.AtomicReference<PersistentConnection<String, FakeConnection>>
+          self = new java.util.concurrent.atomic.AtomicReference<>();
+      PersistentConnection<String, FakeConnection> pc =
+          h.builder()
+              .standby(true)
+              .onEvent(
+                  event -> {
+                    if (made.size() == 2 && event.getClass().getSimpleName().equals(closeOn)) {
+                      requireNonNull(self.get()).close();
+                    }
+                  })
+              .build();
+      self.set(pc);
+      h.time.runDueTasks();
+      assertEquals("b", pc.state().standbyAddress(), closeOn);
+
+      made.get(0).drop();
+
+      assertEquals(1, made.get(1).closeCalls(), closeOn + ": the standby is closed");
+      assertFalse(pc.closeFinished().isDone(), closeOn + ": waits for the standby's close");
+      made.get(1).finishClosing();
+      assertTrue(pc.closeFinished().isDone(), closeOn);
+      assertEquals(Status.CLOSED, pc.state().status(), closeOn);
+    }
+  }
+
+  /** A lookup that yields {@code addresses} in turn, round and round. */
+  private static AddressLookup<String> lookupsInTurn(String... addresses) {
+    java.util.concurrent.atomic.AtomicInteger turn = new java.util.concurrent.atomic.AtomicInteger();
+    return () -> immediateFuture(addresses[turn.getAndIncrement() % addresses.length]);
   }
 }

@@ -267,6 +267,44 @@ class StateTest {
   }
 
   @Test
+  void retryNow_queuedBehindTheTimersOwnStep_leavesTheNextWaitAlone() throws Exception {
+    h.lookup = () -> immediateFailedFuture(new IOException("catalog down"));
+    PersistentConnection<String, FakeConnection> pc = h.start();
+    assertEquals(Status.WAITING_TO_RETRY, pc.state().status());
+    assertEquals(1, h.lookups);
+
+    // Another thread runs a step of this connection (a subscriber's first state) and stays in it.
+    java.util.concurrent.CountDownLatch inStep = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    Thread subscriber =
+        new Thread(
+            () ->
+                pc.subscribeState(
+                    state -> {
+                      if (inStep.getCount() > 0) {
+                        inStep.countDown();
+                        try {
+                          release.await();
+                        } catch (InterruptedException e) {
+                          Thread.currentThread().interrupt();
+                        }
+                      }
+                    }));
+    subscriber.start();
+    assertTrue(inStep.await(10, java.util.concurrent.TimeUnit.SECONDS));
+    h.advance(Duration.ofSeconds(10)); // the timer fires: its step is queued behind that one
+    assertTrue(pc.retryNow(), "the wait it sees has not ended yet"); // queued behind the timer's
+    release.countDown();
+    subscriber.join(10_000);
+
+    // The timer's step started the attempt; retryNow() was about the wait that ended, so it
+    // neither starts another attempt nor cuts short the wait after this one's failure.
+    assertEquals(2, h.lookups, "no attempt beyond the timer's");
+    assertEquals(Status.WAITING_TO_RETRY, pc.state().status());
+    assertEquals(Duration.ofSeconds(10), pc.state().retryIn());
+  }
+
+  @Test
   void retryNow_inEveryStatus() {
     h.lookup = () -> immediateFailedFuture(new IOException("catalog down"));
     PersistentConnection<String, FakeConnection> pc = h.builder().build();

@@ -40,14 +40,25 @@ final class KeptOperations<ReqT, RespT> {
   /**
    * The serialized size of a streamed request, as its marshaller's stream tells ({@code
    * KnownLength}, as protobuf's, or else a positive {@code available()}); past any bound if it
-   * does not tell.
+   * does not tell. The stream asked for is closed, unless it is the message itself (a marshaller
+   * that passes streams through, as a proxy's does): the real call has yet to send that one.
    */
   long sizeOf(ReqT message) {
-    try (InputStream stream = method.streamRequest(message)) {
+    InputStream stream = null;
+    try {
+      stream = method.streamRequest(message);
       int available = stream.available();
       return stream instanceof KnownLength || available > 0 ? available : MAX_BYTES + 1;
     } catch (IOException | RuntimeException e) {
       return 0; // the real call reports a marshaller that fails
+    } finally {
+      if (stream != null && stream != message) {
+        try {
+          stream.close();
+        } catch (IOException | RuntimeException e) {
+          // only measured: nothing was read from it
+        }
+      }
     }
   }
 

@@ -30,8 +30,10 @@ import org.jspecify.annotations.Nullable;
  * their bound: past the bound the call stays where it is.
  *
  * <p>The call moves only if it was not cancelled, its deadline has not passed, its context was not
- * cancelled, and its connection is closed, or was replaced by a handover and the attempt failed
- * UNAVAILABLE. While a wait-for-ready attempt has no connection, the call's deadline (timed on
+ * cancelled, its attempt ended unsent with UNAVAILABLE or because the mover ended it, and its
+ * connection is closed or was replaced by a handover. An attempt that fails with any other status
+ * (its credentials, an interceptor) fails the call, wherever its connection is: moving it would
+ * hide that failure and run the call again. While a wait-for-ready attempt has no connection, the call's deadline (timed on
  * the persistent connection's scheduler) and its context bound it; an attempt with a real call
  * leaves those to it. A fail-fast attempt never waits for a connection, so never needs them. The
  * caller's listener is reached through {@link ToCaller}.
@@ -340,7 +342,10 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       boolean connectionGone) {
     return attempt == from
         && state == State.MOVABLE
-        && (status == null || (!status.isOk() && status.getCode() != Status.Code.DEADLINE_EXCEEDED))
+        // UNAVAILABLE: what gRPC ends an unsent call with when its channel or transport goes
+        // (and what an attempt the mover ended reports). Any other failure is the call's own
+        // (its credentials, an interceptor): moving would hide it and run it again.
+        && (status == null || status.getCode() == Status.Code.UNAVAILABLE)
         // An attempt the mover cancelled counts as sent once a transport took its stream: a
         // stream reset before its headers' write completed may still have left this client.
         && !from.mayHaveReachedServer(status != null && !from.endedToMove)

@@ -184,4 +184,98 @@ class CallEdgesTest {
       canceller.join(10_000);
     }
   }
+
+  /** Passes a request's stream through as it is, as a proxy's marshaller does. */
+  private enum PassThrough implements MethodDescriptor.Marshaller<java.io.InputStream> {
+    INSTANCE;
+
+    @Override
+    public java.io.InputStream stream(java.io.InputStream value) {
+      return value;
+    }
+
+    @Override
+    public java.io.InputStream parse(java.io.InputStream stream) {
+      try {
+        return new java.io.ByteArrayInputStream(stream.readAllBytes()); // gRPC closes it after
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    }
+  }
+
+  /** A request stream that can be read only before it is closed, as a pooled buffer's is. */
+  private static final class ReadBeforeClose extends java.io.ByteArrayInputStream {
+    private volatile boolean closed;
+
+    ReadBeforeClose(byte[] bytes) {
+      super(bytes);
+    }
+
+    @Override
+    public synchronized int read() {
+      checkOpen();
+      return super.read();
+    }
+
+    @Override
+    public synchronized int read(byte[] into, int offset, int length) {
+      checkOpen();
+      return super.read(into, offset, length);
+    }
+
+    private void checkOpen() {
+      if (closed) {
+        throw new IllegalStateException("read after close");
+      }
+    }
+
+    @Override
+    public void close() {
+      closed = true;
+    }
+  }
+
+  @Test
+  void aPassThroughMarshallersRequestStream_isSentAsItIs_notClosedBeforeTheSend() throws Exception {
+    MethodDescriptor<java.io.InputStream, java.io.InputStream> raw =
+        MethodDescriptor.<java.io.InputStream, java.io.InputStream>newBuilder()
+            .setType(MethodDescriptor.MethodType.UNARY)
+            .setFullMethodName("test.Raw/Echo")
+            .setRequestMarshaller(PassThrough.INSTANCE)
+            .setResponseMarshaller(PassThrough.INSTANCE)
+            .build();
+    io.grpc.ServerServiceDefinition echo =
+        io.grpc.ServerServiceDefinition.builder("test.Raw")
+            .addMethod(
+                raw,
+                io.grpc.stub.ServerCalls.asyncUnaryCall(
+                    (request, answer) -> {
+                      answer.onNext(request);
+                      answer.onCompleted();
+                    }))
+            .build();
+    io.grpc.Server server =
+        servers.netty("R", 0, io.grpc.InsecureServerCredentials.create(), b -> b.addService(echo));
+    PersistentConnection<com.google.common.net.HostAndPort, GrpcConnection<com.google.common.net.HostAndPort>>
+        made =
+            GrpcConnector.persistentConnection("raw", ChannelFactory.plaintext())
+                .addressLookup(
+                    () -> com.google.common.util.concurrent.Futures.immediateFuture(Servers.address(server)))
+                .build();
+    PersistentChannel channel = PersistentChannel.of(made);
+    try {
+      byte[] bytes = "every byte, once".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      java.io.InputStream answer =
+          io.grpc.stub.ClientCalls.futureUnaryCall(
+                  channel.newCall(
+                      raw, CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(10, TimeUnit.SECONDS)),
+                  new ReadBeforeClose(bytes))
+              .get(10, TimeUnit.SECONDS);
+      assertEquals(new String(bytes, java.nio.charset.StandardCharsets.UTF_8),
+          new String(answer.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8));
+    } finally {
+      made.close().get(10, TimeUnit.SECONDS);
+    }
+  }
 }

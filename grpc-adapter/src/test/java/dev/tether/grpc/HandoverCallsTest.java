@@ -324,6 +324,32 @@ class HandoverCallsTest {
     assertEquals(0, said("B"), "B never got the call");
   }
 
+  @RepeatedTest(5)
+  void anUnsentCallsOwnFailure_asItsConnectionCloses_endsTheCall_andDoesNotMoveIt() throws Exception {
+    Server a = servers.netty("A", 0);
+    Server b = oneCallAtATime("B");
+    first.set(Servers.address(a));
+    connection.connected().get(10, TimeUnit.SECONDS);
+    SettableFuture<HostAndPort> lookup = SettableFuture.create();
+    next.set(lookup);
+    ListenableFuture<GrpcConnection<HostAndPort>> handover = connection.handOver();
+    holder.slowCancel = true;
+    holder.hold(Servers.address(a)); // unsent on A
+    ListenableFuture<String> call = failFastSay("once");
+    holder.release();
+    lookup.set(Servers.address(b));
+    handover.get(10, TimeUnit.SECONDS);
+    holder.last().awaitCancel(); // A closed: the move began
+
+    // Before the cancel reached it, the attempt failed on its own (its credentials, say).
+    holder.end(Status.UNAUTHENTICATED.withDescription("no such key"));
+
+    Status status = statusOf(call);
+    assertEquals(Status.Code.UNAUTHENTICATED, status.getCode(), status.toString());
+    assertEquals("no such key", status.getDescription());
+    assertEquals(0, said("B"), "the call's own failure is not run again elsewhere");
+  }
+
   /**
    * Starts a client-streaming COLLECT call during a handover, held unsent on A with a slow
    * cancel, sends {@code first}, switches to B and waits until the move has cancelled the held
