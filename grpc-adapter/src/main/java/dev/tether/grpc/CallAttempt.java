@@ -133,6 +133,9 @@ final class CallAttempt<ReqT, RespT> extends ClientCall.Listener<RespT>
 
   @Override
   public void onClose(Status status, Metadata trailers) {
+    if (call.isAfterAFailedStart(status)) {
+      return; // the call ends with why its start failed, once
+    }
     mover.attemptClosed(this, status, trailers);
   }
 

@@ -40,6 +40,8 @@ final class DelayedCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private volatile boolean passThrough;
   /** The real call's {@code start} threw: it takes nothing more. */
   private volatile boolean broken;
+  /** The status a start that threw ends the call with ({@link #isAfterAFailedStart}). */
+  private volatile @Nullable Status startFailure;
   /** Operations queued until pass-through; made on the first one. */
   private @Nullable List<Runnable> pending; // guarded by lock
   private @Nullable Listener<RespT> listener; // guarded by lock
@@ -110,10 +112,23 @@ final class DelayedCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       call.start(target, headers);
     } catch (RuntimeException e) {
       broken = true;
+      Status failed = Status.fromThrowable(e).withDescription("the call failed to start: " + e);
+      startFailure = failed; // before the cancel: the real call's end that follows is ignored
       // As gRPC's stubs do: whatever the failed start left running is cancelled.
       cancelQuietly(call, "the call failed to start", e);
-      deliverClose(target, Status.fromThrowable(e).withDescription("the call failed to start: " + e));
+      deliverClose(target, failed);
     }
+  }
+
+  /**
+   * Whether {@code status}, which the listener got in {@code onClose}, is to be ignored: the start
+   * threw after the real call had the listener, and this is the real call's own end (the cancel
+   * of what the failed start left running), not the end this call gives for the failed start.
+   * One end, and always the same one, for the start that failed.
+   */
+  boolean isAfterAFailedStart(Status status) {
+    Status failed = startFailure;
+    return failed != null && status != failed;
   }
 
   private static void cancelQuietly(ClientCall<?, ?> call, String message, Throwable cause) {

@@ -105,6 +105,22 @@ class CallEdgesTest {
         }
       };
 
+  /** Starts the call it wraps, then throws: the real call is running when the start fails. */
+  private static final ClientInterceptor THROWS_AFTER_START =
+      new ClientInterceptor() {
+        @Override
+        public <Q, R> ClientCall<Q, R> interceptCall(
+            MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
+          return new ForwardingClientCall.SimpleForwardingClientCall<Q, R>(next.newCall(method, options)) {
+            @Override
+            public void start(Listener<R> listener, Metadata headers) {
+              super.start(listener, headers);
+              throw new IllegalStateException("the interceptor refuses, late");
+            }
+          };
+        }
+      };
+
   private static final ClientInterceptor THROWS_IN_NEW_CALL =
       new ClientInterceptor() {
         @Override
@@ -127,6 +143,30 @@ class CallEdgesTest {
     assertEquals(Status.Code.UNKNOWN, direct.getCode());
     assertTrue(String.valueOf(direct.getDescription()).contains("the interceptor refuses"), direct.toString());
     assertEquals(1, waited.closes.get());
+  }
+
+  @Test
+  void interceptorThatThrowsAfterStartingTheRealCall_endsEveryCallOnce_withWhatItThrew()
+      throws Exception {
+    PersistentChannel channel = channel("throws-after-start", THROWS_AFTER_START);
+    lookup.set("throws-after-start");
+    java.util.Objects.requireNonNull(connection).connected().get(10, TimeUnit.SECONDS);
+    java.util.List<Recorder> calls = new java.util.ArrayList<>();
+    for (int i = 0; i < 200; i++) {
+      calls.add(unary(channel, Echo.SAY));
+    }
+    for (Recorder call : calls) {
+      // The real call's end (the cancel of what the failed start left running) is not a second
+      // end, nor a race for the status: the call ends with what the start threw.
+      Status status = call.closed.get(5, TimeUnit.SECONDS);
+      assertEquals(Status.Code.UNKNOWN, status.getCode(), status.toString());
+      assertTrue(
+          String.valueOf(status.getDescription()).contains("the interceptor refuses, late"),
+          status.toString());
+    }
+    for (Recorder call : calls) {
+      assertEquals(1, call.closes.get());
+    }
   }
 
   @Test
