@@ -57,6 +57,9 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
   private final Map<C, Boolean> retiring = new IdentityHashMap<>();
   /** Written only by {@link #moveTo}. */
   volatile LoopState<A, C> state = Waiting.beforeFirstRound();
+  /** Round attempts started; read by {@code retryNow()} on any thread, written in steps. */
+  @SuppressWarnings("NonAtomicVolatileUpdate") // written in steps only, which run one at a time
+  private volatile long roundAttemptsStarted;
   /** What the loop last published, for any thread; written only by {@link #publish()}. */
   private volatile Tally.Snapshot<A, C> published;
 
@@ -189,11 +192,21 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
     }
   }
 
-  /** {@link PersistentConnection#retryNow()} saw the loop wait in {@code seen}: ends that wait. */
-  void retryNow(LoopState<A, C> seen) {
-    if (state == seen) {
+  /**
+   * {@link PersistentConnection#retryNow()} found the loop waiting when {@code seen} round attempts
+   * had started: if none started since, the loop still waits for the attempt asked for (on its
+   * timer, or on a budget token that the timer's step went on to wait for), and starts it now. If
+   * one started since, it was that attempt: a later wait (after it failed) is left alone.
+   */
+  void retryNow(long seen) {
+    if (roundAttemptsStarted == seen) {
       waitOver(false); // no token
     }
+  }
+
+  /** Round attempts started so far; for {@link #retryNow(long)}. Written in steps only. */
+  long roundAttemptsStarted() {
+    return roundAttemptsStarted;
   }
 
   private void timerFired() {
@@ -230,6 +243,7 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
       stopping(); // the scheduler rejected the timer
       return;
     }
+    roundAttemptsStarted++; // only steps write it
     moveTo(new Attempting<>(attempt));
     if (!stopping()) {
       attempt.lookUp();

@@ -183,8 +183,11 @@ public interface PersistentConnection<A, C extends Closable> extends Closable {
    * connection died, or before the first round), cancels the timer and starts the next attempt,
    * round or first round in a step, at once on the calling thread unless another thread runs a
    * step of this persistent connection. The failure count is kept, so an exponential delay goes on
-   * growing. Returns whether the status was {@code WAITING_TO_RETRY}; in any other status it does
-   * nothing. For operators, and for "the service is back, stop waiting".
+   * growing. It takes no token from a {@link ReconnectBudget}: a wait for one ends too. If the
+   * awaited attempt starts on its own before that step runs (its timer fired meanwhile), the step
+   * leaves the loop alone, so one call never starts two attempts. Returns whether the status was
+   * {@code WAITING_TO_RETRY}; in any other status it does nothing. For operators, and for "the
+   * service is back, stop waiting".
    */
   boolean retryNow();
 

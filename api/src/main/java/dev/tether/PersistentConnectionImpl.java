@@ -84,10 +84,10 @@ final class PersistentConnectionImpl<A, C extends Closable>
 
   @Override
   public boolean retryNow() {
-    // One reading: the wait this call is about. Its step cuts that wait short only if the loop
-    // still waits in it, not a later wait that a timer firing meanwhile led to.
-    LoopState<A, C> seen = loop.state;
-    if (isClosed() || seen.status() != ConnectionState.Status.WAITING_TO_RETRY) {
+    // Read before the status: the step starts the attempt only if no attempt started since, so
+    // that an attempt a timer started meanwhile, failed and waits again, is not retried twice.
+    long seen = loop.roundAttemptsStarted();
+    if (state().status() != ConnectionState.Status.WAITING_TO_RETRY) {
       return false;
     }
     loop.context.execute(() -> loop.retryNow(seen));

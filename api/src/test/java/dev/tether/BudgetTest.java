@@ -73,6 +73,30 @@ class BudgetTest {
   }
 
   @Test
+  void retryNow_queuedBehindATimerThatWentOnToWaitForItsToken_startsTheAttemptNow() throws Exception {
+    ReconnectBudget budget = ReconnectBudget.perSecond(1, 1, h.time.ticker());
+    h.lookup = () -> com.google.common.util.concurrent.Futures.immediateFailedFuture(
+        new java.io.IOException("catalog down"));
+    PersistentConnection<String, FakeConnection> pc = h.builder().reconnectBudget(budget).build();
+    h.time.runDueTasks(); // the first attempt takes the only token, fails, and waits 10 s
+    assertEquals(1, h.lookups);
+    h.advance(Duration.ofSeconds(9));
+    assertEquals(0, budget.reserveNanos()); // others take the token refilled by now,
+    assertEquals(TimeUnit.SECONDS.toNanos(1), budget.reserveNanos()); // and the one due at 10 s
+
+    Harness.HeldStep held = Harness.holdAStep(pc);
+    h.advance(Duration.ofSeconds(1)); // the timer fires; its step is queued behind the held one
+    assertTrue(pc.retryNow()); // queued behind the timer's step
+    held.release();
+
+    // The timer's step went on to wait for a token (due at 11 s); no attempt had started since
+    // retryNow() was called, so it started the attempt at once, with no token.
+    assertEquals(2, h.lookups);
+    assertEquals(Status.WAITING_TO_RETRY, pc.state().status());
+    assertEquals(Duration.ofSeconds(10), pc.state().retryIn(), "waiting after the new failure");
+  }
+
+  @Test
   void aTickerThatThrows_isLogged_andTheAttemptStartsWithoutWaiting_forRoundsAndStandbys() {
     com.google.common.base.Ticker broken =
         new com.google.common.base.Ticker() {

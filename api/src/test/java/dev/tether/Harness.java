@@ -76,4 +76,52 @@ final class Harness {
     org.junit.jupiter.api.Assertions.assertTrue(future.isDone(), () -> "not done: " + future);
     return java.util.Objects.requireNonNull(Futures.getUnchecked(future));
   }
+
+  /** A step of a persistent connection that another thread runs and stays in until released. */
+  static final class HeldStep {
+    private final java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    private final Thread thread;
+
+    private HeldStep(PersistentConnection<String, FakeConnection> connection) throws InterruptedException {
+      java.util.concurrent.CountDownLatch inStep = new java.util.concurrent.CountDownLatch(1);
+      // A subscriber's first state is delivered in a step, on the subscribing thread.
+      thread =
+          new Thread(
+              () ->
+                  connection.subscribeState(
+                      state -> {
+                        if (inStep.getCount() > 0) {
+                          inStep.countDown();
+                          try {
+                            release.await();
+                          } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                          }
+                        }
+                      }),
+              "held-step");
+      thread.start();
+      if (!inStep.await(10, java.util.concurrent.TimeUnit.SECONDS)) {
+        throw new AssertionError("the step did not start");
+      }
+    }
+
+    /** Lets the step end; waits until its thread has run every step queued behind it. */
+    void release() throws InterruptedException {
+      release.countDown();
+      thread.join(10_000);
+      if (thread.isAlive()) {
+        throw new AssertionError("the held step's thread did not finish");
+      }
+    }
+  }
+
+  /**
+   * Has another thread run a step of {@code connection} and stay in it: the steps that other
+   * threads trigger meanwhile queue behind it, and that thread runs them when released.
+   */
+  static HeldStep holdAStep(PersistentConnection<String, FakeConnection> connection)
+      throws InterruptedException {
+    return new HeldStep(connection);
+  }
 }

@@ -273,29 +273,10 @@ class StateTest {
     assertEquals(Status.WAITING_TO_RETRY, pc.state().status());
     assertEquals(1, h.lookups);
 
-    // Another thread runs a step of this connection (a subscriber's first state) and stays in it.
-    java.util.concurrent.CountDownLatch inStep = new java.util.concurrent.CountDownLatch(1);
-    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
-    Thread subscriber =
-        new Thread(
-            () ->
-                pc.subscribeState(
-                    state -> {
-                      if (inStep.getCount() > 0) {
-                        inStep.countDown();
-                        try {
-                          release.await();
-                        } catch (InterruptedException e) {
-                          Thread.currentThread().interrupt();
-                        }
-                      }
-                    }));
-    subscriber.start();
-    assertTrue(inStep.await(10, java.util.concurrent.TimeUnit.SECONDS));
-    h.advance(Duration.ofSeconds(10)); // the timer fires: its step is queued behind that one
+    Harness.HeldStep held = Harness.holdAStep(pc);
+    h.advance(Duration.ofSeconds(10)); // the timer fires: its step is queued behind the held one
     assertTrue(pc.retryNow(), "the wait it sees has not ended yet"); // queued behind the timer's
-    release.countDown();
-    subscriber.join(10_000);
+    held.release();
 
     // The timer's step started the attempt; retryNow() was about the wait that ended, so it
     // neither starts another attempt nor cuts short the wait after this one's failure.

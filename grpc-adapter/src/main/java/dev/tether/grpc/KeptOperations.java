@@ -40,8 +40,9 @@ final class KeptOperations<ReqT, RespT> {
   /**
    * The serialized size of a streamed request, as its marshaller's stream tells ({@code
    * KnownLength}, as protobuf's, or else a positive {@code available()}); past any bound if it
-   * does not tell. The stream asked for is closed, unless it is the message itself (a marshaller
-   * that passes streams through, as a proxy's does): the real call has yet to send that one.
+   * does not tell. The stream asked for is closed, unless the message is itself a stream (a
+   * marshaller that passes streams through, as a proxy's does, returns it or a wrapper of it):
+   * the real call has yet to send that one.
    */
   long sizeOf(ReqT message) {
     InputStream stream = null;
@@ -52,7 +53,7 @@ final class KeptOperations<ReqT, RespT> {
     } catch (IOException | RuntimeException e) {
       return 0; // the real call reports a marshaller that fails
     } finally {
-      if (stream != null && stream != message) {
+      if (stream != null && stream != message && !(message instanceof InputStream)) {
         try {
           stream.close();
         } catch (IOException | RuntimeException e) {

@@ -225,13 +225,14 @@ class CallEdgesTest {
     }
   }
 
-  /** Passes a request's stream through as it is, as a proxy's marshaller does. */
+  /** Passes a request's stream through, as it is or wrapped, as a proxy's marshaller does. */
   private enum PassThrough implements MethodDescriptor.Marshaller<java.io.InputStream> {
-    INSTANCE;
+    AS_IT_IS,
+    WRAPPED;
 
     @Override
     public java.io.InputStream stream(java.io.InputStream value) {
-      return value;
+      return this == AS_IT_IS ? value : new java.io.FilterInputStream(value) {};
     }
 
     @Override
@@ -276,14 +277,16 @@ class CallEdgesTest {
     }
   }
 
-  @Test
-  void aPassThroughMarshallersRequestStream_isSentAsItIs_notClosedBeforeTheSend() throws Exception {
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.EnumSource(PassThrough.class)
+  void aPassThroughMarshallersRequestStream_isSentAsItIs_notClosedBeforeTheSend(PassThrough marshaller)
+      throws Exception {
     MethodDescriptor<java.io.InputStream, java.io.InputStream> raw =
         MethodDescriptor.<java.io.InputStream, java.io.InputStream>newBuilder()
             .setType(MethodDescriptor.MethodType.UNARY)
             .setFullMethodName("test.Raw/Echo")
-            .setRequestMarshaller(PassThrough.INSTANCE)
-            .setResponseMarshaller(PassThrough.INSTANCE)
+            .setRequestMarshaller(marshaller)
+            .setResponseMarshaller(PassThrough.AS_IT_IS)
             .build();
     io.grpc.ServerServiceDefinition echo =
         io.grpc.ServerServiceDefinition.builder("test.Raw")
