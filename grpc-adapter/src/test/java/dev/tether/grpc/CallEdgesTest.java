@@ -91,35 +91,30 @@ class CallEdgesTest {
     return recorder;
   }
 
-  private static final ClientInterceptor THROWS_IN_START =
-      new ClientInterceptor() {
-        @Override
-        public <Q, R> ClientCall<Q, R> interceptCall(
-            MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
-          return new ForwardingClientCall.SimpleForwardingClientCall<Q, R>(next.newCall(method, options)) {
-            @Override
-            public void start(Listener<R> listener, Metadata headers) {
-              throw new IllegalStateException("the interceptor refuses");
-            }
-          };
-        }
-      };
+  private static final ClientInterceptor THROWS_IN_START = throwingFromStart(false, "the interceptor refuses");
 
   /** Starts the call it wraps, then throws: the real call is running when the start fails. */
   private static final ClientInterceptor THROWS_AFTER_START =
-      new ClientInterceptor() {
-        @Override
-        public <Q, R> ClientCall<Q, R> interceptCall(
-            MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
-          return new ForwardingClientCall.SimpleForwardingClientCall<Q, R>(next.newCall(method, options)) {
-            @Override
-            public void start(Listener<R> listener, Metadata headers) {
+      throwingFromStart(true, "the interceptor refuses, late");
+
+  /** An interceptor whose calls' start throws {@code message}, after starting the real call or not. */
+  private static ClientInterceptor throwingFromStart(boolean afterStarting, String message) {
+    return new ClientInterceptor() {
+      @Override
+      public <Q, R> ClientCall<Q, R> interceptCall(
+          MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
+        return new ForwardingClientCall.SimpleForwardingClientCall<Q, R>(next.newCall(method, options)) {
+          @Override
+          public void start(Listener<R> listener, Metadata headers) {
+            if (afterStarting) {
               super.start(listener, headers);
-              throw new IllegalStateException("the interceptor refuses, late");
             }
-          };
-        }
-      };
+            throw new IllegalStateException(message);
+          }
+        };
+      }
+    };
+  }
 
   private static final ClientInterceptor THROWS_IN_NEW_CALL =
       new ClientInterceptor() {

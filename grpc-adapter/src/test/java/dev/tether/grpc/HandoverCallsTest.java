@@ -324,18 +324,29 @@ class HandoverCallsTest {
     assertEquals(0, said("B"), "B never got the call");
   }
 
+  /**
+   * Connects to {@code a}, starts a handover whose lookup waits for {@code lookup}, and holds the
+   * calls made on {@code a} from now on, unsent, with a cancel that ends them only when the test
+   * says ({@link Held#finishCancel}).
+   */
+  private ListenableFuture<GrpcConnection<HostAndPort>> handOverHoldingCallsOn(
+      Server a, SettableFuture<HostAndPort> lookup) throws Exception {
+    first.set(Servers.address(a));
+    connection.connected().get(10, TimeUnit.SECONDS);
+    next.set(lookup);
+    ListenableFuture<GrpcConnection<HostAndPort>> handover = connection.handOver();
+    holder.slowCancel = true;
+    holder.hold(Servers.address(a));
+    return handover;
+  }
+
   @RepeatedTest(5)
   void anUnsentCallsOwnFailure_asItsConnectionCloses_endsTheCall_andDoesNotMoveIt() throws Exception {
     Server a = servers.netty("A", 0);
     Server b = oneCallAtATime("B");
-    first.set(Servers.address(a));
-    connection.connected().get(10, TimeUnit.SECONDS);
     SettableFuture<HostAndPort> lookup = SettableFuture.create();
-    next.set(lookup);
-    ListenableFuture<GrpcConnection<HostAndPort>> handover = connection.handOver();
-    holder.slowCancel = true;
-    holder.hold(Servers.address(a)); // unsent on A
-    ListenableFuture<String> call = failFastSay("once");
+    ListenableFuture<GrpcConnection<HostAndPort>> handover = handOverHoldingCallsOn(a, lookup);
+    ListenableFuture<String> call = failFastSay("once"); // unsent on A
     holder.release();
     lookup.set(Servers.address(b));
     handover.get(10, TimeUnit.SECONDS);
@@ -359,13 +370,8 @@ class HandoverCallsTest {
       CompletableFuture<Status> closed, java.util.List<String> answers) throws Exception {
     Server a = servers.netty("A", 0);
     Server b = servers.netty("B", 0);
-    first.set(Servers.address(a));
-    connection.connected().get(10, TimeUnit.SECONDS);
     SettableFuture<HostAndPort> lookup = SettableFuture.create();
-    next.set(lookup);
-    ListenableFuture<GrpcConnection<HostAndPort>> handover = connection.handOver();
-    holder.slowCancel = true;
-    holder.hold(Servers.address(a));
+    ListenableFuture<GrpcConnection<HostAndPort>> handover = handOverHoldingCallsOn(a, lookup);
     ClientCall<String, String> call =
         channel.newCall(Echo.COLLECT, CallOptions.DEFAULT.withDeadlineAfter(20, TimeUnit.SECONDS));
     call.start(Streams.listener(answers::add, closed), new Metadata());

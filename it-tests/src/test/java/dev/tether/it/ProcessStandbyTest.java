@@ -12,12 +12,12 @@ import dev.tether.grpc.ChannelFactory;
 import dev.tether.grpc.GrpcConnection;
 import dev.tether.grpc.GrpcConnector;
 import dev.tether.grpc.PersistentChannel;
-import io.grpc.CallOptions;
 import io.grpc.Status;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Queue;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -70,15 +70,7 @@ class ProcessStandbyTest {
       try {
         assertEquals(addressA, connection.connected().get(10, TimeUnit.SECONDS).address());
         awaitState(connection, s -> addressB.equals(s.standbyAddress()));
-        Traffic traffic =
-            new Traffic(
-                channel,
-                () ->
-                    CallOptions.DEFAULT
-                        .withWaitForReady()
-                        .withDeadlineAfter(DEADLINE_MS, TimeUnit.MILLISECONDS),
-                4,
-                2);
+        Traffic traffic = Traffic.waitForReady(channel, DEADLINE_MS, 4, 2);
         List<Traffic.Outcome> failedAtTheKill;
         try {
           assertTrue(traffic.awaitAnswers("A", 300, 20_000), traffic.summary());
@@ -109,11 +101,10 @@ class ProcessStandbyTest {
         }
         // At the crash, only the calls on A may fail, UNAVAILABLE (a killed process sends no
         // reset of its own), one per caller at most, none late.
-        List<Traffic.Outcome> bad =
-            failedAtTheKill.stream()
-                .filter(o -> o.code() != Status.Code.UNAVAILABLE || o.millis() > DEADLINE_MS + 500)
-                .toList();
-        assertEquals(List.of(), bad, traffic.summary());
+        assertEquals(
+            List.of(),
+            Traffic.unexplained(failedAtTheKill, Set.of(Status.Code.UNAVAILABLE), DEADLINE_MS),
+            traffic.summary());
         assertTrue(failedAtTheKill.size() <= 6, "more failures than calls: " + traffic.summary());
         // The planned move failed no call.
         assertEquals(failedAtTheKill, traffic.failures(), traffic.summary());

@@ -15,7 +15,6 @@ import dev.tether.grpc.GrpcConnector;
 import dev.tether.grpc.PersistentChannel;
 import dev.tether.grpc.RecordingFactory;
 import dev.tether.grpc.Servers;
-import io.grpc.CallOptions;
 import io.grpc.Server;
 import io.grpc.Status;
 import java.time.Duration;
@@ -79,15 +78,7 @@ class StandbyFailoverTest {
           });
       standing.get(10, TimeUnit.SECONDS);
 
-      Traffic traffic =
-          new Traffic(
-              channel,
-              () ->
-                  CallOptions.DEFAULT
-                      .withWaitForReady()
-                      .withDeadlineAfter(DEADLINE_MS, TimeUnit.MILLISECONDS),
-              4,
-              2);
+      Traffic traffic = Traffic.waitForReady(channel, DEADLINE_MS, 4, 2);
       try {
         assertTrue(traffic.awaitAnswers("A", 300, 10_000), traffic.summary());
         int channelsBefore = channels.created().size();
@@ -106,14 +97,11 @@ class StandbyFailoverTest {
       // Only calls that were on A when it died may fail: UNAVAILABLE, or CANCELLED by the
       // server's reset; at most one per caller, none outliving its deadline.
       List<Traffic.Outcome> failed = traffic.failures();
-      List<Traffic.Outcome> bad =
-          failed.stream()
-              .filter(
-                  o ->
-                      (o.code() != Status.Code.UNAVAILABLE && o.code() != Status.Code.CANCELLED)
-                          || o.millis() > DEADLINE_MS + 500)
-              .toList();
-      assertEquals(List.of(), bad, traffic.summary());
+      assertEquals(
+          List.of(),
+          Traffic.unexplained(
+              failed, java.util.Set.of(Status.Code.UNAVAILABLE, Status.Code.CANCELLED), DEADLINE_MS),
+          traffic.summary());
       assertTrue(failed.size() <= 6, "more failures than calls in flight: " + traffic.summary());
       assertEquals(List.of(), List.copyOf(problems), "events well-formed");
     } finally {

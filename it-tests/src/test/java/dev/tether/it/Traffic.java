@@ -50,6 +50,25 @@ final class Traffic implements AutoCloseable {
     }
   }
 
+  /** Traffic whose every call waits for ready, with a deadline of {@code deadlineMillis} from its start. */
+  static Traffic waitForReady(Channel channel, long deadlineMillis, int unaryThreads, int streamThreads) {
+    return new Traffic(
+        channel,
+        () -> CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS),
+        unaryThreads,
+        streamThreads);
+  }
+
+  /**
+   * Of {@code failed}, those that a replica's crash does not explain: a code not in {@code
+   * allowed}, or a call that outlived {@code deadlineMillis} by more than 500 ms.
+   */
+  static List<Outcome> unexplained(List<Outcome> failed, java.util.Set<Status.Code> allowed, long deadlineMillis) {
+    return failed.stream()
+        .filter(o -> !allowed.contains(o.code()) || o.millis() > deadlineMillis + 500)
+        .toList();
+  }
+
   private Void unaryLoop(Channel channel, Supplier<CallOptions> options) {
     while (!stop.get()) {
       long started = System.nanoTime();
