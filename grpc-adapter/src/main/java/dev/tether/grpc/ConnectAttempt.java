@@ -135,6 +135,11 @@ final class ConnectAttempt<A> {
             if (status.getCode() == Status.Code.UNAVAILABLE) {
               Throwable cause = status.getCause();
               fail(cause != null ? cause : status.asException());
+            } else if (stillFailing()) {
+              // The channel's failure, as a call sees it: a resolver's or a load balancer's
+              // status that gRPC does not let a call carry (INVALID_ARGUMENT becomes INTERNAL,
+              // say). Probing again would only spin until the connect timeout.
+              fail(status.asException());
             } else {
               check(); // the channel left TRANSIENT_FAILURE meanwhile: look again
             }
@@ -148,6 +153,14 @@ final class ConnectAttempt<A> {
   }
 
   /** Fails the attempt, whatever reading the channel's state for the message does. */
+  private boolean stillFailing() {
+    try {
+      return channel.getState(false) == ConnectivityState.TRANSIENT_FAILURE;
+    } catch (Throwable t) {
+      return true; // a channel that cannot tell: fail with what the probe got
+    }
+  }
+
   private void timedOut() {
     String lastState;
     try {
@@ -172,10 +185,12 @@ final class ConnectAttempt<A> {
     stopWaiting();
     GrpcConnection<A> connection =
         new GrpcConnection<>(channel, interceptors, address, shutdownGrace, scheduler);
-    if (result.set(connection)) {
-      connection.watch();
-    } else {
-      channel.shutdownNow(); // cancelled meanwhile
+    // Watched before it is handed out: the persistent connection's step runs in the result's
+    // listeners, on this thread, and a drop in that time (even one that a call reconnected in
+    // the same channel) must still count as a drop.
+    connection.watch();
+    if (!result.set(connection)) {
+      channel.shutdownNow(); // cancelled meanwhile; the watch sees it go and closes the connection
     }
   }
 

@@ -9,6 +9,7 @@ import com.google.common.util.concurrent.ListenableFuture;
 import dev.tether.Connector;
 import dev.tether.PersistentConnection;
 import dev.tether.internal.DefaultScheduler;
+import dev.tether.internal.Durations;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import java.time.Duration;
@@ -113,9 +114,9 @@ public final class GrpcConnector<A> implements Connector<A, GrpcConnection<A>> {
         requireNonNull(channels.newChannelBuilder(address), "ChannelFactory returned null");
     KeepAlive keepAlive = this.keepAlive;
     if (keepAlive != null) {
-      builder
-          .keepAliveTime(keepAlive.time().toNanos(), TimeUnit.NANOSECONDS)
-          .keepAliveTimeout(keepAlive.timeout().toNanos(), TimeUnit.NANOSECONDS)
+      builder // saturated: gRPC reads Long.MAX_VALUE nanoseconds as "never"
+          .keepAliveTime(Durations.saturatedNanos(keepAlive.time()), TimeUnit.NANOSECONDS)
+          .keepAliveTimeout(Durations.saturatedNanos(keepAlive.timeout()), TimeUnit.NANOSECONDS)
           .keepAliveWithoutCalls(keepAlive.withoutCalls());
     }
     InterceptorRecorder customizing = new InterceptorRecorder(builder);

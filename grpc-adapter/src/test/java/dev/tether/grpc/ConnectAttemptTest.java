@@ -15,6 +15,7 @@ import io.grpc.ConnectivityState;
 import io.grpc.ForwardingClientCall;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
+import io.grpc.Status;
 import io.grpc.ManagedChannel;
 import java.time.Duration;
 import java.util.List;
@@ -158,6 +159,83 @@ class ConnectAttemptTest {
     assertEquals("up: hi", new Echo.Stub(connection.channel()).say("hi"));
     connection.close().get(10, TimeUnit.SECONDS);
     assertTrue(channels.created().get(0).isTerminated());
+  }
+
+  @Test
+  void hugeKeepAliveTimes_meanNoKeepAlive_ratherThanAnOverflow() throws Exception {
+    io.grpc.Server server = servers.netty("up", 0);
+    GrpcConnection<HostAndPort> connection =
+        GrpcConnector.builder(ChannelFactory.plaintext())
+            .keepAlive(Duration.ofSeconds(Long.MAX_VALUE), Duration.ofSeconds(Long.MAX_VALUE), false)
+            .build()
+            .connect(Servers.address(server))
+            .get(10, TimeUnit.SECONDS);
+    assertEquals("up: hi", new Echo.Stub(connection.channel()).say("hi"));
+    connection.close().get(10, TimeUnit.SECONDS);
+  }
+
+  /** A name resolver that always fails with {@code INVALID_ARGUMENT}, as a control plane may. */
+  private static final class FailingResolverProvider extends io.grpc.NameResolverProvider {
+    static final String SCHEME = "tether-failing-resolver";
+
+    @Override
+    public io.grpc.NameResolver newNameResolver(java.net.URI target, io.grpc.NameResolver.Args args) {
+      return new io.grpc.NameResolver() {
+        @Override
+        public String getServiceAuthority() {
+          return "failing";
+        }
+
+        @Override
+        public void start(Listener2 listener) {
+          listener.onError(Status.INVALID_ARGUMENT.withDescription("no such resource: x"));
+        }
+
+        @Override
+        public void shutdown() {}
+      };
+    }
+
+    @Override
+    public String getDefaultScheme() {
+      return SCHEME;
+    }
+
+    @Override
+    protected boolean isAvailable() {
+      return true;
+    }
+
+    @Override
+    protected int priority() {
+      return 5;
+    }
+  }
+
+  @Test
+  void aResolverThatFailsWithAStatusACallCannotCarry_failsTheAttemptAtOnce_namingIt() throws Exception {
+    FailingResolverProvider provider = new FailingResolverProvider();
+    io.grpc.NameResolverRegistry.getDefaultRegistry().register(provider);
+    try {
+      long started = System.nanoTime();
+      ListenableFuture<GrpcConnection<String>> attempt =
+          GrpcConnector.builder(ChannelFactory.target(io.grpc.InsecureChannelCredentials.create()))
+              .connectTimeout(Duration.ofSeconds(30))
+              .build()
+              .connect(FailingResolverProvider.SCHEME + ":///x");
+
+      // Its probe call fails INTERNAL (gRPC does not let a call carry a control plane's
+      // INVALID_ARGUMENT), not UNAVAILABLE, while the channel stays in TRANSIENT_FAILURE.
+      ExecutionException failed =
+          assertThrows(ExecutionException.class, () -> attempt.get(20, TimeUnit.SECONDS));
+      assertTrue(
+          System.nanoTime() - started < TimeUnit.SECONDS.toNanos(15),
+          "failed at once, not at the connect timeout");
+      Throwable cause = requireNonNull(failed.getCause());
+      assertTrue(String.valueOf(cause.getMessage()).contains("no such resource: x"), cause.toString());
+    } finally {
+      io.grpc.NameResolverRegistry.getDefaultRegistry().deregister(provider);
+    }
   }
 
   /**

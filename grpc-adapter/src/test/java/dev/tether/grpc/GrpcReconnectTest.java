@@ -72,6 +72,45 @@ class GrpcReconnectTest {
   }
 
   @Test
+  void aDropWhileTheInitializerRuns_isADrop_evenIfACallCouldReconnectTheChannel() throws Exception {
+    AtomicReference<Server> server = new AtomicReference<>(servers.inProcess("echo-init"));
+    AtomicReference<GrpcConnection<String>> dropped = new AtomicReference<>();
+    EventQueue<String, GrpcConnection<String>> events = new EventQueue<>();
+    PersistentConnection<String, GrpcConnection<String>> connection =
+        open(
+            GrpcConnector.persistentConnection("echo", ChannelFactory.inProcess())
+                .addressLookup(() -> immediateFuture("echo-init"))
+                .initializer(
+                    c -> {
+                      if (dropped.compareAndSet(null, c)) {
+                        // The server goes away and comes back under the same name, then the
+                        // initializer calls, which could bring the channel back to READY.
+                        java.util.Objects.requireNonNull(server.get())
+                            .shutdownNow()
+                            .awaitTermination(10, TimeUnit.SECONDS);
+                        server.set(servers.inProcess("echo-init"));
+                        waiting(new Echo.Stub(c.channel())).say("back");
+                      }
+                      return immediateFuture(null);
+                    }),
+            events);
+
+    // The drop counted, though it came before the attempt ended: that connection closed (its
+    // initializer's call then failed, or it ended right after Connected), and a later attempt
+    // made a fresh channel. Were the drop missed, the first connection would stay current.
+    GrpcConnection<String> first;
+    GrpcConnection<String> now;
+    do {
+      Event<String, GrpcConnection<String>> connected = events.next(Event.Connected.class, 10);
+      now = ((Event.Connected<String, GrpcConnection<String>>) connected).connection();
+      first = java.util.Objects.requireNonNull(dropped.get());
+    } while (now == first);
+    assertTrue(first.isClosed());
+    assertTrue(first.channel().isShutdown());
+    assertEquals("echo-init: hi", waiting(new Echo.Stub(now.channel())).say("hi"));
+  }
+
+  @Test
   void netty_serverRestartsOnTheSamePort_theSameStubWorksAgain() throws Exception {
     Server server = servers.netty("replica-1", 0);
     int port = Servers.port(server);
