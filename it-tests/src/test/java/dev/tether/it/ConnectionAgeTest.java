@@ -29,12 +29,14 @@ import org.junit.jupiter.api.Test;
  * next connection follows at once. Wait-for-ready traffic, unary and flow-controlled streams,
  * runs across many such ends.
  *
- * <p>Known race, allowed here and nowhere else: a unary call that gRPC retries transparently
- * inside the old channel (its stream met the GOAWAY) just as the drop is noticed can have its
- * stream created on that channel's new transport before the move's cancel reaches it; a stream
- * that a transport took may have been written, so it is not sent again and fails UNAVAILABLE
- * ("closed under the call"). Here about once in 200 GOAWAYs (one unary call in 30,000); every
- * other call succeeds.
+ * <p>Known race, allowed here and nowhere else: a call that started on the old channel just
+ * before the drop was noticed (that channel, left IDLE by the GOAWAY, reconnects for it) is
+ * judged unsent when the move cancels it, because its transport has not yet reported the
+ * stream; the transport had taken it, though, and writes its headers before the cancel reaches
+ * it. A stream whose headers went out may have reached the server, so the call is not sent
+ * again and fails UNAVAILABLE ("closed under the call"), where plain gRPC would have let it run
+ * on the old channel. Here about once in 200 GOAWAYs (one unary call in 30,000); every other
+ * call succeeds.
  */
 class ConnectionAgeTest {
   private static final long DEADLINE_MS = 5_000;
