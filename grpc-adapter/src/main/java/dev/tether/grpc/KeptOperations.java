@@ -53,7 +53,7 @@ final class KeptOperations<ReqT, RespT> {
     } catch (IOException | RuntimeException e) {
       return 0; // the real call reports a marshaller that fails
     } finally {
-      if (stream != null && stream != message && !(message instanceof InputStream)) {
+      if (stream != null && !(message instanceof InputStream)) {
         try {
           stream.close();
         } catch (IOException | RuntimeException e) {

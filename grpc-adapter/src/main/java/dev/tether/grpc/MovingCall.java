@@ -33,10 +33,10 @@ import org.jspecify.annotations.Nullable;
  * cancelled, its attempt ended unsent with UNAVAILABLE or because the mover ended it, and its
  * connection is closed or was replaced by a handover. An attempt that fails with any other status
  * (its credentials, an interceptor) fails the call, wherever its connection is: moving it would
- * hide that failure and run the call again. While a wait-for-ready attempt has no connection, the call's deadline (timed on
- * the persistent connection's scheduler) and its context bound it; an attempt with a real call
- * leaves those to it. A fail-fast attempt never waits for a connection, so never needs them. The
- * caller's listener is reached through {@link ToCaller}.
+ * hide that failure and run the call again. While a wait-for-ready attempt has no connection,
+ * the call's deadline (timed on the persistent connection's scheduler) and its context bound
+ * it; an attempt with a real call leaves those to it. A fail-fast attempt never waits for a
+ * connection, so never needs them. The caller's listener is reached through {@link ToCaller}.
  */
 final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   enum State {
