@@ -1,5 +1,6 @@
 package dev.tether.grpc;
 
+import io.grpc.CallCredentials;
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.ClientStreamTracer;
@@ -7,6 +8,8 @@ import io.grpc.Context;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -22,6 +25,15 @@ import org.jspecify.annotations.Nullable;
  * queued in the client, say behind the server's limit of concurrent streams, never will be. A
  * stream that gRPC retries transparently (the server never processed it) counts as neither again,
  * unless the call hedges. So a moved call never reached a server.
+ *
+ * <p>A transport takes a stream through a gate ({@link #seal()}), the last of the call's
+ * credentials (the caller's own, if any, run first): the mover seals it before it cancels an
+ * unsent attempt to move the call, and a transport that reaches it after that gets a stream that
+ * fails UNAVAILABLE, never started. Without the gate, a channel that reconnects on its own after
+ * a GOAWAY could take the stream between the mover's look and its cancel, and write it out: such
+ * a call may have reached the server, so it could no longer move, and failed. An interceptor of
+ * the channel that replaces the call's credentials bypasses the gate; the look at {@code
+ * streamCreated} above still keeps such a call from being sent twice.
  */
 final class CallAttempt<ReqT, RespT> extends ClientCall.Listener<RespT>
     implements PersistentChannel.Waiter, Runnable {
@@ -42,6 +54,12 @@ final class CallAttempt<ReqT, RespT> extends ClientCall.Listener<RespT>
    * connection having closed: a CANCELLED end is then the mover's, not the caller's.
    */
   volatile boolean endedToMove;
+
+  private static final int OPEN = 0;
+  private static final int TAKEN = 1;
+  private static final int SEALED = 2;
+  /** OPEN until a transport takes a stream (TAKEN) or the mover seals the attempt (SEALED). */
+  private final AtomicInteger gate = new AtomicInteger(OPEN);
 
   CallAttempt(
       MovingCall<ReqT, RespT> mover,
@@ -79,7 +97,14 @@ final class CallAttempt<ReqT, RespT> extends ClientCall.Listener<RespT>
     ClientCall<ReqT, RespT> real;
     Context previous = context.attach(); // the real call honours the caller's context
     try {
-      real = connection.channel().newCall(method, options.withStreamTracerFactory(new Tracer()));
+      real =
+          connection
+              .channel()
+              .newCall(
+                  method,
+                  options
+                      .withStreamTracerFactory(new Tracer())
+                      .withCallCredentials(new Gate(options.getCredentials())));
     } catch (RuntimeException e) { // a user's interceptor
       call.failIfNotSet(Status.fromThrowable(e).withDescription("the call failed to start: " + e));
       return false;
@@ -93,6 +118,27 @@ final class CallAttempt<ReqT, RespT> extends ClientCall.Listener<RespT>
       return false;
     }
     return true;
+  }
+
+  /**
+   * Closes the gate to transports, so that no stream of this attempt starts from now on; false if
+   * a transport took one already (since the last transparent retry), which may be sent.
+   */
+  boolean seal() {
+    return gate.compareAndSet(OPEN, SEALED) || gate.get() == SEALED;
+  }
+
+  /** Whether a transport may take a stream now: the gate was not sealed. */
+  private boolean take() {
+    while (true) {
+      int now = gate.get();
+      if (now == SEALED) {
+        return false;
+      }
+      if (now == TAKEN || gate.compareAndSet(OPEN, TAKEN)) {
+        return true;
+      }
+    }
   }
 
   /** Tells the mover if {@code connection} closes while the call could still move. */
@@ -139,6 +185,52 @@ final class CallAttempt<ReqT, RespT> extends ClientCall.Listener<RespT>
     mover.attemptClosed(this, status, trailers);
   }
 
+  /**
+   * The attempt's call credentials: the caller's, if any, then the gate. gRPC applies them on the
+   * transport that takes the stream, just before it creates it; a sealed gate fails the stream
+   * instead, with nothing sent.
+   */
+  private final class Gate extends CallCredentials {
+    private final @Nullable CallCredentials callers;
+
+    Gate(@Nullable CallCredentials callers) {
+      this.callers = callers;
+    }
+
+    @Override
+    public void applyRequestMetadata(
+        RequestInfo info, Executor executor, MetadataApplier applier) {
+      if (callers == null) {
+        pass(applier, new Metadata());
+        return;
+      }
+      callers.applyRequestMetadata(
+          info,
+          executor,
+          new MetadataApplier() {
+            @Override
+            public void apply(Metadata headers) {
+              pass(applier, headers);
+            }
+
+            @Override
+            public void fail(Status status) {
+              applier.fail(status);
+            }
+          });
+    }
+
+    private void pass(MetadataApplier applier, Metadata headers) {
+      if (take()) {
+        applier.apply(headers);
+      } else {
+        applier.fail(
+            Status.UNAVAILABLE.withDescription(
+                "its connection closed before the call was sent; moving it"));
+      }
+    }
+  }
+
   /** Tells whether a transport took the attempt's stream. */
   private final class Tracer extends ClientStreamTracer.Factory {
     private final ClientStreamTracer tracer =
@@ -162,6 +254,7 @@ final class CallAttempt<ReqT, RespT> extends ClientCall.Listener<RespT>
         // earlier attempt of a retry policy, nothing of this call reached a server.
         created = false;
         sent = false;
+        gate.compareAndSet(TAKEN, OPEN);
         GrpcConnection<?> current = connection;
         if (current != null && current.isClosed()) {
           // The close came first and found the call sent; now it is not. Not from inside

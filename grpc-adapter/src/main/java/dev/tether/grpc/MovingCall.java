@@ -376,16 +376,20 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   /**
    * {@code from}'s connection closed: if the call may move off it, ends {@code from}, whose end
-   * ({@link #attemptClosed}) then moves the call. The move is decided on what the ended attempt
-   * says, not here: a transport may take its stream after this check (a transparent retry inside
-   * the old channel, say) and write it out before the cancel, and such a call must not be sent
-   * twice.
+   * ({@link #attemptClosed}) then moves the call. It first seals the attempt, so that no
+   * transport of the old channel (reconnecting after a GOAWAY, or retrying transparently) starts
+   * its stream between this look and the cancel; one that took it already keeps it. The move is
+   * still decided on what the ended attempt says, not here: an interceptor that replaced the
+   * call's credentials bypasses the seal, and a call a transport may have written out must not be
+   * sent twice.
    */
   void connectionClosed(CallAttempt<ReqT, RespT> from) {
     boolean contextCancelled = context.isCancelled();
     boolean gone = connectionGone(from, null);
     synchronized (lock) {
-      if (!shouldMoveLocked(from, null, contextCancelled, gone)) {
+      // Sealed, no transport can start its stream from here on (see CallAttempt): one that took
+      // it already keeps it, as the old channel would without a move.
+      if (!shouldMoveLocked(from, null, contextCancelled, gone) || !from.seal()) {
         return;
       }
       from.endedToMove = true;

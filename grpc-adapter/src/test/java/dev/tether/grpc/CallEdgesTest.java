@@ -316,4 +316,72 @@ class CallEdgesTest {
       made.close().get(10, TimeUnit.SECONDS);
     }
   }
+
+  private static final Metadata.Key<String> TOKEN =
+      Metadata.Key.of("x-token", Metadata.ASCII_STRING_MARSHALLER);
+
+  /** Call credentials that add {@code token}, or, with none, fail UNAUTHENTICATED. */
+  private static io.grpc.CallCredentials credentials(@Nullable String token) {
+    return new io.grpc.CallCredentials() {
+      @Override
+      public void applyRequestMetadata(
+          RequestInfo info, java.util.concurrent.Executor executor, MetadataApplier applier) {
+        if (token == null) {
+          applier.fail(Status.UNAUTHENTICATED.withDescription("no token"));
+          return;
+        }
+        Metadata headers = new Metadata();
+        headers.put(TOKEN, token);
+        executor.execute(() -> applier.apply(headers)); // later, as a token fetch would
+      }
+    };
+  }
+
+  /** The caller's call credentials apply as they would on the raw channel, both ways. */
+  @Test
+  void theCallersCredentials_addTheirHeaders_orFailTheCallWithTheirStatus() throws Exception {
+    AtomicReference<@Nullable String> seen = new AtomicReference<>();
+    servers.track(
+        io.grpc.inprocess.InProcessServerBuilder.forName("creds")
+            .directExecutor()
+            .addService(
+                io.grpc.ServerInterceptors.intercept(
+                    Echo.service("creds"),
+                    new io.grpc.ServerInterceptor() {
+                      @Override
+                      public <Q, R> io.grpc.ServerCall.Listener<Q> interceptCall(
+                          io.grpc.ServerCall<Q, R> call,
+                          Metadata headers,
+                          io.grpc.ServerCallHandler<Q, R> next) {
+                        seen.set(headers.get(TOKEN));
+                        return next.startCall(call, headers);
+                      }
+                    })));
+    PersistentConnection<String, GrpcConnection<String>> made =
+        GrpcConnector.persistentConnection(
+                "creds", (ChannelFactory<String>) InProcessChannelBuilder::forName)
+            .addressLookup(() -> lookup)
+            .build();
+    connection = made;
+    PersistentChannel channel = PersistentChannel.of(made);
+    lookup.set("creds");
+    CallOptions options = CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(10, TimeUnit.SECONDS);
+
+    assertEquals(
+        "creds: hi",
+        io.grpc.stub.ClientCalls.futureUnaryCall(
+                channel.newCall(Echo.SAY, options.withCallCredentials(credentials("t-1"))), "hi")
+            .get(10, TimeUnit.SECONDS));
+    assertEquals("t-1", seen.get());
+
+    seen.set(null);
+    Status refused =
+        Streams.statusOf(
+            io.grpc.stub.ClientCalls.futureUnaryCall(
+                channel.newCall(Echo.SAY, options.withCallCredentials(credentials(null))), "hi"));
+    assertEquals(Status.Code.UNAUTHENTICATED, refused.getCode(), refused.toString());
+    assertEquals("no token", refused.getDescription());
+    assertEquals(null, seen.get(), "the server never got it");
+  }
+
 }

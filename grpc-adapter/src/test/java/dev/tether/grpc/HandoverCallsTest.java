@@ -103,6 +103,8 @@ class HandoverCallsTest {
     /** Held calls end only when the test finishes their cancel ({@link Held#finishCancel}). */
     volatile boolean slowCancel;
     private volatile @Nullable Held<?> last;
+    /** Run once, just before the next cancel of a call that is not held reaches its real call. */
+    volatile @Nullable Runnable beforeCancel;
     private final java.util.concurrent.BlockingQueue<Held<?>> held =
         new java.util.concurrent.LinkedBlockingQueue<>();
 
@@ -136,7 +138,18 @@ class HandoverCallsTest {
         ClientCall<Q, R> asCall = (ClientCall<Q, R>) call;
         return asCall;
       }
-      return next.newCall(method, options);
+      return new io.grpc.ForwardingClientCall.SimpleForwardingClientCall<Q, R>(
+          next.newCall(method, options)) {
+        @Override
+        public void cancel(@Nullable String message, @Nullable Throwable cause) {
+          Runnable hook = beforeCancel;
+          if (hook != null) {
+            beforeCancel = null;
+            hook.run();
+          }
+          super.cancel(message, cause);
+        }
+      };
     }
   }
 
@@ -453,4 +466,58 @@ class HandoverCallsTest {
     assertEquals("refused", status.getDescription());
     assertEquals("B: after", failFastSay("after").get(10, TimeUnit.SECONDS));
   }
+
+  /**
+   * The race a server's {@code maxConnectionAge} GOAWAY exposes: a wait-for-ready call that its
+   * old channel had not yet given a stream when the connection closed is moved; but that channel
+   * (reconnecting, say) hands the stream to a transport just as the move's cancel is on its way.
+   * Here a transport asks for the call's credentials (it is taking the stream), and applies them
+   * only as the cancel passes the channel's interceptor: the stream must then never start on A,
+   * and the call moves to B, where it runs once.
+   */
+  @RepeatedTest(5)
+  void aStreamATransportTakesAsTheMoveCancelsIt_neverStarts_andTheCallMoves() throws Exception {
+    Server a = oneCallAtATime("A");
+    Server b = oneCallAtATime("B");
+    first.set(Servers.address(a));
+    connection.connected().get(10, TimeUnit.SECONDS);
+    java.util.concurrent.BlockingQueue<io.grpc.CallCredentials.MetadataApplier> asked =
+        new java.util.concurrent.LinkedBlockingQueue<>();
+    io.grpc.CallCredentials credentials =
+        new io.grpc.CallCredentials() {
+          @Override
+          public void applyRequestMetadata(
+              RequestInfo info, java.util.concurrent.Executor executor, MetadataApplier applier) {
+            asked.add(applier);
+          }
+        };
+    ListenableFuture<String> call =
+        ClientCalls.futureUnaryCall(
+            channel.newCall(
+                Echo.SAY,
+                CallOptions.DEFAULT
+                    .withWaitForReady()
+                    .withCallCredentials(credentials)
+                    .withDeadlineAfter(20, TimeUnit.SECONDS)),
+            "taken late");
+    io.grpc.CallCredentials.MetadataApplier onA =
+        java.util.Objects.requireNonNull(asked.poll(10, TimeUnit.SECONDS));
+    holder.beforeCancel = () -> onA.apply(new Metadata()); // the transport takes it now
+
+    next.set(Futures.immediateFuture(Servers.address(b)));
+    connection.handOver().get(10, TimeUnit.SECONDS); // A closes: the call moves
+    io.grpc.CallCredentials.MetadataApplier onB;
+    while ((onB = asked.poll(10, TimeUnit.MILLISECONDS)) == null && !call.isDone()) {
+      // the moved call asks again, on B; or it failed
+    }
+    if (onB != null) {
+      onB.apply(new Metadata());
+    }
+
+    assertEquals("B: taken late", call.get(10, TimeUnit.SECONDS));
+    assertEquals(null, holder.beforeCancel, "the move cancelled the attempt on A");
+    assertEquals(0, said("A"), "A never got the call");
+    assertEquals(1, said("B"));
+  }
+
 }
