@@ -191,6 +191,9 @@ final class CallAttempt<ReqT, RespT> extends ClientCall.Listener<RespT>
    * instead, with nothing sent.
    */
   private final class Gate extends CallCredentials {
+    /** Adds nothing; never modified (gRPC only merges it into the call's headers). */
+    private static final Metadata NO_HEADERS = new Metadata();
+
     private final @Nullable CallCredentials callers;
 
     Gate(@Nullable CallCredentials callers) {
@@ -201,7 +204,7 @@ final class CallAttempt<ReqT, RespT> extends ClientCall.Listener<RespT>
     public void applyRequestMetadata(
         RequestInfo info, Executor executor, MetadataApplier applier) {
       if (callers == null) {
-        pass(applier, new Metadata());
+        pass(applier, NO_HEADERS);
         return;
       }
       callers.applyRequestMetadata(

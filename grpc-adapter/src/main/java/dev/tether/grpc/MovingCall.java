@@ -85,10 +85,9 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   public void start(Listener<RespT> listener, Metadata headers) {
     requireNonNull(listener, "listener");
     requireNonNull(headers, "headers");
-    // Not under the lock: it asks the connection. A fail-fast call takes only a READY one (await
-    // fails it otherwise).
-    GrpcConnection<?> now =
-        options.isWaitForReady() ? owner.openConnection() : owner.openReadyConnection();
+    // Not under the lock: it asks the connection. Only a READY one: without, a wait-for-ready
+    // call waits for the next and a fail-fast one fails (await).
+    GrpcConnection<?> now = owner.openReadyConnection();
     CallAttempt<ReqT, RespT> first;
     Status early;
     synchronized (lock) {

@@ -51,11 +51,14 @@ import org.slf4j.LoggerFactory;
  * deadline. What a call keeps for a move is bounded in bytes; past the bound, or once the
  * server answered, it stays where it is. A call whose headers were sent stays on its channel, as
  * in gRPC: a drop ends it there, with the transport's status. To move a call whose connection
- * closed, the old attempt is cancelled first, and the call moves only if its stream had still not
- * been written when that attempt ended; one that a transport wrote in the meantime (a transparent
- * retry inside the old channel, say) may have reached the server, so it is not sent again: it
- * fails UNAVAILABLE, "the connection to &lt;server&gt; closed under the call". A move never
- * sends again a call that a transport took.
+ * closed, the old attempt is first sealed, so that no transport of the old channel (one it
+ * reconnected after a GOAWAY, say) starts its stream from then on, and then cancelled; a call
+ * that a transport took before the seal stays on the old channel and ends there, as it would
+ * without a move. A move never sends again a call that a transport took. The seal is the last
+ * of the attempt's {@link io.grpc.CallCredentials}, after the caller's own, which apply as usual;
+ * a channel interceptor that replaces a call's credentials bypasses it, and such a call, if a
+ * transport writes it out just as the move cancels it, is not sent again but fails UNAVAILABLE,
+ * "the connection to &lt;server&gt; closed under the call".
  *
  * <p>A fail-fast call made while a {@link PersistentConnection#handOver() handover} is in flight
  * (from {@code handOver()} until the switch, or until the handover fails) can move too: if its
@@ -168,12 +171,12 @@ public final class PersistentChannel extends Channel {
   }
 
   /**
-   * Hands the current connection, if it is open, to every attempt that waits; once the persistent
+   * Hands the current connection, if it is READY, to every attempt that waits; once the persistent
    * connection is closed, fails them instead, as its close does (which may not have reached this
    * channel yet).
    */
   private void connectWaiting() {
-    GrpcConnection<?> current = usableConnection();
+    GrpcConnection<?> current = readyConnection();
     if (current == null) {
       return; // gone again: they wait for the next one
     }
@@ -223,11 +226,6 @@ public final class PersistentChannel extends Channel {
   /** {@link #readyConnection()}, unless the persistent connection is closed. */
   @Nullable GrpcConnection<?> openReadyConnection() {
     return closed || connection.isClosed() ? null : readyConnection();
-  }
-
-  private @Nullable GrpcConnection<?> usableConnection() {
-    GrpcConnection<?> current = connection.currentConnection();
-    return current != null && !current.isClosed() ? current : null;
   }
 
   @Override
@@ -293,14 +291,17 @@ public final class PersistentChannel extends Channel {
    */
   boolean await(Waiter waiter) {
     if (!closed && !connection.isClosed()) {
-      GrpcConnection<?> current = usableConnection();
+      GrpcConnection<?> current = readyConnection();
       if (current != null) {
         waiter.connectTo(current);
         return false;
       }
+      // A current connection that is not READY has dropped, though its drop may not have been
+      // noticed yet: the next one wakes the waiter. Started on it, the call would make the old
+      // channel reconnect, or sit in it until the drop moved it.
       waiting.add(waiter);
       // A connection or the close that came meanwhile would not have seen it: look again.
-      current = usableConnection();
+      current = readyConnection();
       if (current != null && waiting.remove(waiter)) {
         waiter.connectTo(current);
         return false;
@@ -338,11 +339,6 @@ public final class PersistentChannel extends Channel {
   /** Whether {@code candidate} is the persistent connection's current connection. */
   boolean isCurrent(GrpcConnection<?> candidate) {
     return connection.currentConnection() == candidate;
-  }
-
-  /** Returns the current connection if it is open and the persistent connection is not closed. */
-  @Nullable GrpcConnection<?> openConnection() {
-    return closed || connection.isClosed() ? null : usableConnection();
   }
 
   /** Reserves {@code bytes} of the channel's bound for a call's kept operations, if they fit. */

@@ -186,4 +186,108 @@ class GrpcReconnectTest {
     assertEquals("persistent connection to echo is closed", closed.getStatus().getDescription());
     assertSame(events.all().get(events.all().size() - 1).getClass(), Event.Disconnected.class);
   }
+
+  /** Runs tasks on a pool, or, while paused, holds them until resumed. */
+  private static final class PausableExecutor implements java.util.concurrent.Executor {
+    private final java.util.concurrent.ExecutorService pool =
+        java.util.concurrent.Executors.newCachedThreadPool(
+            r -> {
+              Thread thread = new Thread(r, "pausable");
+              thread.setDaemon(true);
+              return thread;
+            });
+    private final List<Runnable> held = new ArrayList<>();
+    private boolean paused;
+
+    synchronized void pause() {
+      paused = true;
+    }
+
+    void resume() {
+      List<Runnable> run;
+      synchronized (this) {
+        paused = false;
+        run = new ArrayList<>(held);
+        held.clear();
+      }
+      run.forEach(pool::execute);
+    }
+
+    @Override
+    public void execute(Runnable task) {
+      synchronized (this) {
+        if (paused) {
+          held.add(task);
+          return;
+        }
+      }
+      pool.execute(task);
+    }
+  }
+
+  /**
+   * A wait-for-ready call made after the current connection's channel left READY, but before the
+   * drop was noticed (the channel's executor, which tells, is held here), waits for the next
+   * connection: started on the old channel, it would make that channel reconnect to a dead
+   * server, or sit there until the drop moved it.
+   */
+  @Test
+  void aWaitForReadyCall_whileTheDropIsNotYetNoticed_waitsForTheNextConnection() throws Exception {
+    Server a = servers.netty("a", 0);
+    Server b = servers.netty("b", 0);
+    AtomicReference<Server> catalog = new AtomicReference<>(a);
+    PausableExecutor executor = new PausableExecutor();
+    java.util.Map<String, java.util.concurrent.atomic.AtomicInteger> started =
+        new java.util.concurrent.ConcurrentHashMap<>();
+    io.grpc.ClientInterceptor counter =
+        new io.grpc.ClientInterceptor() {
+          @Override
+          public <Q, R> io.grpc.ClientCall<Q, R> interceptCall(
+              io.grpc.MethodDescriptor<Q, R> method, io.grpc.CallOptions options, io.grpc.Channel next) {
+            started.computeIfAbsent(next.authority(), k -> new java.util.concurrent.atomic.AtomicInteger())
+                .incrementAndGet();
+            return next.newCall(method, options);
+          }
+        };
+    EventQueue<HostAndPort, GrpcConnection<HostAndPort>> events = new EventQueue<>();
+    PersistentConnection<HostAndPort, GrpcConnection<HostAndPort>> connection =
+        open(
+            GrpcConnector.builder(ChannelFactory.plaintext())
+                .customizer(builder -> builder.executor(executor).intercept(counter))
+                .build()
+                .persistentConnection("echo")
+                .addressLookup(
+                    () -> immediateFuture(HostAndPort.fromParts("127.0.0.1", Servers.port(java.util.Objects.requireNonNull(catalog.get()))))),
+            events);
+    PersistentChannel channel = PersistentChannel.of(connection);
+    Echo.Stub stub = new Echo.Stub(channel);
+    assertEquals("a: 1", waiting(stub).say("1"));
+    GrpcConnection<HostAndPort> onA = java.util.Objects.requireNonNull(connection.currentConnection());
+    String authorityOfA = onA.channel().authority();
+    assertEquals(1, java.util.Objects.requireNonNull(started.get(authorityOfA)).get());
+
+    executor.pause(); // the drop goes unnoticed
+    catalog.set(b);
+    a.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (onA.channel().getState(false) == io.grpc.ConnectivityState.READY) {
+      assertTrue(System.nanoTime() < deadline, "the channel to a never left READY");
+      Thread.onSpinWait();
+    }
+    assertSame(onA, connection.currentConnection(), "the drop is not noticed yet");
+    java.util.concurrent.Future<String> call = // started here, before the drop is noticed
+        io.grpc.stub.ClientCalls.futureUnaryCall(
+            channel.newCall(
+                Echo.SAY,
+                io.grpc.CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(10, TimeUnit.SECONDS)),
+            "2");
+    executor.resume();
+
+    assertEquals("b: 2", call.get(10, TimeUnit.SECONDS));
+    assertEquals(
+        1,
+        java.util.Objects.requireNonNull(started.get(authorityOfA)).get(),
+        "no call started on a's channel after it left READY");
+  }
+
 }
