@@ -44,7 +44,7 @@ class ConnectionAgeTest {
                 new InetSocketAddress(InetAddress.getByAddress(new byte[] {127, 0, 0, 1}), 0),
                 InsecureServerCredentials.create())
             .addService(Echo.service("aged"))
-            .maxConnectionAge(300, TimeUnit.MILLISECONDS)
+            .maxConnectionAge(1, TimeUnit.SECONDS) // the least grpc-java allows (it raises less to 1 s)
             .maxConnectionAgeGrace(5, TimeUnit.SECONDS) // calls in flight finish
             .build()
             .start();
