@@ -2,9 +2,12 @@ package dev.tether.grpc;
 
 import io.grpc.CallCredentials;
 import io.grpc.CallOptions;
+import io.grpc.Channel;
 import io.grpc.ClientCall;
+import io.grpc.ClientInterceptor;
 import io.grpc.ClientStreamTracer;
 import io.grpc.Context;
+import io.grpc.InternalMayRequireSpecificExecutor;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
@@ -26,14 +29,14 @@ import org.jspecify.annotations.Nullable;
  * stream that gRPC retries transparently (the server never processed it) counts as neither again,
  * unless the call hedges. So a moved call never reached a server.
  *
- * <p>A transport takes a stream through a gate ({@link #seal()}), the last of the call's
- * credentials (the caller's own, if any, run first): the mover seals it before it cancels an
- * unsent attempt to move the call, and a transport that reaches it after that gets a stream that
- * fails UNAVAILABLE, never started. Without the gate, a channel that reconnects on its own after
- * a GOAWAY could take the stream between the mover's look and its cancel, and write it out: such
- * a call may have reached the server, so it could no longer move, and failed. An interceptor of
- * the channel that replaces the call's credentials bypasses the gate; the look at {@code
- * streamCreated} above still keeps such a call from being sent twice.
+ * <p>A transport takes a stream through a gate ({@link #seal()}), which {@link #SEAL}, the
+ * innermost interceptor of {@link GrpcConnection#channelForMoves()}, adds as the last of the
+ * call's credentials (the caller's own, and any the customizers' interceptors set, run first and
+ * see nothing of it): the mover seals it before it cancels an unsent attempt to move the call,
+ * and a transport that reaches it after that gets a stream that fails UNAVAILABLE, never started.
+ * Without the gate, a channel that reconnects on its own after a GOAWAY could take the stream
+ * between the mover's look and its cancel, and write it out: such a call may have reached the
+ * server, so it could no longer move, and failed.
  */
 final class CallAttempt<ReqT, RespT> extends ClientCall.Listener<RespT>
     implements PersistentChannel.Waiter, Runnable {
@@ -97,14 +100,7 @@ final class CallAttempt<ReqT, RespT> extends ClientCall.Listener<RespT>
     ClientCall<ReqT, RespT> real;
     Context previous = context.attach(); // the real call honours the caller's context
     try {
-      real =
-          connection
-              .channel()
-              .newCall(
-                  method,
-                  options
-                      .withStreamTracerFactory(new Tracer())
-                      .withCallCredentials(new Gate(options.getCredentials())));
+      real = connection.channelForMoves().newCall(method, options.withStreamTracerFactory(new Tracer()));
     } catch (RuntimeException e) { // a user's interceptor
       call.failIfNotSet(Status.fromThrowable(e).withDescription("the call failed to start: " + e));
       return false;
@@ -186,25 +182,49 @@ final class CallAttempt<ReqT, RespT> extends ClientCall.Listener<RespT>
   }
 
   /**
-   * The attempt's call credentials: the caller's, if any, then the gate. gRPC applies them on the
-   * transport that takes the stream, just before it creates it; a sealed gate fails the stream
-   * instead, with nothing sent.
+   * The innermost interceptor of a connection's channel for moving calls: gives an attempt's call
+   * its gate, after whatever credentials the call already has. Calls that are not attempts (they
+   * carry no {@link Tracer}) pass as they are.
    */
-  private final class Gate extends CallCredentials {
-    /** Adds nothing; never modified (gRPC only merges it into the call's headers). */
-    private static final Metadata NO_HEADERS = new Metadata();
+  static final ClientInterceptor SEAL =
+      new ClientInterceptor() {
+        @Override
+        public <Q, R> ClientCall<Q, R> interceptCall(
+            MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
+          for (ClientStreamTracer.Factory factory : options.getStreamTracerFactories()) {
+            if (factory instanceof CallAttempt<?, ?>.Tracer tracer) {
+              return next.newCall(
+                  method, options.withCallCredentials(tracer.attempt().new Gate(options.getCredentials())));
+            }
+          }
+          return next.newCall(method, options);
+        }
+      };
 
+  /**
+   * The attempt's call credentials: the ones the call had, if any, then the gate. gRPC applies
+   * them on the transport that takes the stream, just before it creates it; a sealed gate fails the
+   * stream instead, with nothing sent.
+   */
+  private final class Gate extends CallCredentials implements InternalMayRequireSpecificExecutor {
     private final @Nullable CallCredentials callers;
 
     Gate(@Nullable CallCredentials callers) {
       this.callers = callers;
     }
 
+    /** As the caller's credentials would have it: gRPC asks only the outermost ones. */
+    @Override
+    public boolean isSpecificExecutorRequired() {
+      return callers instanceof InternalMayRequireSpecificExecutor mayRequire
+          && mayRequire.isSpecificExecutorRequired();
+    }
+
     @Override
     public void applyRequestMetadata(
         RequestInfo info, Executor executor, MetadataApplier applier) {
       if (callers == null) {
-        pass(applier, NO_HEADERS);
+        pass(applier, new Metadata());
         return;
       }
       callers.applyRequestMetadata(
@@ -236,6 +256,10 @@ final class CallAttempt<ReqT, RespT> extends ClientCall.Listener<RespT>
 
   /** Tells whether a transport took the attempt's stream. */
   private final class Tracer extends ClientStreamTracer.Factory {
+    CallAttempt<ReqT, RespT> attempt() {
+      return CallAttempt.this;
+    }
+
     private final ClientStreamTracer tracer =
         new ClientStreamTracer() {
           @Override

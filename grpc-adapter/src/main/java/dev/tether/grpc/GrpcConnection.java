@@ -6,7 +6,9 @@ import dev.tether.Closable;
 import dev.tether.internal.Durations;
 import dev.tether.internal.Retirable;
 import dev.tether.internal.UncancellableFuture;
+import io.grpc.Channel;
 import io.grpc.ClientInterceptor;
+import io.grpc.ClientInterceptors;
 import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
 import java.time.Duration;
@@ -55,6 +57,8 @@ public final class GrpcConnection<A> implements Closable, Retirable {
   private final ManagedChannel channel;
   /** What {@link #channel()} returns: the raw channel, or it behind the customizers' interceptors. */
   private final ManagedChannel forCalls;
+  /** Where a {@link PersistentChannel}'s moving calls go: {@link #forCalls}, then the seal. */
+  private final Channel forMovingCalls;
   private final A address;
   private final long shutdownGraceNanos;
   private final ScheduledExecutorService scheduler;
@@ -73,6 +77,11 @@ public final class GrpcConnection<A> implements Closable, Retirable {
       ScheduledExecutorService scheduler) {
     this.channel = channel;
     this.forCalls = interceptors.isEmpty() ? channel : new InterceptedChannel(channel, interceptors);
+    // The last in the list runs first: the seal runs last, after the customizers' interceptors.
+    this.forMovingCalls =
+        ClientInterceptors.intercept(
+            channel,
+            ImmutableList.<ClientInterceptor>builder().add(CallAttempt.SEAL).addAll(interceptors).build());
     this.address = address;
     this.shutdownGraceNanos = Durations.saturatedNanos(shutdownGrace);
     this.scheduler = scheduler;
@@ -105,6 +114,15 @@ public final class GrpcConnection<A> implements Closable, Retirable {
    */
   public ManagedChannel channel() {
     return forCalls;
+  }
+
+  /**
+   * {@link #channel()} for the attempts of a {@link PersistentChannel}'s moving calls: each such
+   * call also gets the seal that keeps its stream from starting once a move has begun ({@link
+   * CallAttempt}).
+   */
+  Channel channelForMoves() {
+    return forMovingCalls;
   }
 
   /** Returns the address this connection's channel was built for. */

@@ -407,7 +407,11 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
         return; // an abandoned attempt
       }
       unwatch = from.connection;
-      if (from.endedToMove && ended.getCode() == Status.Code.CANCELLED) {
+      if (from.endedToMove
+          && (ended.getCode() == Status.Code.CANCELLED
+              || ended.getCode() == Status.Code.UNAVAILABLE)) {
+        // The mover's cancel, or the seal that came before it (or the old channel's refusal):
+        // if the call does not move, the caller learns why from the call, not from the mover.
         status = whyMovedAttemptEndedLocked(ended, contextCancelled);
       }
       if (shouldMoveLocked(from, status, contextCancelled, gone)) {
@@ -443,8 +447,8 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   }
 
   /**
-   * The status of an attempt that the mover cancelled to move the call ({@code ended}, its own
-   * CANCELLED), as the caller should see it if the call does not move: the caller's cancel, the
+   * The status of an attempt that the mover ended to move the call ({@code ended}: the cancel's
+   * CANCELLED, or the seal's UNAVAILABLE), as the caller should see it if the call does not move: the caller's cancel, the
    * context's, the deadline, or else the connection that closed. Under the lock.
    */
   private Status whyMovedAttemptEndedLocked(Status ended, boolean contextCancelled) {

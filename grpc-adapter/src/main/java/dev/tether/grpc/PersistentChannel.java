@@ -55,10 +55,13 @@ import org.slf4j.LoggerFactory;
  * reconnected after a GOAWAY, say) starts its stream from then on, and then cancelled; a call
  * that a transport took before the seal stays on the old channel and ends there, as it would
  * without a move. A move never sends again a call that a transport took. The seal is the last
- * of the attempt's {@link io.grpc.CallCredentials}, after the caller's own, which apply as usual;
- * a channel interceptor that replaces a call's credentials bypasses it, and such a call, if a
- * transport writes it out just as the move cancels it, is not sent again but fails UNAVAILABLE,
- * "the connection to &lt;server&gt; closed under the call".
+ * of the attempt's {@link io.grpc.CallCredentials}, added after the interceptors of the
+ * connector's customizers ran: the caller's own credentials, or those an interceptor set, apply
+ * as usual, and such interceptors never see the seal. Interceptors that a {@link ChannelFactory}
+ * puts on its builder run inside the channel, after it: one that replaces a call's credentials
+ * there bypasses the seal, and such a call, if a transport writes it out just as the move
+ * cancels it, is not sent again but fails UNAVAILABLE, "the connection to &lt;server&gt; closed
+ * under the call".
  *
  * <p>A fail-fast call made while a {@link PersistentConnection#handOver() handover} is in flight
  * (from {@code handOver()} until the switch, or until the handover fails) can move too: if its
@@ -285,7 +288,7 @@ public final class PersistentChannel extends Channel {
   }
 
   /**
-   * Gives {@code waiter} the current connection, on this thread, if there is an open one; fails
+   * Gives {@code waiter} the current connection, on this thread, if it is READY; fails
    * it if the persistent connection is closed; otherwise keeps it until the next connection.
    * Returns true if it was kept waiting.
    */

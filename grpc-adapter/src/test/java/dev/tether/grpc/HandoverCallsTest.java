@@ -105,6 +105,9 @@ class HandoverCallsTest {
     private volatile @Nullable Held<?> last;
     /** Run once, just before the next cancel of a call that is not held reaches its real call. */
     volatile @Nullable Runnable beforeCancel;
+    /** The call credentials of the calls this interceptor saw. */
+    final java.util.Set<io.grpc.CallCredentials> credentialsSeen =
+        java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final java.util.concurrent.BlockingQueue<Held<?>> held =
         new java.util.concurrent.LinkedBlockingQueue<>();
 
@@ -130,6 +133,10 @@ class HandoverCallsTest {
     @Override
     public <Q, R> ClientCall<Q, R> interceptCall(
         MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
+      io.grpc.CallCredentials credentials = options.getCredentials();
+      if (credentials != null) {
+        credentialsSeen.add(credentials);
+      }
       if (next.authority().equals(authority)) {
         Held<R> call = new Held<>(writtenOnCancel ? options : null, slowCancel);
         held.add(call);
@@ -475,6 +482,18 @@ class HandoverCallsTest {
    * only as the cancel passes the channel's interceptor: the stream must then never start on A,
    * and the call moves to B, where it runs once.
    */
+  /** Call credentials that hold each stream's metadata, unapplied, in {@code asked}. */
+  private static io.grpc.CallCredentials holdingIn(
+      java.util.concurrent.BlockingQueue<io.grpc.CallCredentials.MetadataApplier> asked) {
+    return new io.grpc.CallCredentials() {
+      @Override
+      public void applyRequestMetadata(
+          RequestInfo info, java.util.concurrent.Executor executor, MetadataApplier applier) {
+        asked.add(applier);
+      }
+    };
+  }
+
   @RepeatedTest(5)
   void aStreamATransportTakesAsTheMoveCancelsIt_neverStarts_andTheCallMoves() throws Exception {
     Server a = oneCallAtATime("A");
@@ -483,14 +502,7 @@ class HandoverCallsTest {
     connection.connected().get(10, TimeUnit.SECONDS);
     java.util.concurrent.BlockingQueue<io.grpc.CallCredentials.MetadataApplier> asked =
         new java.util.concurrent.LinkedBlockingQueue<>();
-    io.grpc.CallCredentials credentials =
-        new io.grpc.CallCredentials() {
-          @Override
-          public void applyRequestMetadata(
-              RequestInfo info, java.util.concurrent.Executor executor, MetadataApplier applier) {
-            asked.add(applier);
-          }
-        };
+    io.grpc.CallCredentials credentials = holdingIn(asked);
     ListenableFuture<String> call =
         ClientCalls.futureUnaryCall(
             channel.newCall(
@@ -500,6 +512,7 @@ class HandoverCallsTest {
                     .withCallCredentials(credentials)
                     .withDeadlineAfter(20, TimeUnit.SECONDS)),
             "taken late");
+    assertTrue(holder.credentialsSeen.contains(credentials), "interceptors see the caller's own");
     io.grpc.CallCredentials.MetadataApplier onA =
         java.util.Objects.requireNonNull(asked.poll(10, TimeUnit.SECONDS));
     holder.beforeCancel = () -> onA.apply(new Metadata()); // the transport takes it now
@@ -520,4 +533,51 @@ class HandoverCallsTest {
     assertEquals(1, said("B"));
   }
 
+  /**
+   * The same race, with the caller cancelling as the move begins: the sealed stream's failure
+   * reaches the attempt before the move's cancel, and the caller still gets its own CANCELLED.
+   */
+  @RepeatedTest(5)
+  void aCallerCancelAsTheSealFailsTheStream_endsTheCallWithTheCallersStatus() throws Exception {
+    Server a = oneCallAtATime("A");
+    Server b = oneCallAtATime("B");
+    first.set(Servers.address(a));
+    connection.connected().get(10, TimeUnit.SECONDS);
+    java.util.concurrent.BlockingQueue<io.grpc.CallCredentials.MetadataApplier> asked =
+        new java.util.concurrent.LinkedBlockingQueue<>();
+    ClientCall<String, String> call =
+        channel.newCall(
+            Echo.SAY,
+            CallOptions.DEFAULT
+                .withWaitForReady()
+                .withCallCredentials(holdingIn(asked))
+                .withDeadlineAfter(20, TimeUnit.SECONDS));
+    CompletableFuture<Status> closed = new CompletableFuture<>();
+    call.start(Streams.listener(m -> {}, closed), new Metadata());
+    call.request(1);
+    call.sendMessage("never sent");
+    call.halfClose();
+    io.grpc.CallCredentials.MetadataApplier onA =
+        java.util.Objects.requireNonNull(asked.poll(10, TimeUnit.SECONDS));
+    holder.beforeCancel =
+        () -> {
+          onA.apply(new Metadata()); // sealed: the stream fails UNAVAILABLE, unstarted
+          call.cancel("the caller gave up", null);
+        };
+
+    next.set(Futures.immediateFuture(Servers.address(b)));
+    connection.handOver().get(10, TimeUnit.SECONDS);
+
+    Status status = closed.get(10, TimeUnit.SECONDS);
+    assertEquals(Status.Code.CANCELLED, status.getCode(), status.toString());
+    assertEquals("the caller gave up", status.getDescription());
+    assertEquals(0, said("A"));
+    assertEquals(0, said("B"));
+    // If the seal's failure ended the attempt before the caller's cancel, the call moved first,
+    // and B's transport asked for credentials that these never give: a transport waits for them
+    // before it shuts down, so they are refused here.
+    for (io.grpc.CallCredentials.MetadataApplier left : asked) {
+      left.fail(Status.UNAVAILABLE.withDescription("the test is over"));
+    }
+  }
 }
