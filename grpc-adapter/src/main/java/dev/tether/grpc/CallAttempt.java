@@ -191,10 +191,14 @@ final class CallAttempt<ReqT, RespT> extends ClientCall.Listener<RespT>
         @Override
         public <Q, R> ClientCall<Q, R> interceptCall(
             MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
-          for (ClientStreamTracer.Factory factory : options.getStreamTracerFactories()) {
-            if (factory instanceof CallAttempt<?, ?>.Tracer tracer) {
+          // From the end: the attempt's own tracer is the last one (a channel that goes through
+          // another PersistentChannel carries that one's attempt's tracer too, earlier).
+          java.util.List<ClientStreamTracer.Factory> factories = options.getStreamTracerFactories();
+          for (int i = factories.size() - 1; i >= 0; i--) {
+            if (factories.get(i) instanceof CallAttempt<?, ?>.Tracer tracer) {
               return next.newCall(
-                  method, options.withCallCredentials(tracer.attempt().new Gate(options.getCredentials())));
+                  method,
+                  options.withCallCredentials(tracer.attempt().new Gate(options.getCredentials())));
             }
           }
           return next.newCall(method, options);

@@ -409,9 +409,10 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       unwatch = from.connection;
       if (from.endedToMove
           && (ended.getCode() == Status.Code.CANCELLED
-              || ended.getCode() == Status.Code.UNAVAILABLE)) {
-        // The mover's cancel, or the seal that came before it (or the old channel's refusal):
-        // if the call does not move, the caller learns why from the call, not from the mover.
+              || (ended.getCode() == Status.Code.UNAVAILABLE && !from.mayHaveReachedServer(true)))) {
+        // The mover's cancel, or the seal that came before it (or the old channel's refusal of
+        // an unsent stream; a server's own UNAVAILABLE is kept): if the call does not move, the
+        // caller learns why from the call, not from the mover.
         status = whyMovedAttemptEndedLocked(ended, contextCancelled);
       }
       if (shouldMoveLocked(from, status, contextCancelled, gone)) {
@@ -448,8 +449,9 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   /**
    * The status of an attempt that the mover ended to move the call ({@code ended}: the cancel's
-   * CANCELLED, or the seal's UNAVAILABLE), as the caller should see it if the call does not move: the caller's cancel, the
-   * context's, the deadline, or else the connection that closed. Under the lock.
+   * CANCELLED, or the seal's UNAVAILABLE), as the caller should see it if the call does not
+   * move: the caller's cancel, the context's, the deadline, or else the connection that closed.
+   * Under the lock.
    */
   private Status whyMovedAttemptEndedLocked(Status ended, boolean contextCancelled) {
     if (cancelledWith != null) {

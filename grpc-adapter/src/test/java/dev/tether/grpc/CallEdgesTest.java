@@ -384,4 +384,50 @@ class CallEdgesTest {
     assertEquals(null, seen.get(), "the server never got it");
   }
 
+
+  /** Credentials that need the call's executor: what gRPC asks only of the outermost ones. */
+  private static final class OnTheCallsExecutor extends io.grpc.CallCredentials
+      implements io.grpc.InternalMayRequireSpecificExecutor {
+    final CompletableFuture<java.util.concurrent.Executor> given = new CompletableFuture<>();
+
+    @Override
+    public boolean isSpecificExecutorRequired() {
+      return true;
+    }
+
+    @Override
+    public void applyRequestMetadata(
+        RequestInfo info, java.util.concurrent.Executor executor, MetadataApplier applier) {
+      given.complete(executor);
+      applier.apply(new Metadata());
+    }
+  }
+
+  /** Credentials that need the call's own executor get it, as on the raw channel. */
+  @Test
+  void credentialsThatNeedTheCallsExecutor_getIt() throws Exception {
+    PersistentChannel channel = channel("executor", null);
+    lookup.set("executor");
+    java.util.concurrent.ExecutorService callsExecutor =
+        java.util.concurrent.Executors.newSingleThreadExecutor();
+    try {
+      OnTheCallsExecutor credentials = new OnTheCallsExecutor();
+      assertEquals(
+          "executor: hi",
+          io.grpc.stub.ClientCalls.futureUnaryCall(
+                  channel.newCall(
+                      Echo.SAY,
+                      CallOptions.DEFAULT
+                          .withWaitForReady()
+                          .withExecutor(callsExecutor)
+                          .withCallCredentials(credentials)
+                          .withDeadlineAfter(10, TimeUnit.SECONDS)),
+                  "hi")
+              .get(10, TimeUnit.SECONDS));
+      assertTrue(credentials.given.getNow(null) == callsExecutor, "the call's executor");
+    } finally {
+      callsExecutor.shutdownNow();
+    }
+  }
+
 }

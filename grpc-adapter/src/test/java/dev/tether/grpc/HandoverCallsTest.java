@@ -474,14 +474,6 @@ class HandoverCallsTest {
     assertEquals("B: after", failFastSay("after").get(10, TimeUnit.SECONDS));
   }
 
-  /**
-   * The race a server's {@code maxConnectionAge} GOAWAY exposes: a wait-for-ready call that its
-   * old channel had not yet given a stream when the connection closed is moved; but that channel
-   * (reconnecting, say) hands the stream to a transport just as the move's cancel is on its way.
-   * Here a transport asks for the call's credentials (it is taking the stream), and applies them
-   * only as the cancel passes the channel's interceptor: the stream must then never start on A,
-   * and the call moves to B, where it runs once.
-   */
   /** Call credentials that hold each stream's metadata, unapplied, in {@code asked}. */
   private static io.grpc.CallCredentials holdingIn(
       java.util.concurrent.BlockingQueue<io.grpc.CallCredentials.MetadataApplier> asked) {
@@ -494,6 +486,14 @@ class HandoverCallsTest {
     };
   }
 
+  /**
+   * The race a server's {@code maxConnectionAge} GOAWAY exposes: a wait-for-ready call that its
+   * old channel had not yet given a stream when the connection closed is moved; but that channel
+   * (reconnecting, say) hands the stream to a transport just as the move's cancel is on its way.
+   * Here a transport asks for the call's credentials (it is taking the stream), and applies them
+   * only as the cancel passes the channel's interceptor: the stream must then never start on A,
+   * and the call moves to B, where it runs once.
+   */
   @RepeatedTest(5)
   void aStreamATransportTakesAsTheMoveCancelsIt_neverStarts_andTheCallMoves() throws Exception {
     Server a = oneCallAtATime("A");
