@@ -474,6 +474,19 @@ class HandoverCallsTest {
     assertEquals("B: after", failFastSay("after").get(10, TimeUnit.SECONDS));
   }
 
+  /** The metadata appliers that {@link #holdingIn} holds. */
+  private final java.util.concurrent.BlockingQueue<io.grpc.CallCredentials.MetadataApplier> asked =
+      new java.util.concurrent.LinkedBlockingQueue<>();
+
+  /** Starts replicas A and B (one call at a time each), connects to A, and returns B. */
+  private Server connectedToAWithB() throws Exception {
+    Server a = oneCallAtATime("A");
+    Server b = oneCallAtATime("B");
+    first.set(Servers.address(a));
+    connection.connected().get(10, TimeUnit.SECONDS);
+    return b;
+  }
+
   /** Call credentials that hold each stream's metadata, unapplied, in {@code asked}. */
   private static io.grpc.CallCredentials holdingIn(
       java.util.concurrent.BlockingQueue<io.grpc.CallCredentials.MetadataApplier> asked) {
@@ -496,12 +509,7 @@ class HandoverCallsTest {
    */
   @RepeatedTest(5)
   void aStreamATransportTakesAsTheMoveCancelsIt_neverStarts_andTheCallMoves() throws Exception {
-    Server a = oneCallAtATime("A");
-    Server b = oneCallAtATime("B");
-    first.set(Servers.address(a));
-    connection.connected().get(10, TimeUnit.SECONDS);
-    java.util.concurrent.BlockingQueue<io.grpc.CallCredentials.MetadataApplier> asked =
-        new java.util.concurrent.LinkedBlockingQueue<>();
+    Server b = connectedToAWithB();
     io.grpc.CallCredentials credentials = holdingIn(asked);
     ListenableFuture<String> call =
         ClientCalls.futureUnaryCall(
@@ -539,12 +547,7 @@ class HandoverCallsTest {
    */
   @RepeatedTest(5)
   void aCallerCancelAsTheSealFailsTheStream_endsTheCallWithTheCallersStatus() throws Exception {
-    Server a = oneCallAtATime("A");
-    Server b = oneCallAtATime("B");
-    first.set(Servers.address(a));
-    connection.connected().get(10, TimeUnit.SECONDS);
-    java.util.concurrent.BlockingQueue<io.grpc.CallCredentials.MetadataApplier> asked =
-        new java.util.concurrent.LinkedBlockingQueue<>();
+    Server b = connectedToAWithB();
     ClientCall<String, String> call =
         channel.newCall(
             Echo.SAY,
@@ -580,4 +583,64 @@ class HandoverCallsTest {
       left.fail(Status.UNAVAILABLE.withDescription("the test is over"));
     }
   }
+
+  /**
+   * The same race for a call without credentials of its own, on a channel whose credentials (set
+   * by its factory) hold the stream: the seal then has no caller's credentials to wrap.
+   */
+  @RepeatedTest(5)
+  void theSealHoldsForACallWithoutCredentials_behindTheChannelsOwn() throws Exception {
+    Server a = oneCallAtATime("A");
+    Server b = oneCallAtATime("B");
+    HostAndPort onA = Servers.address(a);
+    io.grpc.CallCredentials heldOnA = holdingIn(asked);
+    io.grpc.CallCredentials none =
+        new io.grpc.CallCredentials() {
+          @Override
+          public void applyRequestMetadata(
+              RequestInfo info, java.util.concurrent.Executor executor, MetadataApplier applier) {
+            applier.apply(new Metadata());
+          }
+        };
+    AtomicReference<HostAndPort> at = new AtomicReference<>(onA);
+    PersistentConnection<HostAndPort, GrpcConnection<HostAndPort>> own =
+        GrpcConnector.builder(
+                (ChannelFactory<HostAndPort>)
+                    address ->
+                        io.grpc.Grpc.newChannelBuilderForAddress(
+                            address.getHost(),
+                            address.getPort(),
+                            io.grpc.CompositeChannelCredentials.create(
+                                io.grpc.InsecureChannelCredentials.create(),
+                                address.equals(onA) ? heldOnA : none)))
+            .customizer(builder -> builder.intercept(holder))
+            .build()
+            .persistentConnection("replicas")
+            .addressLookup(() -> Futures.immediateFuture(at.get()))
+            .build();
+    try {
+      own.connected().get(10, TimeUnit.SECONDS);
+      ListenableFuture<String> call =
+          ClientCalls.futureUnaryCall(
+              PersistentChannel.of(own)
+                  .newCall(
+                      Echo.SAY,
+                      CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(20, TimeUnit.SECONDS)),
+              "no credentials");
+      io.grpc.CallCredentials.MetadataApplier held =
+          java.util.Objects.requireNonNull(asked.poll(10, TimeUnit.SECONDS));
+      holder.beforeCancel = () -> held.apply(new Metadata()); // the transport takes it now
+
+      at.set(Servers.address(b));
+      own.handOver().get(10, TimeUnit.SECONDS);
+
+      assertEquals("B: no credentials", call.get(10, TimeUnit.SECONDS));
+      assertEquals(null, holder.beforeCancel, "the move cancelled the attempt on A");
+      assertEquals(0, said("A"), "A never got the call");
+      assertEquals(1, said("B"));
+    } finally {
+      own.close().get(10, TimeUnit.SECONDS);
+    }
+  }
+
 }
