@@ -100,7 +100,10 @@ final class CallAttempt<ReqT, RespT> extends ClientCall.Listener<RespT>
     ClientCall<ReqT, RespT> real;
     Context previous = context.attach(); // the real call honours the caller's context
     try {
-      real = connection.channelForMoves().newCall(method, options.withStreamTracerFactory(new Tracer()));
+      real =
+          connection
+              .channelForMoves()
+              .newCall(method, options.withStreamTracerFactory(new Tracer()));
     } catch (RuntimeException e) { // a user's interceptor
       call.failIfNotSet(Status.fromThrowable(e).withDescription("the call failed to start: " + e));
       return false;

@@ -81,7 +81,10 @@ public final class GrpcConnection<A> implements Closable, Retirable {
     this.forMovingCalls =
         ClientInterceptors.intercept(
             channel,
-            ImmutableList.<ClientInterceptor>builder().add(CallAttempt.SEAL).addAll(interceptors).build());
+            ImmutableList.<ClientInterceptor>builder()
+                .add(CallAttempt.SEAL)
+                .addAll(interceptors)
+                .build());
     this.address = address;
     this.shutdownGraceNanos = Durations.saturatedNanos(shutdownGrace);
     this.scheduler = scheduler;

@@ -409,7 +409,8 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       unwatch = from.connection;
       if (from.endedToMove
           && (ended.getCode() == Status.Code.CANCELLED
-              || (ended.getCode() == Status.Code.UNAVAILABLE && !from.mayHaveReachedServer(true)))) {
+              || (ended.getCode() == Status.Code.UNAVAILABLE
+                  && !from.mayHaveReachedServer(true)))) {
         // The mover's cancel, or the seal that came before it (or the old channel's refusal of
         // an unsent stream; a server's own UNAVAILABLE is kept): if the call does not move, the
         // caller learns why from the call, not from the mover.
