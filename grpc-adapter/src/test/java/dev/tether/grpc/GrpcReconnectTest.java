@@ -229,13 +229,19 @@ class GrpcReconnectTest {
    * A wait-for-ready call made after the current connection's channel left READY, but before the
    * drop was noticed (the channel's executor, which tells, is held here), waits for the next
    * connection: started on the old channel, it would make that channel reconnect to a dead
-   * server, or sit there until the drop moved it.
+   * server, or sit there until the drop moved it. With a standby, the next connection is the
+   * standby, taken over with no lookup.
    */
-  @Test
-  void aWaitForReadyCall_whileTheDropIsNotYetNoticed_waitsForTheNextConnection() throws Exception {
+  @org.junit.jupiter.params.ParameterizedTest(name = "standby {0}")
+  @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+  void aWaitForReadyCall_whileTheDropIsNotYetNoticed_waitsForTheNextConnection(boolean standby)
+      throws Exception {
     Server a = servers.netty("a", 0);
     Server b = servers.netty("b", 0);
+    // Without a standby, the round after the drop looks up b; with one, the standby's lookup
+    // (the second) finds b.
     AtomicReference<Server> catalog = new AtomicReference<>(a);
+    java.util.concurrent.atomic.AtomicInteger lookups = new java.util.concurrent.atomic.AtomicInteger();
     PausableExecutor executor = new PausableExecutor();
     java.util.Map<String, java.util.concurrent.atomic.AtomicInteger> started =
         new java.util.concurrent.ConcurrentHashMap<>();
@@ -256,12 +262,25 @@ class GrpcReconnectTest {
                 .customizer(builder -> builder.executor(executor).intercept(counter))
                 .build()
                 .persistentConnection("echo")
+                .standby(standby)
                 .addressLookup(
-                    () -> immediateFuture(HostAndPort.fromParts("127.0.0.1", Servers.port(java.util.Objects.requireNonNull(catalog.get()))))),
+                    () -> {
+                      Server now =
+                          standby && lookups.getAndIncrement() == 1 ? b : catalog.get();
+                      return immediateFuture(
+                          HostAndPort.fromParts("127.0.0.1", Servers.port(java.util.Objects.requireNonNull(now))));
+                    }),
             events);
     PersistentChannel channel = PersistentChannel.of(connection);
     Echo.Stub stub = new Echo.Stub(channel);
     assertEquals("a: 1", waiting(stub).say("1"));
+    if (standby) {
+      long ready = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (connection.state().standbyAddress() == null) { // its attempt runs in the background
+        assertTrue(System.nanoTime() < ready, "no standby");
+        Thread.onSpinWait();
+      }
+    }
     GrpcConnection<HostAndPort> onA = java.util.Objects.requireNonNull(connection.currentConnection());
     String authorityOfA = onA.channel().authority();
     assertEquals(1, java.util.Objects.requireNonNull(started.get(authorityOfA)).get());
