@@ -378,9 +378,9 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
    * ({@link #attemptClosed}) then moves the call. It first seals the attempt, so that no
    * transport of the old channel (reconnecting after a GOAWAY, or retrying transparently) starts
    * its stream between this look and the cancel; one that took it already keeps it. The move is
-   * still decided on what the ended attempt says, not here: an interceptor that replaced the
-   * call's credentials bypasses the seal, and a call a transport may have written out must not be
-   * sent twice.
+   * still decided on what the ended attempt says, not here: an interceptor inside the channel (put
+   * on its builder by the channel factory) that replaced the call's credentials bypasses the seal,
+   * and a call a transport may have written out must not be sent twice.
    */
   void connectionClosed(CallAttempt<ReqT, RespT> from) {
     boolean contextCancelled = context.isCancelled();
