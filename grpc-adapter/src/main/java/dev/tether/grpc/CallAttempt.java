@@ -58,6 +58,9 @@ final class CallAttempt<ReqT, RespT> extends ClientCall.Listener<RespT>
    */
   volatile boolean endedToMove;
 
+  /** Why the mover ends an attempt: its cancel's message, and the sealed stream's status. */
+  static final String MOVING = "its connection closed before the call was sent; moving it";
+
   private static final int OPEN = 0;
   private static final int TAKEN = 1;
   private static final int SEALED = 2;
@@ -255,8 +258,7 @@ final class CallAttempt<ReqT, RespT> extends ClientCall.Listener<RespT>
         applier.apply(headers);
       } else {
         applier.fail(
-            Status.UNAVAILABLE.withDescription(
-                "its connection closed before the call was sent; moving it"));
+            Status.UNAVAILABLE.withDescription(MOVING));
       }
     }
   }

@@ -152,7 +152,7 @@ final class ConnectAttempt<A> {
     }
   }
 
-  /** Fails the attempt, whatever reading the channel's state for the message does. */
+  /** Whether the channel still reads TRANSIENT_FAILURE (or cannot tell). */
   private boolean stillFailing() {
     try {
       return channel.getState(false) == ConnectivityState.TRANSIENT_FAILURE;
@@ -161,6 +161,7 @@ final class ConnectAttempt<A> {
     }
   }
 
+  /** Fails the attempt, whatever reading the channel's state for the message does. */
   private void timedOut() {
     String lastState;
     try {

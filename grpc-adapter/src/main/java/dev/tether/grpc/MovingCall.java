@@ -393,7 +393,7 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       }
       from.endedToMove = true;
     }
-    from.call.cancel("its connection closed before the call was sent; moving it", null);
+    from.call.cancel(CallAttempt.MOVING, null);
   }
 
   void attemptClosed(CallAttempt<ReqT, RespT> from, Status ended, Metadata trailers) {
