@@ -23,6 +23,10 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
@@ -34,12 +38,14 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Each case (transport x call kind) runs in a JVM of its own. After a warm-up in which the two
  * paths alternate, it sizes a batch to about {@value #BATCH_MILLIS} ms of raw calls and runs
- * rounds of one batch raw and one batch through Tether, one caller thread, in a random order per
- * round. Per round the ratio is Tether's throughput over the raw channel's; the figure of record
+ * rounds of one batch raw and one batch through Tether, in a random order per round, made by one
+ * caller thread (or by several, {@code @<threads>} after a case's name, each making an equal share
+ * of a batch on the same channel).
+ * Per round the ratio is Tether's throughput over the raw channel's; the figure of record
  * is the median of those ratios, with its 95% confidence interval, the quartiles, min and max.
  * The same is printed for CPU time (the inverse ratio of CPU time per call, summed over all live
  * Java threads), which a busy machine disturbs less than wall-clock time. CPU time and allocation
- * per call come from the JVM's per-thread counters: the calling thread's, and the sum over all
+ * per call come from the JVM's per-thread counters: the caller threads', and the sum over all
  * live Java threads (which adds the server and Netty's event loops; GC threads are not Java
  * threads).
  *
@@ -84,28 +90,49 @@ final class HotPathRatioBench {
     }
   }
 
-  record Case(Transport transport, Kind kind) {
+  /**
+   * A transport, a call kind and the number of caller threads: {@code netty/wait-for-ready} has
+   * one, {@code netty/wait-for-ready@4} four, which share the channel on each side as a service's
+   * request threads do.
+   */
+  record Case(Transport transport, Kind kind, int threads) {
     String label() {
-      return transport.label + "/" + kind.label;
+      return transport.label + "/" + kind.label + (threads == 1 ? "" : "@" + threads);
     }
 
+    /** The four cases of one caller thread. */
     static List<Case> all() {
       List<Case> cases = new ArrayList<>();
       for (Transport transport : Transport.values()) {
         for (Kind kind : Kind.values()) {
-          cases.add(new Case(transport, kind));
+          cases.add(new Case(transport, kind, 1));
         }
       }
       return cases;
     }
 
     static Case parse(String label) {
-      for (Case c : all()) {
-        if (c.label().equals(label)) {
-          return c;
+      int at = label.indexOf('@');
+      String base = at < 0 ? label : label.substring(0, at);
+      int threads = 1;
+      if (at >= 0) {
+        try {
+          threads = Integer.parseInt(label.substring(at + 1));
+        } catch (NumberFormatException e) {
+          threads = 0;
+        }
+        if (threads < 1 || threads > 64) {
+          throw new IllegalArgumentException(
+              "threads in " + label + " must be a number from 1 to 64");
         }
       }
-      throw new IllegalArgumentException("unknown case " + label + "; one of " + all());
+      for (Case c : all()) {
+        if (c.label().equals(base)) {
+          return new Case(c.transport(), c.kind(), threads);
+        }
+      }
+      throw new IllegalArgumentException(
+          "unknown case " + label + "; one of " + all() + ", each optionally @<threads>");
     }
   }
 
@@ -126,22 +153,19 @@ final class HotPathRatioBench {
    * JVM's options and class path.
    */
   static void run(boolean quick, List<String> only) throws Exception {
-    only.forEach(Case::parse); // rejects an unknown case before anything runs
+    List<Case> cases = only.isEmpty() ? Case.all() : only.stream().map(Case::parse).toList();
     Settings settings = Settings.of(quick);
     System.out.printf(
         Locale.ROOT,
         "hotpath-ratio: one JVM per case, warm-up of %,d ms and %,d calls each side, %d rounds of"
-            + " ~%d ms raw + ~%d ms Tether, %d-byte requests, one caller thread%n",
+            + " ~%d ms raw + ~%d ms Tether, %d-byte requests%n",
         settings.warmupMillis(),
         settings.warmupCalls(),
         settings.rounds(),
         BATCH_MILLIS,
         BATCH_MILLIS,
         REQUEST_BYTES);
-    for (Case c : Case.all()) {
-      if (!only.isEmpty() && !only.contains(c.label())) {
-        continue;
-      }
+    for (Case c : cases) {
       List<String> command = new ArrayList<>();
       command.add(System.getProperty("java.home") + File.separator + "bin" + File.separator + "java");
       command.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
@@ -167,9 +191,18 @@ final class HotPathRatioBench {
     Case c = Case.parse(args[0]);
     Settings settings = Settings.of(Arrays.asList(args).contains("--quick"));
     Paths paths = Paths.open(c.transport());
+    ExecutorService callers =
+        Executors.newFixedThreadPool(
+            c.threads(),
+            runnable -> {
+              Thread thread = new Thread(runnable, "caller");
+              thread.setDaemon(true);
+              return thread;
+            });
     try {
-      new Measurement(c, settings, paths).run();
+      new Measurement(c, settings, paths, callers).run();
     } finally {
+      callers.shutdownNow();
       paths.close();
     }
     System.exit(0); // gRPC's and Netty's shared pools would keep the JVM a while longer
@@ -257,7 +290,7 @@ final class HotPathRatioBench {
   }
 
   /**
-   * What one batch took: wall-clock time, CPU time of the calling thread and of all live Java
+   * What one batch took: wall-clock time, CPU time of the caller threads and of all live Java
    * threads, bytes allocated by the same, and the GCs that ran.
    */
   record Batch(
@@ -275,6 +308,8 @@ final class HotPathRatioBench {
     private final Channel raw;
     private final Channel tether;
     private final CallOptions options;
+    /** Where a batch's calls run: the case's caller threads, each making its share of them. */
+    private final ExecutorService callers;
     private final com.sun.management.ThreadMXBean threads =
         (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
     private final List<GarbageCollectorMXBean> collectors =
@@ -284,8 +319,9 @@ final class HotPathRatioBench {
     private long answered;
     private long calls;
 
-    Measurement(Case c, Settings settings, Paths paths) {
+    Measurement(Case c, Settings settings, Paths paths, ExecutorService callers) {
       this.c = c;
+      this.callers = callers;
       this.settings = settings;
       this.raw = paths.raw;
       this.tether = paths.tether;
@@ -352,13 +388,15 @@ final class HotPathRatioBench {
       }
       double perSecond = (double) size * last.size() * 1e9 / Math.max(1, nanos);
       long wanted = Math.round(perSecond * BATCH_MILLIS / 1000.0);
+      wanted -= wanted % c.threads(); // an equal share per caller thread
       System.out.printf(
           Locale.ROOT,
           "hotpath-ratio %-25s warmed up with %,d calls each side in %,d ms%n",
           c.label(),
           perSide,
           TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
-      return (int) Math.max(100, roundTwoDigits(wanted));
+      long rounded = Math.max(100, roundTwoDigits(wanted));
+      return (int) (rounded - rounded % c.threads());
     }
 
     private static long roundTwoDigits(long n) {
@@ -391,23 +429,41 @@ final class HotPathRatioBench {
       return new long[] {bytes, cpu};
     }
 
+    /**
+     * Runs {@code size} calls on {@code channel}, an equal share on each caller thread, and
+     * returns what they took; the callers' CPU time and bytes are summed over the caller threads.
+     */
     private Batch batch(Channel channel, int size) {
+      int share = size / c.threads();
       long gcBefore = gcCount();
       long[] allBefore = allThreads();
-      long callerCpuBefore = threads.getCurrentThreadCpuTime();
-      long callerBefore = threads.getCurrentThreadAllocatedBytes();
       long start = System.nanoTime();
+      List<Future<long[]>> shares = new ArrayList<>();
+      for (int t = 0; t < c.threads(); t++) {
+        shares.add(callers.submit(() -> calls(channel, share)));
+      }
       long sum = 0;
-      for (int i = 0; i < size; i++) {
-        sum += ClientCalls.blockingUnaryCall(channel, Echo.SAY, options, REQUEST).length();
+      long callerCpu = 0;
+      long callerBytes = 0;
+      for (Future<long[]> done : shares) {
+        long[] caller;
+        try {
+          caller = done.get();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new IllegalStateException("interrupted", e);
+        } catch (ExecutionException e) {
+          throw new IllegalStateException("a caller failed", e.getCause());
+        }
+        sum += caller[0];
+        callerCpu += caller[1];
+        callerBytes += caller[2];
       }
       long nanos = System.nanoTime() - start;
-      long callerBytes = threads.getCurrentThreadAllocatedBytes() - callerBefore;
-      long callerCpu = threads.getCurrentThreadCpuTime() - callerCpuBefore;
       long[] allAfter = allThreads();
       long gcs = gcCount() - gcBefore;
       answered += sum;
-      calls += size;
+      calls += (long) share * c.threads();
       return new Batch(
           nanos,
           callerCpu,
@@ -415,6 +471,24 @@ final class HotPathRatioBench {
           callerBytes,
           allAfter[0] - allBefore[0],
           gcs);
+    }
+
+    /**
+     * {@code count} calls on this caller thread: the answers' length, and the CPU time and bytes
+     * the thread spent on them.
+     */
+    private long[] calls(Channel channel, int count) {
+      long cpuBefore = threads.getCurrentThreadCpuTime();
+      long bytesBefore = threads.getCurrentThreadAllocatedBytes();
+      long sum = 0;
+      for (int i = 0; i < count; i++) {
+        sum += ClientCalls.blockingUnaryCall(channel, Echo.SAY, options, REQUEST).length();
+      }
+      return new long[] {
+        sum,
+        threads.getCurrentThreadCpuTime() - cpuBefore,
+        threads.getCurrentThreadAllocatedBytes() - bytesBefore
+      };
     }
 
     private void report(int size, List<Batch> raws, List<Batch> tethers) {
@@ -428,10 +502,11 @@ final class HotPathRatioBench {
       String label = c.label();
       System.out.printf(
           Locale.ROOT,
-          "hotpath-ratio %-25s %d rounds of %,d calls each side%n",
+          "hotpath-ratio %-25s %d rounds of %,d calls each side, %d caller thread(s)%n",
           label,
           rounds,
-          size);
+          size,
+          c.threads());
       ratio(label, "calls/s", throughput);
       ratio(label, "1/cpu", cpu);
       side(label, "raw", size, raws);
