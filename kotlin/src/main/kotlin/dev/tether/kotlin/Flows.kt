@@ -8,6 +8,7 @@ import dev.tether.ConnectAttemptException
 import dev.tether.ConnectionState
 import dev.tether.Event
 import dev.tether.PersistentConnection
+import dev.tether.Subscription
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.flow.Flow
@@ -76,17 +77,18 @@ public fun <A : Any, C : Closable> PersistentConnection<A, C>.events(): Flow<Eve
     // above, so the event that one gets first comes before any state this one gets. The flow
     // ends once closeFinished() has completed: a listener added only at CLOSED, so that
     // collectors that stop early leave nothing behind on a connection that lives on.
-    val end =
-      subscribeState { state ->
-        if (state.status() == ConnectionState.Status.CLOSED) {
-          closeFinished().addListener({ events.close() }, MoreExecutors.directExecutor())
-        }
-      }
+    var end: Subscription? = null
     try {
+      end =
+        subscribeState { state ->
+          if (state.status() == ConnectionState.Status.CLOSED) {
+            closeFinished().addListener({ events.close() }, MoreExecutors.directExecutor())
+          }
+        }
       emitAll(events)
     } finally {
-      subscription.close()
-      end.close()
+      subscription.close() // also when subscribeState threw
+      end?.close()
     }
   }
 

@@ -253,7 +253,8 @@ private fun <T : Any> CoroutineScope.futureOf(what: String, block: suspend () ->
         outcome.set(block())
       } catch (e: CancellationException) {
         if (currentCoroutineContext().isActive) {
-          outcome.setException(IllegalStateException("$what was cancelled from inside: $e", e))
+          // Not the exception's text in the message: a user's toString() that throws would escape.
+          outcome.setException(IllegalStateException("$what was cancelled from inside", e))
         } else {
           outcome.cancel(false)
         }

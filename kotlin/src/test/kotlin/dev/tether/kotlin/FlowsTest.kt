@@ -243,6 +243,19 @@ class FlowsTest {
   }
 
   @Test
+  fun events_whoseStateSubscriptionThrows_failsTheCollector_andClosesTheEventSubscription() = runTest {
+    val counting = Counting(connection {
+      lookup { "a" }
+      connector { IdleConnection() }
+    }, refuseStates = true)
+    val error = assertThrows<IllegalStateException> { counting.events().collect {} }
+    assertEquals("no state subscriptions here", error.message)
+    assertEquals(0, counting.open.get())
+    counting.close()
+    settle()
+  }
+
+  @Test
   fun awaitConnected_cancelledInOneCaller_disturbsNeitherTheConnectionNorOtherCallers() = runTest {
     val gate = CompletableDeferred<String>()
     val connection = connection {
@@ -403,6 +416,25 @@ class FlowsTest {
   }
 
   @Test
+  fun aCancellationFromInsideWhoseTextThrows_isStillAFailureOfTheLookup() = runTest {
+    val connection = connection {
+      lookup {
+        throw object : kotlinx.coroutines.CancellationException("a user's own") {
+          override fun toString(): String = throw IllegalStateException("no text")
+        }
+      }
+      connector { IdleConnection() }
+    }
+    val outcome = async { runCatching { connection.awaitConnectedOrFailedToConnect() } }
+    settle()
+    val error = outcome.await().exceptionOrNull() as ConnectAttemptException
+    assertEquals(ConnectAttemptException.Stage.LOOKUP, error.stage())
+    assertEquals("the lookup was cancelled from inside", error.cause!!.message)
+    connection.close()
+    settle()
+  }
+
+  @Test
   fun awaitConnectedOrFailedToConnect_afterClose_throwsIllegalState() = runTest {
     val connection = connection {
       lookup { "a" }
@@ -544,8 +576,10 @@ class FlowsTest {
   }
 
   /** Counts the subscriptions that are open. */
-  private class Counting(private val delegate: PersistentConnection<String, IdleConnection>) :
-    PersistentConnection<String, IdleConnection> by delegate {
+  private class Counting(
+    private val delegate: PersistentConnection<String, IdleConnection>,
+    private val refuseStates: Boolean = false,
+  ) : PersistentConnection<String, IdleConnection> by delegate {
     val open = AtomicInteger()
 
     private fun counted(subscription: Subscription): Subscription {
@@ -562,7 +596,9 @@ class FlowsTest {
     override fun subscribe(listener: EventListener<String, IdleConnection>): Subscription =
       counted(delegate.subscribe(listener))
 
-    override fun subscribeState(listener: StateListener<String, IdleConnection>): Subscription =
-      counted(delegate.subscribeState(listener))
+    override fun subscribeState(listener: StateListener<String, IdleConnection>): Subscription {
+      check(!refuseStates) { "no state subscriptions here" }
+      return counted(delegate.subscribeState(listener))
+    }
   }
 }
