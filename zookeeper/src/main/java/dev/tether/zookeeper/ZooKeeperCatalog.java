@@ -84,7 +84,10 @@ import org.slf4j.LoggerFactory;
  * last answer failed or dropped (or for a standby or a handover), so each {@link AddressLookup}
  * prefers, at random, an instance other than the one it answered last, when there is one: a
  * replica killed with {@code kill -9} stays listed until its ZooKeeper session times out, and is
- * then tried at most once in a row.
+ * then tried at most once in a row. Only enabled instances count (Curator's {@code enabled} flag,
+ * its way to drain a replica, kept by a serializer outside Curator's default compatible mode): a
+ * disabled one is never answered, and {@link #followMoves} treats it as gone. An instance without a usable address and port (written by another application) is
+ * skipped and logged once.
  *
  * <p><b>Registrations</b> are ephemeral nodes: a replica whose process dies leaves the catalog when
  * its session times out; one whose session is lost and renewed is put back (Curator re-registers
@@ -610,16 +613,47 @@ public final class ZooKeeperCatalog implements AutoCloseable {
         : null;
   }
 
-  /** The addresses the cache lists now. */
+  /**
+   * The addresses the cache lists now, of instances that are enabled (Curator's way to drain a
+   * replica, which its own service providers honour too). An instance another writer put there
+   * without a usable address and port is skipped, and logged once: it must not keep the others
+   * from being found.
+   */
   private static List<HostAndPort> addresses(ServiceCache<Void> cache) {
     List<HostAndPort> addresses = new ArrayList<>();
     for (ServiceInstance<Void> instance : cache.getInstances()) {
+      if (!instance.isEnabled()) {
+        continue;
+      }
       Integer port = instance.getPort();
-      if (port != null && instance.getAddress() != null) {
-        addresses.add(HostAndPort.fromParts(instance.getAddress(), port));
+      String address = instance.getAddress();
+      if (port == null || address == null) {
+        unusable(instance, null);
+        continue;
+      }
+      try {
+        addresses.add(HostAndPort.fromParts(address, port));
+      } catch (IllegalArgumentException e) { // a port in the address, or one out of range
+        unusable(instance, e);
       }
     }
     return addresses;
+  }
+
+  /** Instances already logged as unusable, by id; bounded, so that a flood cannot grow it. */
+  private static final Set<String> UNUSABLE_LOGGED = ConcurrentHashMap.newKeySet();
+
+  private static void unusable(ServiceInstance<Void> instance, @Nullable Exception why) {
+    String id = instance.getName() + "/" + instance.getId();
+    if (UNUSABLE_LOGGED.size() < 1_000 && UNUSABLE_LOGGED.add(id)) {
+      logger.warn(
+          "catalog instance {} of service {} has no usable address ({}:{}); skipped",
+          instance.getId(),
+          instance.getName(),
+          instance.getAddress(),
+          instance.getPort(),
+          why);
+    }
   }
 
   private Cache cache(String service) {
@@ -632,9 +666,18 @@ public final class ZooKeeperCatalog implements AutoCloseable {
     return cache;
   }
 
+  /** A service name is one ZooKeeper node name under the base path: not blank, no '/'. */
   private static void checkService(String service) {
     requireNonNull(service, "service");
     checkArgument(!service.isBlank(), "service must not be blank");
+    checkArgument(
+        service.indexOf('/') < 0, "service must be a single node name, without '/': %s", service);
+    try {
+      PathUtils.validatePath("/" + service);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          "service is not a valid ZooKeeper node name: " + service + " (" + e.getMessage() + ")", e);
+    }
   }
 
   /**

@@ -202,6 +202,50 @@ class ZooKeeperCatalogTest {
   }
 
   @Test
+  void instancesThatAreDisabledOrHaveNoUsableAddress_areNeverAnswered_andHideNoOther() throws Exception {
+    // Another Curator application writes under the same base path: it drains a replica by
+    // disabling it, and one of its instances has an address that is no host.
+    CuratorFramework other = client();
+    org.apache.curator.x.discovery.ServiceDiscovery<Void> discovery =
+        org.apache.curator.x.discovery.ServiceDiscoveryBuilder.builder(Void.class)
+            .client(other)
+            .basePath("/services")
+            // Not Curator's default, compatible mode, which leaves the enabled flag out.
+            .serializer(
+                new org.apache.curator.x.discovery.details.JsonInstanceSerializer<>(
+                    Void.class, false))
+            .build();
+    discovery.start();
+    toClose.add(discovery);
+    discovery.registerService(
+        org.apache.curator.x.discovery.ServiceInstance.<Void>builder()
+            .name("orders")
+            .address(B.getHost())
+            .port(B.getPort())
+            .enabled(false)
+            .build());
+    discovery.registerService(
+        org.apache.curator.x.discovery.ServiceInstance.<Void>builder()
+            .name("orders")
+            .address("10.0.0.9:80")
+            .port(50053)
+            .build());
+    AddressLookup<HostAndPort> lookup = catalog(client()).lookup("orders");
+    String answer = answer(lookup);
+    for (int i = 0; i < 2_000 && answer.startsWith("failed: the catalog's cache"); i++) {
+      TimeUnit.MILLISECONDS.sleep(10); // until the first load, bounded
+      answer = answer(lookup);
+    }
+    assertEquals("failed: no instance of orders is registered under /services", answer);
+
+    catalog(client()).register("orders", A);
+    Answers.eventually("A listed", () -> answer(lookup).equals(A.toString()));
+    for (int i = 0; i < 20; i++) {
+      assertEquals(A.toString(), answer(lookup), "only A is usable");
+    }
+  }
+
+  @Test
   @SuppressWarnings("NullAway") // the nulls are the point
   void badInput_failsAtOnce_namingIt() throws Exception {
     CuratorFramework client = client();
@@ -223,6 +267,13 @@ class ZooKeeperCatalogTest {
                 () -> catalog.register("orders", HostAndPort.fromHost("10.0.0.7")))
             .getMessage()
             .contains("no port"));
+    for (String notOneNode : new String[] {"orders/v1", ".", ".."}) {
+      assertTrue(
+          assertThrows(IllegalArgumentException.class, () -> catalog.lookup(notOneNode))
+              .getMessage()
+              .contains("service"),
+          notOneNode);
+    }
     AddressLookup<HostAndPort> before = catalog.lookup("orders");
     catalog.close();
     assertEquals(
