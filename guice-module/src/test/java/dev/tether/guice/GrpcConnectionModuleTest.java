@@ -234,13 +234,13 @@ class GrpcConnectionModuleTest {
   }
 
   @Test
-  void blankName_failsAtCreation() {
+  void blankName_failsAtOnce_namingIt() {
     String message =
-        creationError(
-            GrpcConnectionModule.builder(" ", String.class, ChannelFactory.inProcess())
-                .lookup(CatalogLookup.class)
-                .build());
-    assertTrue(message.contains("needs a name that is not blank"), message);
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> GrpcConnectionModule.builder(" ", String.class, ChannelFactory.inProcess()))
+            .getMessage();
+    assertEquals("name must not be blank, not \" \"", message);
   }
 
   @Test
