@@ -11,8 +11,11 @@ import com.google.common.util.concurrent.ListenableFuture;
  * connect, never under a library lock; it must not block, but return a future completed later. A
  * throw, a {@code null} future, a failed future, or the connection closing first fails the attempt
  * with a {@link ConnectAttemptException} of stage {@code INITIALIZE}; the connection is then closed
- * (unless it closed itself). {@code close()} cancels the future and closes the connection. The
- * future must complete: bound it yourself (the gRPC health check takes a timeout).
+ * (unless it closed itself). {@code close()} cancels the future and closes the connection; its
+ * {@code closeFinished()} waits until the future is done, as it waits for a lookup's or a
+ * connect's, so a future whose {@code cancel()} only asks its work to stop (a coroutine's) is
+ * waited for. The future must complete: bound it yourself (the gRPC health check takes a
+ * timeout).
  *
  * @param <C> the connection type
  */

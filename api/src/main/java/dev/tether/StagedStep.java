@@ -2,6 +2,7 @@ package dev.tether;
 
 import static com.google.common.util.concurrent.MoreExecutors.directExecutor;
 
+import com.google.common.util.concurrent.AbstractFuture;
 import com.google.common.util.concurrent.FutureCallback;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
@@ -25,15 +26,58 @@ record StagedStep<T>(
     Consumer<T> then,
     Consumer<Throwable> failed) {
 
-  /** The initializer's call for {@code connection}, its outcome made a non-null result. */
+  /**
+   * The initializer's call for {@code connection}, its outcome made a non-null result (see {@link
+   * Initialized}).
+   */
   static <C> Callable<ListenableFuture<Boolean>> initializing(
       ConnectionInitializer<? super C> initializer, C connection) {
     return () -> {
       ListenableFuture<?> preparing = initializer.initialize(connection);
-      return preparing == null
-          ? null
-          : Futures.transform(preparing, ignored -> Boolean.TRUE, directExecutor());
+      return preparing == null ? null : new Initialized(preparing);
     };
+  }
+
+  /**
+   * The outcome of an initializer's future as a non-null result: {@code TRUE} once it succeeded,
+   * its failure (the cause itself) or its cancellation once it failed. Unlike a transformed
+   * future, cancelling this one only cancels the initializer's future and completes when that
+   * completes, as the loop holds a lookup's or a connector's future: so a {@code close()} waits
+   * for an initializer that ends only some time after its cancel (a coroutine that finishes its
+   * {@code finally} blocks), as for a lookup or a connect.
+   */
+  private static final class Initialized extends AbstractFuture<Boolean>
+      implements FutureCallback<Object> {
+    private final ListenableFuture<?> preparing;
+
+    Initialized(ListenableFuture<?> preparing) {
+      this.preparing = preparing;
+      // Guava's callback passes a failure's cause as it is (see finish).
+      Futures.addCallback(preparing, this, directExecutor());
+    }
+
+    @Override
+    public void onSuccess(@Nullable Object result) {
+      set(Boolean.TRUE);
+    }
+
+    @Override
+    @SuppressWarnings("NullAway") // see Outcome.onFailure
+    public void onFailure(Throwable thrown) {
+      if (preparing.isCancelled()) {
+        super.cancel(false);
+      } else {
+        // Guava passes the ExecutionException's cause, which a future of another make may lack.
+        setException(thrown != null ? thrown : new IllegalStateException("initializer failed without a cause"));
+      }
+    }
+
+    /** Cancels the initializer's future; this completes when that does. */
+    @Override
+    public boolean cancel(boolean mayInterruptIfRunning) {
+      preparing.cancel(mayInterruptIfRunning);
+      return false;
+    }
   }
 
   /** Calls the user's method; returns its future, or null once a failure went to {@code failed}. */

@@ -136,6 +136,44 @@ class InitializerTest {
     assertEquals(Status.CLOSED, pc.state().status());
   }
 
+  /** A future that, like a coroutine's, ends only when its work has wound down after a cancel. */
+  private static final class EndsAfterItsCancel extends com.google.common.util.concurrent.AbstractFuture<Void> {
+    boolean cancelAsked;
+
+    @Override
+    public boolean cancel(boolean mayInterruptIfRunning) {
+      cancelAsked = true;
+      return false;
+    }
+
+    void windDown() {
+      super.cancel(false);
+    }
+  }
+
+  @Test
+  void closeDuringInitialization_waitsForAnInitializerThatEndsAfterItsCancel() {
+    List<EndsAfterItsCancel> futures = new ArrayList<>();
+    PersistentConnection<String, FakeConnection> pc =
+        startWith(
+            connection -> {
+              EndsAfterItsCancel future = new EndsAfterItsCancel();
+              futures.add(future);
+              return future;
+            });
+    h.events.take();
+
+    ListenableFuture<Void> closing = pc.close();
+
+    assertTrue(futures.get(0).cancelAsked);
+    assertEquals(1, h.made.get(0).closeCalls());
+    assertFalse(closing.isDone(), "the initializer is still in flight");
+    futures.get(0).windDown();
+    assertTrue(closing.isDone());
+    h.events.expect(); // never connected: nothing announced
+    assertEquals(Status.CLOSED, pc.state().status());
+  }
+
   @Test
   void initializedConnection_isClosedAtCloseLikeAnyOther() {
     PersistentConnection<String, FakeConnection> pc =
