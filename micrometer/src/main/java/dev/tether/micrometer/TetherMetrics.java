@@ -63,7 +63,10 @@ import org.jspecify.annotations.Nullable;
  * a dashboard shows. An attempt already in flight at the bind counts when it ends, untimed.
  *
  * <p>The meters stay after the persistent connection closes, showing its last values, until the
- * subscription is closed. The gauges hold the persistent connection strongly until then.
+ * subscription is closed. The gauges hold the persistent connection only until it is {@code
+ * CLOSED}: then they keep its last values and let it go, so that a registry never keeps a closed
+ * persistent connection (its settings, its last failure, its channels) reachable, even when the
+ * subscription is never closed.
  */
 public final class TetherMetrics {
   /** Attempts that ended, by outcome and stage. */
@@ -101,6 +104,7 @@ public final class TetherMetrics {
     Tags tags = Tags.of("connection", name);
     Recorder<A, C> recorder;
     List<Meter> meters = new ArrayList<>();
+    Reading reading = new Reading(connection);
     synchronized (BINDING) {
       if (registry.find(UP).tags(tags).gauge() != null) {
         throw new IllegalStateException(
@@ -108,18 +112,18 @@ public final class TetherMetrics {
       }
       try {
         meters.add(
-            Gauge.builder(UP, connection, c -> c.state().status() == ConnectionState.Status.CONNECTED ? 1 : 0)
+            Gauge.builder(UP, reading, Reading::up)
                 .tags(tags)
                 .description("1 while the persistent connection is connected")
                 .strongReference(true)
                 .register(registry));
         meters.add(
-            Gauge.builder(CONSECUTIVE_FAILURES, connection, c -> c.state().consecutiveFailures())
+            Gauge.builder(CONSECUTIVE_FAILURES, reading, Reading::consecutiveFailures)
                 .tags(tags)
                 .description("attempts failed since the last success")
                 .strongReference(true)
                 .register(registry));
-        recorder = new Recorder<>(registry, tags, meters);
+        recorder = new Recorder<>(registry, tags, meters, reading);
       } catch (RuntimeException e) { // a registry that rejects one: none stays
         remove(registry, meters);
         throw e;
@@ -147,6 +151,35 @@ public final class TetherMetrics {
     }
   }
 
+  /**
+   * What the gauges read: the persistent connection's state while it is not {@code CLOSED}; then
+   * its last values, the connection itself let go.
+   */
+  private static final class Reading {
+    private volatile @Nullable PersistentConnection<?, ?> connection;
+    private volatile int lastFailures;
+
+    Reading(PersistentConnection<?, ?> connection) {
+      this.connection = connection;
+    }
+
+    double up() {
+      PersistentConnection<?, ?> open = connection;
+      return open != null && open.state().status() == ConnectionState.Status.CONNECTED ? 1 : 0;
+    }
+
+    double consecutiveFailures() {
+      PersistentConnection<?, ?> open = connection;
+      return open != null ? open.state().consecutiveFailures() : lastFailures;
+    }
+
+    /** The connection is {@code CLOSED}, with {@code failures} its last count: let it go. */
+    void closed(int failures) {
+      lastFailures = failures;
+      connection = null;
+    }
+  }
+
   /** Follows the states of one persistent connection; called one state at a time, in order. */
   private static final class Recorder<A, C> implements StateListener<A, C> {
     private final Clock clock;
@@ -156,11 +189,13 @@ public final class TetherMetrics {
     private final Timer succeeded;
     private final Timer failed;
     private final Counter disconnects;
+    private final Reading reading;
     private @Nullable ConnectionState<A, C> last;
     /** When the attempt in flight started, on the registry's clock; -1 if unknown or none. */
     private long startedAt = -1;
 
-    Recorder(MeterRegistry registry, Tags tags, List<Meter> meters) {
+    Recorder(MeterRegistry registry, Tags tags, List<Meter> meters, Reading reading) {
+      this.reading = reading;
       this.clock = registry.config().clock();
       this.successes = attempts(registry, tags, "success", "none", meters);
       for (ConnectAttemptException.Stage stage : ConnectAttemptException.Stage.values()) {
@@ -203,6 +238,9 @@ public final class TetherMetrics {
     public void onState(ConnectionState<A, C> state) {
       ConnectionState<A, C> previous = last;
       last = state;
+      if (state.status() == ConnectionState.Status.CLOSED) {
+        reading.closed(state.consecutiveFailures());
+      }
       if (previous == null) {
         return; // the state at the bind: counting starts here
       }

@@ -1,6 +1,7 @@
 package dev.tether.micrometer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -8,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.SettableFuture;
+import dev.tether.ConnectionState;
 import dev.tether.Event;
 import dev.tether.PersistentConnection;
 import dev.tether.Subscription;
@@ -17,6 +19,7 @@ import io.micrometer.core.instrument.MockClock;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.simple.SimpleConfig;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.lang.ref.WeakReference;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -168,6 +171,39 @@ class TetherMetricsTest {
     connection.close();
     // Bound again after the first was removed: allowed.
     TetherMetrics.bind(connection, registry).close();
+  }
+
+  /**
+   * Binds a persistent connection (its own scheduler; its one attempt failed) whose subscription
+   * is never closed, closes it, and returns a weak reference to it.
+   */
+  private WeakReference<PersistentConnection<?, ?>> boundFailedAndClosed(String name) {
+    VirtualTimeScheduler own = VirtualTimeScheduler.create();
+    PersistentConnection<String, IdleConnection> connection =
+        PersistentConnection.<String, IdleConnection>builder(name)
+            .addressLookup(() -> Futures.immediateFailedFuture(new IllegalStateException("down")))
+            .connector(address -> Futures.immediateFuture(new IdleConnection()))
+            .retryDelay(Duration.ofSeconds(1))
+            .scheduler(own)
+            .build();
+    Subscription unused = TetherMetrics.bind(connection, registry); // never closed
+    own.runDueTasks();
+    assertEquals(1, gauge(TetherMetrics.CONSECUTIVE_FAILURES, name));
+    connection.close();
+    own.runDueTasks();
+    assertEquals(ConnectionState.Status.CLOSED, connection.state().status());
+    return new WeakReference<>(connection);
+  }
+
+  @Test
+  void aClosedConnection_isLetGoByTheGauges_whichKeepItsLastValues() {
+    WeakReference<PersistentConnection<?, ?>> closed = boundFailedAndClosed("orders");
+    for (int i = 0; i < 20 && closed.get() != null; i++) {
+      System.gc(); // bounded: a reachable connection fails below
+    }
+    assertNull(closed.get(), "the registry keeps the closed persistent connection reachable");
+    assertEquals(0, gauge(TetherMetrics.UP, "orders"));
+    assertEquals(1, gauge(TetherMetrics.CONSECUTIVE_FAILURES, "orders"));
   }
 
   @Test
