@@ -108,6 +108,8 @@ public final class ZooKeeperCatalog implements AutoCloseable {
   /** How each follower of {@link #followMoves} ends: run by its subscription or by close(). */
   private final Set<Subscription> followers = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean closed = new AtomicBoolean();
+  /** How each registration still open leaves the catalog; {@link #close()} runs them. */
+  private final Set<Runnable> open = ConcurrentHashMap.newKeySet();
   /** Start caches and run followers, so that no loop or Curator thread does. */
   private final ExecutorService threads =
       Executors.newCachedThreadPool(
@@ -322,20 +324,29 @@ public final class ZooKeeperCatalog implements AutoCloseable {
       throw new IllegalStateException(
           "could not register " + address + " as " + service + " under " + basePath, e);
     }
+    AtomicBoolean left = new AtomicBoolean();
+    Runnable leave =
+        new Runnable() {
+          @Override
+          public void run() {
+            if (left.compareAndSet(false, true)) {
+              open.remove(this);
+              unregister(instance);
+            }
+          }
+        };
+    open.add(leave);
     if (closed.get()) { // close() came meanwhile: it may have missed this one
-      unregister(instance);
+      leave.run();
       throw closedException(service);
     }
     logger.atInfo()
         .addKeyValue("service", service)
         .log("registered {} as {} under {}", address, service, basePath);
-    AtomicBoolean left = new AtomicBoolean();
     return new Registration() {
       @Override
       public void close() {
-        if (left.compareAndSet(false, true)) {
-          unregister(instance);
-        }
+        leave.run();
       }
 
       @Override
@@ -690,6 +701,11 @@ public final class ZooKeeperCatalog implements AutoCloseable {
       return;
     }
     threads.shutdownNow(); // interrupts first loads still waiting
+    // Each one out of Curator's own list first: its reconnection listener, until discovery.close()
+    // removes it, would otherwise put an instance back that ZooKeeper's return found gone.
+    for (Runnable leave : open) {
+      leave.run();
+    }
     for (Subscription follower : followers) {
       follower.close(); // leaves the persistent connection it followed, which may live on
     }
@@ -697,7 +713,7 @@ public final class ZooKeeperCatalog implements AutoCloseable {
       cache.shut();
     }
     try {
-      discovery.close(); // unregisters its instances
+      discovery.close(); // unregisters what is left (nothing, unless a register() raced this)
     } catch (IOException | RuntimeException e) {
       logger.warn("closing the catalog at {} did not finish cleanly", basePath, e);
     }

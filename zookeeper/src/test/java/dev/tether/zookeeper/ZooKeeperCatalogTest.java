@@ -97,6 +97,25 @@ class ZooKeeperCatalogTest {
   }
 
   @Test
+  void closingTheCatalog_takesItsOpenRegistrationsOut_andTheirCloseThenDoesNothing() throws Exception {
+    CuratorFramework replicaClient = client();
+    ZooKeeperCatalog replica = ZooKeeperCatalog.create(replicaClient, "/services");
+    Registration a = replica.register("orders", A);
+    Registration b = replica.register("orders", B);
+    b.close(); // left on its own before
+    AddressLookup<HostAndPort> lookup = catalog(client()).lookup("orders");
+    Answers.eventually("A listed", () -> answer(lookup).equals(A.toString()));
+
+    replica.close();
+    Answers.eventually("A gone", () -> answer(lookup).startsWith("failed"));
+    assertEquals("failed: no instance of orders is registered under /services", answer(lookup));
+    assertEquals("Registration[" + A + " as orders under /services, left]", a.toString());
+    replicaClient.close(); // as its owner does after the catalog
+    a.close(); // nothing left to do: no round trip on a closed client
+    b.close();
+  }
+
+  @Test
   void eachLookupPrefersAnotherInstanceThanItsLastAnswer() throws Exception {
     ZooKeeperCatalog replicas = catalog(client());
     replicas.register("orders", A);
