@@ -159,6 +159,9 @@ final class Attempt<A, C extends Closable> {
     ListenableFuture<?> preparing = inFlight;
     inFlight = null; // its outcome no longer counts
     if (preparing != null) {
+      // Its outcome no longer counts, but a close() still waits for it, as for one in flight.
+      closer.hold();
+      preparing.addListener(() -> context.execute(closer::release), directExecutor());
       preparing.cancel(false);
     }
     failed(

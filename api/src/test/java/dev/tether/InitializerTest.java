@@ -175,6 +175,27 @@ class InitializerTest {
   }
 
   @Test
+  void closeAfterTheConnectionClosedDuringInitialization_waitsForTheCancelledInitializer() {
+    List<EndsAfterItsCancel> futures = new ArrayList<>();
+    PersistentConnection<String, FakeConnection> pc =
+        startWith(
+            connection -> {
+              EndsAfterItsCancel future = new EndsAfterItsCancel();
+              futures.add(future);
+              return future;
+            });
+    h.events.take();
+    h.made.get(0).drop();
+    assertTrue(futures.get(0).cancelAsked);
+
+    ListenableFuture<Void> closing = pc.close();
+
+    assertFalse(closing.isDone(), "the cancelled initializer is still winding down");
+    futures.get(0).windDown();
+    assertTrue(closing.isDone());
+  }
+
+  @Test
   void initializedConnection_isClosedAtCloseLikeAnyOther() {
     PersistentConnection<String, FakeConnection> pc =
         startWith(connection -> com.google.common.util.concurrent.Futures.immediateFuture(null));
