@@ -1,6 +1,5 @@
 package dev.tether.guice;
 
-import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkState;
 import static java.util.Objects.requireNonNull;
 
@@ -108,8 +107,7 @@ public final class GrpcConnectionModule<A> extends AbstractModule {
    * Starts declaring a connection called {@code name} to addresses of type {@code addressType},
    * connected through channels from {@code channels}.
    *
-   * @throws NullPointerException if an argument is null
-   * @throws IllegalArgumentException if {@code name} is blank
+   * @throws NullPointerException if an argument is null (a blank name fails at injector creation)
    */
   public static <A> Builder<A> builder(
       String name, Class<A> addressType, ChannelFactory<A> channels) {
@@ -139,6 +137,10 @@ public final class GrpcConnectionModule<A> extends AbstractModule {
   @Override
   protected void configure() {
     Binder binder = binder().withSource("persistent connection \"" + name + "\"");
+    if (name.isBlank()) {
+      binder.addError("A persistent connection needs a name that is not blank, not \"%s\"", name);
+      return;
+    }
     Provider<? extends AddressLookup<A>> lookup = lookupProvider(binder);
     Key<PersistentConnection<A, GrpcConnection<A>>> key = connectionKey();
     // One optional budget for every named connection: present when the application binds one.
@@ -302,7 +304,6 @@ public final class GrpcConnectionModule<A> extends AbstractModule {
 
     private Builder(String name, TypeLiteral<A> addressType, ChannelFactory<A> channels) {
       this.name = requireNonNull(name, "name");
-      checkArgument(!name.isBlank(), "name must not be blank, not \"%s\"", name);
       this.addressType = requireNonNull(addressType, "addressType");
       this.connector = GrpcConnector.builder(requireNonNull(channels, "channels"));
     }
