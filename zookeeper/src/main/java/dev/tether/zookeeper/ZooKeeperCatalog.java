@@ -9,6 +9,7 @@ import com.google.common.util.concurrent.FutureCallback;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.ThreadFactoryBuilder;
+import com.google.common.util.concurrent.Uninterruptibles;
 import dev.tether.AddressLookup;
 import dev.tether.Closable;
 import dev.tether.ConnectionState;
@@ -294,7 +295,8 @@ public final class ZooKeeperCatalog implements AutoCloseable {
    * closed (or this catalog is). A ZooKeeper round trip on the calling thread.
    *
    * @throws NullPointerException if {@code service} or {@code address} is null
-   * @throws IllegalArgumentException if {@code service} is blank or {@code address} has no port
+   * @throws IllegalArgumentException if {@code service} is blank or not a single ZooKeeper node
+   *     name (it contains '/', say), or {@code address} has no port
    * @throws IllegalStateException if this catalog is closed, or ZooKeeper refused the
    *     registration (its cause says why)
    */
@@ -325,13 +327,21 @@ public final class ZooKeeperCatalog implements AutoCloseable {
           "could not register " + address + " as " + service + " under " + basePath, e);
     }
     AtomicBoolean left = new AtomicBoolean();
+    CountDownLatch gone = new CountDownLatch(1);
     Runnable leave =
         new Runnable() {
           @Override
           public void run() {
             if (left.compareAndSet(false, true)) {
               open.remove(this);
-              unregister(instance);
+              try {
+                unregister(instance);
+              } finally {
+                gone.countDown();
+              }
+            } else {
+              // Another thread (a close() of the catalog) is taking it out: done when that is.
+              Uninterruptibles.awaitUninterruptibly(gone);
             }
           }
         };
@@ -382,7 +392,8 @@ public final class ZooKeeperCatalog implements AutoCloseable {
    * first use of the service.
    *
    * @throws NullPointerException if {@code service} is null
-   * @throws IllegalArgumentException if {@code service} is blank
+   * @throws IllegalArgumentException if {@code service} is blank or not a single ZooKeeper node
+   *     name (it contains '/', say)
    * @throws IllegalStateException if this catalog is closed
    */
   public AddressLookup<HostAndPort> lookup(String service) {
@@ -453,7 +464,8 @@ public final class ZooKeeperCatalog implements AutoCloseable {
    * connection is closed, or when this catalog is.
    *
    * @throws NullPointerException if an argument is null
-   * @throws IllegalArgumentException if {@code service} is blank
+   * @throws IllegalArgumentException if {@code service} is blank or not a single ZooKeeper node
+   *     name (it contains '/', say)
    * @throws IllegalStateException if this catalog is closed
    */
   public Subscription followMoves(String service, PersistentConnection<HostAndPort, ?> connection) {
@@ -702,7 +714,9 @@ public final class ZooKeeperCatalog implements AutoCloseable {
     }
     threads.shutdownNow(); // interrupts first loads still waiting
     // Each one out of Curator's own list first: its reconnection listener, until discovery.close()
-    // removes it, would otherwise put an instance back that ZooKeeper's return found gone.
+    // removes it, would otherwise put back an instance that ZooKeeper's return found gone. (A
+    // re-registration that took the instance from that list just before can still win: the
+    // window is narrowed, not closed; the node is ephemeral in any case.)
     for (Runnable leave : open) {
       leave.run();
     }
