@@ -151,9 +151,9 @@ class InitializerTest {
     }
   }
 
-  @Test
-  void closeDuringInitialization_waitsForAnInitializerThatEndsAfterItsCancel() {
-    List<EndsAfterItsCancel> futures = new ArrayList<>();
+  /** Starts with an initializer whose futures, kept in {@code futures}, end after their cancel. */
+  private PersistentConnection<String, FakeConnection> startWithInitializersEndingAfterTheirCancel(
+      List<EndsAfterItsCancel> futures) {
     PersistentConnection<String, FakeConnection> pc =
         startWith(
             connection -> {
@@ -162,6 +162,13 @@ class InitializerTest {
               return future;
             });
     h.events.take();
+    return pc;
+  }
+
+  @Test
+  void closeDuringInitialization_waitsForAnInitializerThatEndsAfterItsCancel() {
+    List<EndsAfterItsCancel> futures = new ArrayList<>();
+    PersistentConnection<String, FakeConnection> pc = startWithInitializersEndingAfterTheirCancel(futures);
 
     ListenableFuture<Void> closing = pc.close();
 
@@ -177,14 +184,7 @@ class InitializerTest {
   @Test
   void closeAfterTheConnectionClosedDuringInitialization_waitsForTheCancelledInitializer() {
     List<EndsAfterItsCancel> futures = new ArrayList<>();
-    PersistentConnection<String, FakeConnection> pc =
-        startWith(
-            connection -> {
-              EndsAfterItsCancel future = new EndsAfterItsCancel();
-              futures.add(future);
-              return future;
-            });
-    h.events.take();
+    PersistentConnection<String, FakeConnection> pc = startWithInitializersEndingAfterTheirCancel(futures);
     h.made.get(0).drop();
     assertTrue(futures.get(0).cancelAsked);
 
