@@ -388,7 +388,6 @@ final class HotPathRatioBench {
       }
       double perSecond = (double) size * last.size() * 1e9 / Math.max(1, nanos);
       long wanted = Math.round(perSecond * BATCH_MILLIS / 1000.0);
-      wanted -= wanted % c.threads(); // an equal share per caller thread
       System.out.printf(
           Locale.ROOT,
           "hotpath-ratio %-25s warmed up with %,d calls each side in %,d ms%n",
@@ -396,7 +395,7 @@ final class HotPathRatioBench {
           perSide,
           TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
       long rounded = Math.max(100, roundTwoDigits(wanted));
-      return (int) (rounded - rounded % c.threads());
+      return (int) (rounded - rounded % c.threads()); // an equal share per caller thread
     }
 
     private static long roundTwoDigits(long n) {
