@@ -477,13 +477,14 @@ public final class ZooKeeperCatalog implements AutoCloseable {
     AtomicReference<@Nullable Runnable> retry = new AtomicReference<>();
     AtomicBoolean retrying = new AtomicBoolean(); // a retry is scheduled
     AtomicReference<@Nullable ScheduledFuture<?>> retryTimer = new AtomicReference<>();
+    AtomicReference<@Nullable ScheduledFuture<?>> confirmTimer = new AtomicReference<>();
     Runnable check =
         () -> {
           pending.set(false);
           HostAndPort current = active.get() ? leftTheCatalog(cache, connection) : null;
           if (current == null) {
             failedHandovers.set(0); // nothing missing: a later departure starts from the shortest wait
-          } else {
+          } else if (active.get()) { // not stopped while the catalog was read
             logger.atInfo()
                 .addKeyValue("persistent-connection-to", connection.serverName())
                 .log("{} left {} under {}: handing over", current, service, basePath);
@@ -529,9 +530,12 @@ public final class ZooKeeperCatalog implements AutoCloseable {
           if (active.get()
               && leftTheCatalog(cache, connection) != null
               && pending.compareAndSet(false, true)) { // one check at a time
-            ScheduledFuture<?> unused =
+            confirmTimer.set(
                 DefaultScheduler.get()
-                    .schedule(() -> onOwnThread(check), CONFIRM_MILLIS, TimeUnit.MILLISECONDS);
+                    .schedule(() -> onOwnThread(check), CONFIRM_MILLIS, TimeUnit.MILLISECONDS));
+            if (!active.get()) {
+              cancelQuietly(confirmTimer.getAndSet(null)); // stopped meanwhile
+            }
           }
         };
     retry.set(listener);
@@ -540,8 +544,9 @@ public final class ZooKeeperCatalog implements AutoCloseable {
         () -> {
           active.set(false); // a check already scheduled does nothing
           cache.changed.remove(listener);
-          // So that the scheduler does not hold the connection until a retry was due.
+          // So that the scheduler does not hold the connection until a retry or a check was due.
           cancelQuietly(retryTimer.getAndSet(null));
+          cancelQuietly(confirmTimer.getAndSet(null));
         };
     // Also when the connection reaches an address (connected, or switched to another one): it
     // may have left while the connection was being made, or before this call; and once the
