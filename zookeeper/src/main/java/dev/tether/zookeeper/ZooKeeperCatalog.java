@@ -87,8 +87,8 @@ import org.slf4j.LoggerFactory;
  * replica killed with {@code kill -9} stays listed until its ZooKeeper session times out, and is
  * then tried at most once in a row. Only enabled instances count (Curator's {@code enabled} flag,
  * its way to drain a replica, kept by a serializer outside Curator's default compatible mode): a
- * disabled one is never answered, and {@link #followMoves} treats it as gone. An instance without a usable address and port (written by another application) is
- * skipped and logged once.
+ * disabled one is never answered, and {@link #followMoves} treats it as gone. An instance without
+ * a usable address and port (written by another application) is skipped and logged once.
  *
  * <p><b>Registrations</b> are ephemeral nodes: a replica whose process dies leaves the catalog when
  * its session times out; one whose session is lost and renewed is put back (Curator re-registers
