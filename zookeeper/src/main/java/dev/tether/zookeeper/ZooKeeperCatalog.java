@@ -133,6 +133,8 @@ public final class ZooKeeperCatalog implements AutoCloseable {
     private @Nullable ServiceCache<Void> built;
     /** Whether the catalog closed this; guarded by this. */
     private boolean shut;
+    /** The thread of a start waiting for the first load, which shut() interrupts; guarded by this. */
+    private @Nullable Thread waiting;
 
     Cache(String service) {
       this.service = service;
@@ -161,8 +163,31 @@ public final class ZooKeeperCatalog implements AutoCloseable {
       return now != null && now.isDone() && succeeded(now) ? Futures.getUnchecked(now) : null;
     }
 
-    /** Starts the cache and waits, on a thread of the catalog, for its first load. */
+    /**
+     * Starts the cache and waits, on a thread of the catalog, for its first load; {@link #shut()}
+     * interrupts it (it runs no user code), so that no start outlives the catalog.
+     */
     private ServiceCache<Void> start() throws Exception {
+      synchronized (this) {
+        if (shut) {
+          throw closedException(service);
+        }
+        waiting = Thread.currentThread();
+      }
+      try {
+        return startAndLoad();
+      } finally {
+        synchronized (this) {
+          waiting = null;
+        }
+        // An interrupt from shut() that came after the start ended is for the start alone: clear
+        // it, so that it reaches neither the lookups that run here when the start's future
+        // completes nor a later task of the pool thread.
+        boolean unused = Thread.interrupted();
+      }
+    }
+
+    private ServiceCache<Void> startAndLoad() throws Exception {
       ServiceCache<Void> cache = discovery.serviceCacheBuilder().name(service).build();
       CountDownLatch loaded;
       try {
@@ -181,6 +206,11 @@ public final class ZooKeeperCatalog implements AutoCloseable {
         loaded = cache.startImmediate(); // ensures the path: may fail if ZooKeeper is away
       } catch (Exception e) {
         closeQuietly(cache);
+        if (isShut()) {
+          IllegalStateException closedMeanwhile = closedException(service);
+          closedMeanwhile.initCause(e);
+          throw closedMeanwhile;
+        }
         throw new IllegalStateException(
             "the catalog's cache of " + service + " under " + basePath
                 + " could not start (is ZooKeeper reachable?)",
@@ -199,10 +229,9 @@ public final class ZooKeeperCatalog implements AutoCloseable {
         throw closedException(service);
       }
       try {
-        loaded.await(); // as long as it takes; close() interrupts it
+        loaded.await(); // as long as it takes; shut() interrupts it
       } catch (InterruptedException e) {
         discard(cache);
-        Thread.currentThread().interrupt();
         IllegalStateException closedMeanwhile = closedException(service);
         closedMeanwhile.initCause(e);
         throw closedMeanwhile;
@@ -214,13 +243,24 @@ public final class ZooKeeperCatalog implements AutoCloseable {
       return cache;
     }
 
-    /** Closes the Curator cache this made, if any, once; a start still under way closes its own. */
+    private synchronized boolean isShut() {
+      return shut;
+    }
+
+    /**
+     * Closes the Curator cache this made, if any, once; a start still under way is interrupted
+     * (it may be waiting for ZooKeeper or for its first load) and closes its own.
+     */
     void shut() {
       ServiceCache<Void> toClose;
       synchronized (this) {
         shut = true;
         toClose = built;
         built = null;
+        Thread loading = waiting;
+        if (loading != null) {
+          loading.interrupt(); // only while it starts: see start()
+        }
       }
       if (toClose != null) {
         closeQuietly(toClose);
@@ -711,13 +751,18 @@ public final class ZooKeeperCatalog implements AutoCloseable {
   /**
    * Closes the caches, stops following, and takes every registration still open out of the
    * catalog. Does not close the {@link CuratorFramework}. Idempotent.
+   *
+   * <p>A cache still starting is interrupted and ends at once. A handover that a follower started
+   * is not: it is a step of its persistent connection (user code among it), which goes on.
    */
   @Override
   public void close() {
     if (!closed.compareAndSet(false, true)) {
       return;
     }
-    threads.shutdownNow(); // interrupts first loads still waiting
+    // Not shutdownNow(): a follower's task may be running a step of its persistent connection
+    // (a handover's lookup or connect), which must not be interrupted. The starts are, below.
+    threads.shutdown();
     // Each one out of Curator's own list first: its reconnection listener, until discovery.close()
     // removes it, would otherwise put back an instance that ZooKeeper's return found gone. (A
     // re-registration that took the instance from that list just before can still win: the

@@ -221,6 +221,36 @@ class ZooKeeperCatalogTest {
   }
 
   @Test
+  void closingTheCatalog_endsACacheStartThatWaitsForZooKeeper() throws Exception {
+    ZooKeeperCatalog clients = catalog(client());
+    zookeeper.stop();
+    AddressLookup<HostAndPort> unused = clients.lookup("orders"); // starts the cache, which waits
+    Answers.eventually("a start waiting", () -> !startingThreads().isEmpty());
+
+    clients.close();
+
+    for (Thread starting : startingThreads()) {
+      starting.join(1_000); // interrupted, it ends at once; left to Curator, after its retries
+      assertTrue(!starting.isAlive(), () -> "still starting: " + starting);
+    }
+  }
+
+  /** The catalog threads now starting a cache. */
+  private static List<Thread> startingThreads() {
+    List<Thread> starting = new ArrayList<>();
+    Thread.getAllStackTraces()
+        .forEach(
+            (thread, stack) -> {
+              if (thread.getName().startsWith("tether-zookeeper-")
+                  && java.util.Arrays.stream(stack)
+                      .anyMatch(frame -> frame.getMethodName().equals("startAndLoad"))) {
+                starting.add(thread);
+              }
+            });
+    return starting;
+  }
+
+  @Test
   void instancesThatAreDisabledOrHaveNoUsableAddress_areNeverAnswered_andHideNoOther() throws Exception {
     // Another Curator application writes under the same base path: it drains a replica by
     // disabling it, and one of its instances has an address that is no host.
@@ -459,6 +489,43 @@ class ZooKeeperCatalogTest {
     clients.close();
     assertTrue(following.toString().endsWith(", closed]"), following.toString());
     assertEquals(ConnectionState.Status.CONNECTED, orders.state().status());
+  }
+
+  @Test
+  void closingTheCatalog_doesNotInterruptAHandoverItsFollowerStarted() throws Exception {
+    OrdersAtA at = ordersAtA();
+    ZooKeeperCatalog clients = at.clients();
+    CompletableFuture<String> connectingToB = new CompletableFuture<>();
+    java.util.concurrent.CountDownLatch catalogClosed = new java.util.concurrent.CountDownLatch(1);
+    CompletableFuture<Boolean> interrupted = new CompletableFuture<>();
+    PersistentConnection<HostAndPort, IdleConnection> orders =
+        orders(
+            at.lookup(),
+            address -> {
+              if (B.equals(address)) { // a blocking connector, on the thread that asked
+                connectingToB.complete(Thread.currentThread().getName());
+                try {
+                  boolean unused = catalogClosed.await(10, TimeUnit.SECONDS);
+                  interrupted.complete(Thread.currentThread().isInterrupted());
+                } catch (InterruptedException e) {
+                  Thread.currentThread().interrupt();
+                  interrupted.complete(true);
+                }
+              }
+              return Futures.immediateFuture(new IdleConnection());
+            });
+    orders.connected().get(10, TimeUnit.SECONDS);
+    toClose.add(clients.followMoves("orders", orders));
+    CompletableFuture<HostAndPort> movedTo = movedFrom(A, orders);
+
+    at.moveToB();
+    String thread = connectingToB.get(10, TimeUnit.SECONDS);
+    clients.close();
+    catalogClosed.countDown();
+
+    assertTrue(thread.startsWith("tether-zookeeper-"), thread); // the follower's own thread
+    assertEquals(false, interrupted.get(10, TimeUnit.SECONDS));
+    assertEquals(B, movedTo.get(10, TimeUnit.SECONDS));
   }
 
   @Test
