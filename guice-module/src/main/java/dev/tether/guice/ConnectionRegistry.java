@@ -35,6 +35,11 @@ import org.jspecify.annotations.Nullable;
  * closes the connections of all of them. Two that declare the same name are listed under it by
  * the later one; both are closed.
  *
+ * <p>The modules do not bind the registry themselves, so that child injectors can declare
+ * connections too; Guice binds it just in time. An injector that {@linkplain
+ * com.google.inject.Binder#requireExplicitBindings() requires explicit bindings} must bind it once,
+ * in the injector whose connections it is to close: {@code bind(ConnectionRegistry.class);}.
+ *
  * <p>Thread-safe. The registry's lock guards only its own map: it never calls into a persistent
  * connection while holding it, since closing one runs user code (listeners, connections'
  * {@code close()}) on the calling thread, which may wait for another thread that reads the

@@ -198,6 +198,42 @@ class GrpcConnectionModuleTest {
   }
 
   @Test
+  void withExplicitBindingsRequired_theApplicationBindsTheRegistry() throws Exception {
+    servers.inProcess("orders-1");
+    AbstractModule strict =
+        new AbstractModule() {
+          @Override
+          protected void configure() {
+            binder().requireExplicitBindings();
+            bind(Catalog.class);
+            bind(CatalogLookup.class);
+            bind(OrdersClient.class);
+          }
+        };
+    CreationException unbound =
+        assertThrows(
+            CreationException.class,
+            () -> Guice.createInjector(strict, orders().lookup(CatalogLookup.class).build()));
+    String message = String.valueOf(unbound.getMessage());
+    assertTrue(message.contains(ConnectionRegistry.class.getName()), message);
+
+    injector =
+        Guice.createInjector(
+            strict,
+            orders().lookup(CatalogLookup.class).build(),
+            new AbstractModule() {
+              @Override
+              protected void configure() {
+                bind(ConnectionRegistry.class);
+              }
+            });
+    assertEquals("orders-1: strict", injector.getInstance(OrdersClient.class).call("strict"));
+    assertEquals(
+        java.util.List.of("orders"),
+        java.util.List.copyOf(injector.getInstance(ConnectionRegistry.class).connections().keySet()));
+  }
+
+  @Test
   void productionStage_connectsEagerly() throws Exception {
     servers.inProcess("orders-1");
     injector = Guice.createInjector(Stage.PRODUCTION, orders().lookup(CatalogLookup.class).build());
