@@ -174,7 +174,9 @@ final class Attempt<A, C extends Closable> {
     }
     C preparing = initializing;
     initializing = null;
-    if (preparing != null && !closer.isClosed(preparing)) {
+    if (preparing != null) {
+      // Also when the initializer closed it itself (close() is idempotent): a close() of the
+      // persistent connection waits until its close has finished.
       closer.closeUnpublished(preparing);
     }
     outcomes.failed(this, new ConnectAttemptException(stage, cause));

@@ -75,6 +75,19 @@ final class EventLog {
     }
   }
 
+  /**
+   * Completes a future handed to the user ({@code completion} sets it): a callback of it that runs
+   * here and throws is logged as {@code whose} callback, and the loop's step goes on. Guava logs a
+   * callback's {@code Exception} itself but lets an {@code Error} (a failed assertion) through.
+   */
+  void complete(String whose, Runnable completion) {
+    try {
+      completion.run();
+    } catch (Throwable t) {
+      warn("a callback of {} threw", whose, t);
+    }
+  }
+
   /** Logs a broken invariant or a refused scheduler at ERROR. */
   void error(String message, Throwable cause) {
     try {

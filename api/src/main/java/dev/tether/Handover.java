@@ -3,6 +3,7 @@ package dev.tether;
 import com.google.common.util.concurrent.ListenableFuture;
 import dev.tether.internal.UncancellableFuture;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -73,8 +74,8 @@ final class Handover<A, C extends Closable> extends Background<A, C> {
       super.stop();
       from.timer().cancel();
       parts.log.warn("a handover failed; the current connection stays", error);
-      ended().setException(error);
-      host.handoverFailed(this);
+      host.handoverFailed(this); // first: a callback of the future may call handOver() again
+      ended(result -> result.setException(error));
     }
   }
 
@@ -88,30 +89,34 @@ final class Handover<A, C extends Closable> extends Background<A, C> {
       attempt.cancel();
       attempt.timer().cancel();
     }
-    ended().setException(why);
+    ended(result -> result.setException(why));
   }
 
   /** The handover switched, but a listener of its events closed the loop: it fails with {@code why}. */
   void closedMeanwhile(Throwable why) {
     super.stop();
-    ended().setException(why);
+    ended(result -> result.setException(why));
   }
 
   /** The handover made {@code connection} current, or found it current already. */
   void succeed(C connection) {
     super.stop();
-    ended().set(connection);
+    ended(result -> result.set(connection));
   }
 
   /** No handover: the result is {@code future}'s. */
   void follow(ListenableFuture<C> future) {
     super.stop();
-    ended().setFuture(future);
+    ended(result -> result.setFuture(future));
   }
 
-  /** The next {@code handOver()} starts another handover; returns the result to complete. */
-  private UncancellableFuture<C> ended() {
+  /**
+   * The next {@code handOver()} starts another handover; completes the result with {@code
+   * completion}, guarded: a callback of the future that throws (an {@code Error} included) is
+   * logged and the loop's step goes on.
+   */
+  private void ended(Consumer<UncancellableFuture<C>> completion) {
     slot.compareAndSet(result, null);
-    return result;
+    parts.log.complete("a handOver() future", () -> completion.accept(result));
   }
 }

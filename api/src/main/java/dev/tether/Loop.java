@@ -167,7 +167,7 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
         && closing.current() == null
         && closer.idle()) {
       moveTo(new Closed<>()); // callbacks of closeFinished() see CLOSED
-      parts.closeFinished.set(null);
+      parts.log.complete("the closeFinished() future", () -> parts.closeFinished.set(null));
     }
   }
 

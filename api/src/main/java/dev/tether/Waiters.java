@@ -88,7 +88,7 @@ final class Waiters<C> {
     }
     if (source.closeRequested()) {
       if (waiters == outcome) {
-        waiter.setException(source.closedException());
+        guarded(() -> waiter.setException(source.closedException()));
       }
       return;
     }
@@ -140,16 +140,9 @@ final class Waiters<C> {
     }
   }
 
-  /**
-   * Completes a waiter: a callback of it that runs here and throws (Guava lets an {@code Error}
-   * through) is logged, and the other waiters and the loop's step go on.
-   */
+  /** Completes a waiter; see {@link EventLog#complete}. */
   private void guarded(Runnable completion) {
-    try {
-      completion.run();
-    } catch (Throwable t) {
-      log.warn("a callback of a connected() or connectedOrFailedToConnect() future threw", t);
-    }
+    log.complete("a connected() or connectedOrFailedToConnect() future", completion);
   }
 
   /**

@@ -86,6 +86,48 @@ class HandoverTest {
     assertEquals(2, state.connections());
   }
 
+  @Test
+  void aCallbackOfTheFutureThatThrowsAnError_doesNotStrandTheRoundAfterADrop() {
+    PersistentConnection<String, FakeConnection> pc = connectedTo("a");
+    h.advance(Duration.ofSeconds(30)); // c1 outlived its timer
+    h.connector = a -> SettableFuture.create(); // the handover's connect hangs
+    address = "b";
+    ListenableFuture<FakeConnection> handedOver = pc.handOver();
+    handedOver.addListener(
+        () -> {
+          throw new AssertionError("an assertion in a callback");
+        },
+        MoreExecutors.directExecutor());
+    h.connector = a -> immediateFuture(h.newConnection());
+
+    h.made.get(0).drop();
+
+    h.events.expect("Disconnected", "AttemptingToConnect", "ObtainedAddress b", "Connected c2");
+    assertInstanceOf(ExecutionException.class, assertThrows(ExecutionException.class, handedOver::get));
+  }
+
+  @Test
+  void aCallbackOfAFailedHandoverThatThrowsAnError_leavesLaterHandoversWorking() {
+    PersistentConnection<String, FakeConnection> pc = connectedTo("a");
+    SettableFuture<String> lookup = SettableFuture.create();
+    h.lookup = () -> lookup;
+    ListenableFuture<FakeConnection> failing = pc.handOver();
+    failing.addListener(
+        () -> {
+          throw new AssertionError("an assertion in a callback");
+        },
+        MoreExecutors.directExecutor());
+    lookup.setException(new IOException("catalog down"));
+    assertInstanceOf(ConnectAttemptException.class, failureOf(failing));
+
+    address = "b";
+    h.lookup = () -> immediateFuture(address);
+    ListenableFuture<FakeConnection> next = pc.handOver();
+
+    assertSame(h.made.get(1), Harness.done(next));
+    assertEquals("b", pc.state().address());
+  }
+
   /** Connected to {@code old} at "a", then handed over to a new connection at "b". */
   private PersistentConnection<String, FakeConnection> handedOverFrom(FakeConnection.Retiring old) {
     h.connector = a -> immediateFuture(old);

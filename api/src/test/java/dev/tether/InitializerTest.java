@@ -237,4 +237,27 @@ class InitializerTest {
     slow.get(0).finishClosing();
     assertTrue(pc.closeFinished().isDone());
   }
+
+  @Test
+  void connectionTheInitializerClosedBeforeFailing_isWaitedForByCloseFinished() {
+    List<FakeConnection> slow = new ArrayList<>();
+    h.connector =
+        address -> {
+          FakeConnection c = FakeConnection.slowToClose("s" + slow.size());
+          slow.add(c);
+          return com.google.common.util.concurrent.Futures.immediateFuture(c);
+        };
+    PersistentConnection<String, FakeConnection> pc =
+        startWith(
+            connection -> {
+              connection.close(); // rejects it itself; its close takes time
+              return immediateFailedFuture(new IOException("not serving"));
+            });
+
+    pc.close();
+
+    assertFalse(pc.closeFinished().isDone(), "the rejected connection is still closing");
+    slow.get(0).finishClosing();
+    assertTrue(pc.closeFinished().isDone());
+  }
 }
