@@ -57,7 +57,9 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private final MethodDescriptor<ReqT, RespT> method;
   private final CallOptions options;
   private final Context context = Context.current();
-  private final ToCaller<RespT> toCaller = new ToCaller<>(this::cancel);
+  private final ToCaller<RespT> toCaller = new ToCaller<>(this::listenerThrew);
+  /** The caller's listener threw: the call is cancelled and the caller's operations are ignored. */
+  private volatile boolean listenerFailed;
 
   private final Object lock = new Object();
   private volatile State state = State.NEW; // written under lock
@@ -193,8 +195,20 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   // ---- the caller's operations ----
 
+  /**
+   * As gRPC does when a listener throws: the call is cancelled with what it threw, and what the
+   * caller does after is ignored rather than refused (gRPC cancels the stream, not the call).
+   */
+  private void listenerThrew(String message, Throwable cause) {
+    listenerFailed = true;
+    cancel(message, cause);
+  }
+
   /** Keeps {@code operation} while the call can move, then applies it to the live attempt. */
   private void run(Consumer<ClientCall<ReqT, RespT>> operation, @Nullable ReqT message) {
+    if (listenerFailed) {
+      return; // the call is ending: see listenerThrew
+    }
     long bytes = message != null && state == State.MOVABLE ? kept.sizeOf(message) : 0;
     CallAttempt<ReqT, RespT> target;
     GrpcConnection<?> unwatch = null;
@@ -221,7 +235,7 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     try {
       operation.accept(target.call);
     } catch (IllegalStateException e) {
-      if (!target.abandoned && !target.endedToMove) {
+      if (!target.abandoned && !target.endedToMove && !listenerFailed) {
         throw e;
       }
       // Cancelled a moment ago to move the call: the new attempt gets this operation replayed,

@@ -14,6 +14,7 @@ import org.slf4j.LoggerFactory;
 /**
  * The caller's listener of a {@link MovingCall}, as its attempts reach it: one callback at a time,
  * in order, never from an abandoned attempt, and nothing after {@code onClose}, which comes once.
+ * A listener that throws from a callback gets no other callback but {@code onClose}, as in gRPC.
  * A callback runs inline when no other thread is delivering one (the usual case, which allocates
  * nothing), else right after the one that is.
  */
@@ -33,6 +34,8 @@ final class ToCaller<RespT> {
   private final BiConsumer<String, Throwable> listenerThrew;
   private volatile @Nullable Listener<RespT> listener;
   private boolean closed; // confined to turns
+  /** The listener threw: as gRPC, it gets nothing more but its onClose. Confined to turns. */
+  private boolean threw;
 
   ToCaller(BiConsumer<String, Throwable> listenerThrew) {
     this.listenerThrew = listenerThrew;
@@ -56,7 +59,7 @@ final class ToCaller<RespT> {
 
   @SuppressWarnings("unchecked") // the argument of MESSAGE is a response
   private void deliverNow(CallAttempt<?, RespT> from, Callback callback, @Nullable Object argument) {
-    if (closed || from.abandoned) {
+    if (closed || threw || from.abandoned) {
       return;
     }
     Listener<RespT> caller = requireNonNull(listener);
@@ -67,6 +70,7 @@ final class ToCaller<RespT> {
         case READY -> caller.onReady();
       }
     } catch (Throwable t) {
+      threw = true;
       listenerThrew.accept("the call's listener threw from " + callback, t);
     }
   }

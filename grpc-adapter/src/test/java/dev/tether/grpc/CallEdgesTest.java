@@ -125,6 +125,59 @@ class CallEdgesTest {
         }
       };
 
+  /**
+   * As on a plain channel: a listener that throws ends the call, gets no other callback but its
+   * {@code onClose}, and the caller's later operations are ignored.
+   */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+  void aListenerThatThrows_endsTheCallCancelled_andLaterOperationsAreIgnored(boolean waited)
+      throws Exception {
+    PersistentChannel channel = channel("listener-throws", null);
+    if (!waited) {
+      lookup.set("listener-throws");
+      java.util.Objects.requireNonNull(connection).connected().get(10, TimeUnit.SECONDS);
+    }
+    AtomicInteger messages = new AtomicInteger();
+    CompletableFuture<Void> threw = new CompletableFuture<>();
+    CompletableFuture<Status> closed = new CompletableFuture<>();
+    AtomicInteger closes = new AtomicInteger();
+    ClientCall<String, String> call =
+        channel.newCall(
+            Echo.CHAT, CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(10, TimeUnit.SECONDS));
+    call.start(
+        new ClientCall.Listener<String>() {
+          @Override
+          public void onMessage(String message) {
+            messages.incrementAndGet();
+            threw.complete(null);
+            throw new IllegalStateException("the listener fails");
+          }
+
+          @Override
+          public void onClose(Status status, Metadata trailers) {
+            closes.incrementAndGet();
+            closed.complete(status);
+          }
+        },
+        new Metadata());
+    call.request(3);
+    call.sendMessage("a");
+    call.sendMessage("b");
+    if (waited) {
+      lookup.set("listener-throws");
+    }
+    threw.get(10, TimeUnit.SECONDS);
+
+    call.sendMessage("c"); // none of these throws, as on a plain channel
+    call.request(1);
+    call.halfClose();
+
+    closed.get(10, TimeUnit.SECONDS);
+    assertEquals(1, messages.get(), "no message after the listener threw");
+    assertEquals(1, closes.get());
+  }
+
   @Test
   void interceptorThatThrowsFromStart_endsTheWaitingCall_andTheCallOnAnOpenConnection()
       throws Exception {
