@@ -220,13 +220,7 @@ class InitializerTest {
 
   @Test
   void connectionClosedAfterAFailedInitializer_isWaitedForByCloseFinished() {
-    List<FakeConnection> slow = new ArrayList<>();
-    h.connector =
-        address -> {
-          FakeConnection c = FakeConnection.slowToClose("s" + slow.size());
-          slow.add(c);
-          return com.google.common.util.concurrent.Futures.immediateFuture(c);
-        };
+    List<FakeConnection> slow = connectSlowToClose();
     PersistentConnection<String, FakeConnection> pc =
         startWith(connection -> immediateFailedFuture(new IOException("not serving")));
     assertEquals(1, slow.get(0).closeCalls());
@@ -240,13 +234,7 @@ class InitializerTest {
 
   @Test
   void connectionTheInitializerClosedBeforeFailing_isWaitedForByCloseFinished() {
-    List<FakeConnection> slow = new ArrayList<>();
-    h.connector =
-        address -> {
-          FakeConnection c = FakeConnection.slowToClose("s" + slow.size());
-          slow.add(c);
-          return com.google.common.util.concurrent.Futures.immediateFuture(c);
-        };
+    List<FakeConnection> slow = connectSlowToClose();
     PersistentConnection<String, FakeConnection> pc =
         startWith(
             connection -> {
@@ -259,5 +247,17 @@ class InitializerTest {
     assertFalse(pc.closeFinished().isDone(), "the rejected connection is still closing");
     slow.get(0).finishClosing();
     assertTrue(pc.closeFinished().isDone());
+  }
+
+  /** Makes the connector's connections slow to close; returns them, in the order made. */
+  private List<FakeConnection> connectSlowToClose() {
+    List<FakeConnection> slow = new ArrayList<>();
+    h.connector =
+        address -> {
+          FakeConnection c = FakeConnection.slowToClose("s" + slow.size());
+          slow.add(c);
+          return com.google.common.util.concurrent.Futures.immediateFuture(c);
+        };
+    return slow;
   }
 }
