@@ -34,8 +34,12 @@ final class ToCaller<RespT> {
   private final BiConsumer<String, Throwable> listenerThrew;
   private volatile @Nullable Listener<RespT> listener;
   private boolean closed; // confined to turns
-  /** The listener threw: as gRPC, it gets nothing more but its onClose. Confined to turns. */
-  private boolean threw;
+  /**
+   * What the call ends with once the listener threw: as in gRPC, it gets nothing more but its
+   * {@code onClose}, with CANCELLED and what it threw, whatever the stream ended with meanwhile (a
+   * server that had already answered OK, say). Confined to turns.
+   */
+  private @Nullable Status threw;
 
   ToCaller(BiConsumer<String, Throwable> listenerThrew) {
     this.listenerThrew = listenerThrew;
@@ -59,7 +63,7 @@ final class ToCaller<RespT> {
 
   @SuppressWarnings("unchecked") // the argument of MESSAGE is a response
   private void deliverNow(CallAttempt<?, RespT> from, Callback callback, @Nullable Object argument) {
-    if (closed || threw || from.abandoned) {
+    if (closed || threw != null || from.abandoned) {
       return;
     }
     Listener<RespT> caller = requireNonNull(listener);
@@ -70,8 +74,9 @@ final class ToCaller<RespT> {
         case READY -> caller.onReady();
       }
     } catch (Throwable t) {
-      threw = true;
-      listenerThrew.accept("the call's listener threw from " + callback, t);
+      String why = "the call's listener threw from " + callback;
+      threw = Status.CANCELLED.withDescription(why).withCause(t);
+      listenerThrew.accept(why, t);
     }
   }
 
@@ -80,7 +85,11 @@ final class ToCaller<RespT> {
         () -> {
           if (!closed) {
             closed = true;
-            requireNonNull(listener).onClose(status, trailers);
+            Status cancelled = threw;
+            requireNonNull(listener)
+                .onClose(
+                    cancelled != null ? cancelled : status,
+                    cancelled != null ? new Metadata() : trailers);
           }
         });
   }

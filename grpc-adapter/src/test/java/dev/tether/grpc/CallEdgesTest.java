@@ -46,6 +46,11 @@ class CallEdgesTest {
 
   private PersistentChannel channel(String name, @Nullable ClientInterceptor interceptor) {
     servers.inProcess(name);
+    return channelTo(name, interceptor);
+  }
+
+  /** A persistent channel to the in-process server {@code name}, which the test starts. */
+  private PersistentChannel channelTo(String name, @Nullable ClientInterceptor interceptor) {
     PersistentConnection<String, GrpcConnection<String>> made =
         GrpcConnector.persistentConnection(
                 name,
@@ -173,9 +178,80 @@ class CallEdgesTest {
     call.request(1);
     call.halfClose();
 
-    closed.get(10, TimeUnit.SECONDS);
+    // As gRPC: CANCELLED with what the listener threw, even when the server, which got the
+    // half-close before the cancel, had already ended the call OK.
+    Status status = closed.get(10, TimeUnit.SECONDS);
+    assertEquals(Status.Code.CANCELLED, status.getCode(), status.toString());
+    assertTrue(status.getCause() instanceof IllegalStateException, status.toString());
     assertEquals(1, messages.get(), "no message after the listener threw");
     assertEquals(1, closes.get());
+  }
+
+  /**
+   * gRPC's rule, made certain: the listener half-closes, the server ends the call OK, and only
+   * then does the listener throw; the call still ends CANCELLED with what it threw, not OK.
+   */
+  @Test
+  void aListenerThatThrows_afterTheServerEndedTheCallOk_seesTheCallCancelled() throws Exception {
+    CompletableFuture<Void> serverClosed = new CompletableFuture<>();
+    servers.track(
+        io.grpc.inprocess.InProcessServerBuilder.forName("throws-after-ok")
+            .directExecutor()
+            .addService(Echo.service("throws-after-ok"))
+            .intercept(
+                new io.grpc.ServerInterceptor() {
+                  @Override
+                  public <Q, R> io.grpc.ServerCall.Listener<Q> interceptCall(
+                      io.grpc.ServerCall<Q, R> call,
+                      Metadata headers,
+                      io.grpc.ServerCallHandler<Q, R> next) {
+                    return next.startCall(
+                        new io.grpc.ForwardingServerCall.SimpleForwardingServerCall<Q, R>(call) {
+                          @Override
+                          public void close(Status status, Metadata trailers) {
+                            super.close(status, trailers);
+                            serverClosed.complete(null);
+                          }
+                        },
+                        headers);
+                  }
+                }));
+    PersistentChannel channel = channelTo("throws-after-ok", null);
+    AtomicReference<ClientCall<String, String>> started = new AtomicReference<>();
+    CompletableFuture<Status> closed = new CompletableFuture<>();
+    ClientCall<String, String> call =
+        channel.newCall(
+            Echo.CHAT, CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(10, TimeUnit.SECONDS));
+    started.set(call);
+    call.start(
+        new ClientCall.Listener<String>() {
+          @Override
+          public void onMessage(String message) {
+            java.util.Objects.requireNonNull(started.get()).halfClose();
+            try {
+              serverClosed.get(10, TimeUnit.SECONDS); // its OK is on its way to this call
+            } catch (Exception e) {
+              throw new AssertionError(e);
+            }
+            throw new IllegalStateException("the listener fails after the server's OK");
+          }
+
+          @Override
+          public void onClose(Status status, Metadata trailers) {
+            closed.complete(status);
+          }
+        },
+        new Metadata());
+    call.request(1);
+    call.sendMessage("a");
+    lookup.set("throws-after-ok");
+
+    Status status = closed.get(10, TimeUnit.SECONDS);
+    assertEquals(Status.Code.CANCELLED, status.getCode(), status.toString());
+    assertEquals(
+        "the listener fails after the server's OK",
+        java.util.Objects.requireNonNull(status.getCause()).getMessage());
+    assertTrue(serverClosed.isDone());
   }
 
   @Test
