@@ -107,7 +107,7 @@ final class CallAttempt<ReqT, RespT> extends ClientCall.Listener<RespT>
           connection
               .channelForMoves()
               .newCall(method, options.withStreamTracerFactory(new Tracer()));
-    } catch (RuntimeException e) { // a user's interceptor
+    } catch (Throwable e) { // a user's interceptor; even an Error ends only this call
       call.failIfNotSet(Status.fromThrowable(e).withDescription("the call failed to start: " + e));
       return false;
     } finally {

@@ -60,7 +60,7 @@ final class Calls {
   static void cancelUnstarted(ClientCall<?, ?> call, String why) {
     try {
       call.cancel(why, null);
-    } catch (RuntimeException e) {
+    } catch (Throwable e) {
       logger.warn("cancelling a call that was never started threw; it is dropped anyway", e);
     }
   }

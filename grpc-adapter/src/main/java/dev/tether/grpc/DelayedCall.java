@@ -110,7 +110,8 @@ final class DelayedCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     ClientCall<ReqT, RespT> call = requireNonNull(realCall);
     try {
       call.start(target, headers);
-    } catch (RuntimeException e) {
+    } catch (Throwable e) { // even an Error: it would strand the call, and on a deferred start the
+      // thread that runs it is another call's or the connection's
       broken = true;
       Status failed = Status.fromThrowable(e).withDescription("the call failed to start: " + e);
       startFailure = failed; // before the cancel: the real call's end that follows is ignored
@@ -134,7 +135,7 @@ final class DelayedCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private static void cancelQuietly(ClientCall<?, ?> call, String message, Throwable cause) {
     try {
       call.cancel(message, cause);
-    } catch (RuntimeException e) {
+    } catch (Throwable e) {
       cause.addSuppressed(e); // a user's interceptor; the call ends all the same
     }
   }
@@ -232,7 +233,7 @@ final class DelayedCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       for (Runnable operation : batch) {
         try {
           operation.run(); // never under the lock: it calls into the channel
-        } catch (RuntimeException e) {
+        } catch (Throwable e) { // the rest of the queue must still run (a cancel may be in it)
           cancelQuietly(requireNonNull(realCall), "a queued operation failed", e);
         }
       }

@@ -269,7 +269,7 @@ public final class GrpcConnection<A> implements Closable, Retirable {
       if (closeWatchers.remove(watcher)) {
         try {
           watcher.run();
-        } catch (RuntimeException e) {
+        } catch (Throwable e) { // it cancels calls through the user's interceptors
           logger.error("a close watcher of {} failed", this, e);
         }
       }

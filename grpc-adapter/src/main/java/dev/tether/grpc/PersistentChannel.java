@@ -207,7 +207,7 @@ public final class PersistentChannel extends Channel {
   private static void runGuarded(Runnable task) {
     try {
       task.run();
-    } catch (RuntimeException e) {
+    } catch (Throwable e) { // even an Error from an interceptor: the other waiters go on
       logger.warn("a waiting call failed to take its turn; the others go on", e);
     }
   }

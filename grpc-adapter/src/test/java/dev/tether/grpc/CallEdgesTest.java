@@ -254,6 +254,70 @@ class CallEdgesTest {
     assertTrue(serverClosed.isDone());
   }
 
+  private static final Metadata.Key<String> EXPLODE =
+      Metadata.Key.of("explode", Metadata.ASCII_STRING_MARSHALLER);
+
+  /** Throws an Error from the start of a call whose headers carry {@link #EXPLODE}. */
+  private static final ClientInterceptor ERROR_IN_START =
+      new ClientInterceptor() {
+        @Override
+        public <Q, R> ClientCall<Q, R> interceptCall(
+            MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
+          return new ForwardingClientCall.SimpleForwardingClientCall<Q, R>(next.newCall(method, options)) {
+            @Override
+            public void start(Listener<R> listener, Metadata headers) {
+              if (headers.containsKey(EXPLODE)) {
+                throw new ServiceConfigurationError("the interceptor's class is broken");
+              }
+              super.start(listener, headers);
+            }
+          };
+        }
+      };
+
+  /** An Error, as a broken class or a failed assertion in an interceptor throws. */
+  private static final class ServiceConfigurationError extends Error {
+    ServiceConfigurationError(String message) {
+      super(message);
+    }
+  }
+
+  /**
+   * An interceptor that throws an Error when a waiting call starts on the new connection ends
+   * that call, with the Error as its cause, and no other: the calls that wait with it still run.
+   */
+  @Test
+  void interceptorThatThrowsAnError_endsOnlyThatWaitingCall() throws Exception {
+    PersistentChannel channel = channel("error-in-start", ERROR_IN_START);
+    java.util.List<Recorder> calls = new java.util.ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      Metadata headers = new Metadata();
+      if (i == 3 || i == 11) {
+        headers.put(EXPLODE, "yes");
+      }
+      ClientCall<String, String> call =
+          channel.newCall(
+              Echo.SAY, CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(10, TimeUnit.SECONDS));
+      Recorder recorder = new Recorder();
+      call.start(recorder, headers);
+      call.request(1);
+      call.sendMessage("x");
+      call.halfClose();
+      calls.add(recorder);
+    }
+    lookup.set("error-in-start");
+    for (int i = 0; i < calls.size(); i++) {
+      Status status = calls.get(i).closed.get(5, TimeUnit.SECONDS);
+      if (i == 3 || i == 11) {
+        assertEquals(Status.Code.UNKNOWN, status.getCode(), status.toString());
+        assertTrue(status.getCause() instanceof ServiceConfigurationError, status.toString());
+      } else {
+        assertEquals(Status.Code.OK, status.getCode(), i + ": " + status);
+      }
+      assertEquals(1, calls.get(i).closes.get());
+    }
+  }
+
   @Test
   void interceptorThatThrowsFromStart_endsTheWaitingCall_andTheCallOnAnOpenConnection()
       throws Exception {
