@@ -50,6 +50,8 @@ final class CallAttempt<ReqT, RespT> extends ClientCall.Listener<RespT>
   private volatile boolean created;
   /** A stream of this attempt wrote its headers out. */
   private volatile boolean sent;
+  /** Where it waits for a connection in its channel's line; -1 until it waits. */
+  private volatile long place = -1;
   /** Set under the mover's lock when the call moved on: what reaches this attempt is stale. */
   volatile boolean abandoned;
   /**
@@ -154,6 +156,16 @@ final class CallAttempt<ReqT, RespT> extends ClientCall.Listener<RespT>
   @Override
   public void fail(Status status) {
     call.failIfNotSet(status);
+  }
+
+  @Override
+  public void waitsAt(long place) {
+    this.place = place;
+  }
+
+  @Override
+  public long place() {
+    return place;
   }
 
   /** The connection closed. */

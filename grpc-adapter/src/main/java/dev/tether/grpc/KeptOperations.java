@@ -28,7 +28,7 @@ final class KeptOperations<ReqT, RespT> {
 
   private final PersistentChannel owner;
   private final MethodDescriptor<ReqT, RespT> method;
-  private final List<Consumer<ClientCall<ReqT, RespT>>> operations = new ArrayList<>(4);
+  private List<Consumer<ClientCall<ReqT, RespT>>> operations = new ArrayList<>(4);
   private long bytes;
   private long bytesPastTheBound;
 
@@ -98,7 +98,11 @@ final class KeptOperations<ReqT, RespT> {
 
   /** Keeps nothing more, and gives the bytes back to the channel. */
   void drop() {
-    operations.clear();
+    if (operations.size() > 4) {
+      operations = new ArrayList<>(0); // a long stream's: its grown array goes with it
+    } else {
+      operations.clear(); // a unary call's: nothing to give back
+    }
     owner.release(bytes);
     bytes = 0;
     bytesPastTheBound = 0;

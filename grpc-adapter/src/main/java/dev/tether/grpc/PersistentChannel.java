@@ -16,8 +16,8 @@ import io.grpc.Channel;
 import io.grpc.ClientCall;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.Map;
+import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.atomic.AtomicLong;
 import org.jspecify.annotations.Nullable;
@@ -38,7 +38,8 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>a call made {@code withWaitForReady()} waits for the next connection, bounded by its
  *       deadline (and the deadline of the current {@link io.grpc.Context}) and by cancellation;
- *       its callbacks run on the call's executor;
+ *       its callbacks run on the call's executor; the calls that waited start on the next
+ *       connection in the order they began to wait;
  *   <li>any other call fails at once with UNAVAILABLE whose description names the server and, if
  *       an attempt failed since the last connection, that failure, which is also the status's
  *       cause.
@@ -111,8 +112,13 @@ public final class PersistentChannel extends Channel {
   /** Tells whether a handover is in flight; null for persistent connections of other makes. */
   private final @Nullable Handovers handovers;
   private volatile String authority;
-  /** Attempts of wait-for-ready calls that wait for a connection. */
-  private final Set<Waiter> waiting = ConcurrentHashMap.newKeySet();
+  /**
+   * Attempts of wait-for-ready calls that wait for a connection, by when they began to wait: the
+   * next connection takes them in that order. A skip list, not a hash set, also gives its memory
+   * back once a crowd of calls that waited through an outage has gone.
+   */
+  private final ConcurrentSkipListMap<Long, Waiter> waiting = new ConcurrentSkipListMap<>();
+  private final AtomicLong waitOrder = new AtomicLong();
   private volatile boolean closed;
   /** Bytes that this channel's calls keep for moves, all together: bounded as gRPC's retry buffer. */
   private final AtomicLong keptBytes = new AtomicLong();
@@ -129,6 +135,12 @@ public final class PersistentChannel extends Channel {
 
     /** Ends the attempt, which got no connection, with {@code status}. */
     void fail(Status status);
+
+    /** Records where the waiter waits in line; called once, before it waits. */
+    void waitsAt(long place);
+
+    /** Where {@link #waitsAt} put the waiter; -1 if it never waited. */
+    long place();
   }
 
   private PersistentChannel(PersistentConnection<?, ? extends GrpcConnection<?>> connection) {
@@ -183,13 +195,13 @@ public final class PersistentChannel extends Channel {
     if (current == null) {
       return; // gone again: they wait for the next one
     }
-    for (Waiter waiter : waiting) {
+    for (Map.Entry<Long, Waiter> waiter : waiting.entrySet()) {
       if (connection.isClosed()) {
         onClosed();
         return;
       }
-      if (waiting.remove(waiter)) {
-        runGuarded(() -> waiter.connectTo(current));
+      if (waiting.remove(waiter.getKey(), waiter.getValue())) {
+        runGuarded(() -> waiter.getValue().connectTo(current));
       }
     }
   }
@@ -197,9 +209,9 @@ public final class PersistentChannel extends Channel {
   private void onClosed() {
     closed = true;
     Status status = closedStatus();
-    for (Waiter waiter : waiting) {
-      if (waiting.remove(waiter)) {
-        runGuarded(() -> waiter.fail(status));
+    for (Map.Entry<Long, Waiter> waiter : waiting.entrySet()) {
+      if (waiting.remove(waiter.getKey(), waiter.getValue())) {
+        runGuarded(() -> waiter.getValue().fail(status));
       }
     }
   }
@@ -302,17 +314,19 @@ public final class PersistentChannel extends Channel {
       // A current connection that is not READY has dropped, though its drop may not have been
       // noticed yet: the next one wakes the waiter. Started on it, the call would make the old
       // channel reconnect, or sit in it until the drop moved it.
-      waiting.add(waiter);
+      long place = waitOrder.getAndIncrement();
+      waiter.waitsAt(place);
+      waiting.put(place, waiter);
       // A connection or the close that came meanwhile would not have seen it: look again.
       current = readyConnection();
-      if (current != null && waiting.remove(waiter)) {
+      if (current != null && waiting.remove(place, waiter)) {
         waiter.connectTo(current);
         return false;
       }
       if (!closed && !connection.isClosed()) {
         return true;
       }
-      if (!waiting.remove(waiter)) {
+      if (!waiting.remove(place, waiter)) {
         return true; // the close took it
       }
     }
@@ -366,7 +380,10 @@ public final class PersistentChannel extends Channel {
 
   /** Forgets a waiter that ended on its own (deadline, cancellation). */
   void forget(Waiter waiter) {
-    waiting.remove(waiter);
+    long place = waiter.place();
+    if (place >= 0) {
+      waiting.remove(place, waiter);
+    }
   }
 
   Status closedStatus() {

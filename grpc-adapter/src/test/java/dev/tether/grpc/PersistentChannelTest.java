@@ -104,6 +104,58 @@ class PersistentChannelTest {
     assertEquals("echo-later: early", call.get(10, TimeUnit.SECONDS));
   }
 
+  /** Calls that waited for a connection start on it in the order they began to wait, as gRPC's. */
+  @Test
+  void waitingCalls_startOnTheNewConnection_inTheOrderTheyWaited() throws Exception {
+    Metadata.Key<String> number = Metadata.Key.of("number", Metadata.ASCII_STRING_MARSHALLER);
+    java.util.List<String> arrived = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+    java.util.List<CompletableFuture<Status>> calls = new java.util.ArrayList<>();
+    for (int i = 0; i < 200; i++) {
+      ClientCall<String, String> call =
+          channel.newCall(
+              Echo.SAY, CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(60, TimeUnit.SECONDS));
+      CompletableFuture<Status> closed = new CompletableFuture<>();
+      Metadata headers = new Metadata();
+      headers.put(number, String.valueOf(i));
+      call.start(
+          new ClientCall.Listener<String>() {
+            @Override
+            public void onClose(Status status, Metadata trailers) {
+              closed.complete(status);
+            }
+          },
+          headers);
+      call.request(1);
+      call.sendMessage("x");
+      call.halfClose();
+      calls.add(closed);
+    }
+    events.next(dev.tether.Event.FailedToConnect.class, 10);
+    servers.track(
+        io.grpc.inprocess.InProcessServerBuilder.forName("echo-later")
+            .directExecutor()
+            .addService(Echo.service("echo-later"))
+            .intercept(
+                new io.grpc.ServerInterceptor() {
+                  @Override
+                  public <Q, R> io.grpc.ServerCall.Listener<Q> interceptCall(
+                      io.grpc.ServerCall<Q, R> call,
+                      Metadata headers,
+                      io.grpc.ServerCallHandler<Q, R> next) {
+                    arrived.add(headers.get(number));
+                    return next.startCall(call, headers);
+                  }
+                }));
+    for (CompletableFuture<Status> call : calls) {
+      assertEquals(Status.Code.OK, call.get(10, TimeUnit.SECONDS).getCode());
+    }
+    java.util.List<String> inOrder = new java.util.ArrayList<>();
+    for (int i = 0; i < 200; i++) {
+      inOrder.add(String.valueOf(i));
+    }
+    assertEquals(inOrder, arrived);
+  }
+
   @Test
   void failFastCall_withoutAConnection_namesTheServerAndTheLastFailure() throws Exception {
     events.next(dev.tether.Event.FailedToConnect.class, 10);
