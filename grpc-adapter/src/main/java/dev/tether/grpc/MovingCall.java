@@ -373,8 +373,10 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
    * Whether {@code from}'s connection is gone, for an attempt that ended with {@code status} (null:
    * its connection closed under it): closed; or, for an attempt that ended UNAVAILABLE, no longer
    * current (a handover replaced it and it waits out its grace: its server may have gone before
-   * the channel noticed and the connection closed itself). Other failures of an attempt on a
-   * replaced connection are the call's own and end it.
+   * the channel noticed and the connection closed itself), or no longer READY (its channel left
+   * READY, which is a drop, but the callback that tells the connection so has not run yet: the
+   * call waits for the next connection, which that drop brings). Other failures of an attempt on
+   * a replaced connection are the call's own and end it.
    */
   private boolean connectionGone(CallAttempt<ReqT, RespT> from, @Nullable Status status) {
     GrpcConnection<?> connection = from.connection;
@@ -384,7 +386,7 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     return connection.isClosed()
         || (status != null
             && status.getCode() == Status.Code.UNAVAILABLE
-            && !owner.isCurrent(connection));
+            && (!owner.isCurrent(connection) || !connection.isReady()));
   }
 
   /**
