@@ -39,7 +39,8 @@ import org.slf4j.Logger;
  * lookup or connect becomes {@link Event.FailedToConnect}, a listener that throws is logged and
  * skipped, and a retry delay that throws or returns {@code null} or a negative duration is logged
  * and replaced by {@link Builder#DEFAULT_RETRY_DELAY} for that attempt. If the scheduler rejects a
- * task (it was shut down), the persistent connection logs an error and closes itself.
+ * task (it was shut down), or fails to schedule it otherwise (it throws, or returns no future),
+ * the persistent connection logs an error and closes itself.
  *
  * <h2>Ownership</h2>
  *
@@ -276,8 +277,8 @@ public interface PersistentConnection<A, C extends Closable> extends Closable {
      * Sets the scheduler that runs every timer, the first round included. Default: a scheduler
      * shared by all persistent connections, with one daemon thread that ends when it has had
      * nothing to do for two seconds. The persistent connection
-     * never shuts the scheduler down; if the scheduler rejects a task, the persistent connection
-     * logs an error and closes itself.
+     * never shuts the scheduler down; if the scheduler rejects a task, or throws or returns null
+     * when asked to schedule one, the persistent connection logs an error and closes itself.
      */
     Builder<A, C> scheduler(ScheduledExecutorService scheduler);
 

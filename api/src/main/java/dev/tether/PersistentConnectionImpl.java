@@ -8,7 +8,6 @@ import dev.tether.internal.Scheduled;
 import dev.tether.internal.StateText;
 import dev.tether.internal.UncancellableFuture;
 import java.util.Objects;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import org.jspecify.annotations.Nullable;
 
@@ -34,7 +33,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
   void start() {
     try {
       scheduler().execute(() -> loop.context.execute(loop::firstRound));
-    } catch (RejectedExecutionException e) {
+    } catch (RuntimeException e) { // rejected, or a scheduler that fails otherwise: no first round
       parts.log.error("the scheduler rejected a task; closing", e);
       ListenableFuture<Void> unused = close();
     }

@@ -20,7 +20,8 @@ final class RetryTimer {
       ScheduledExecutorService scheduler, SerializingContext context, long nanos, Runnable step) {
     this.step = step;
     this.scheduled =
-        scheduler.schedule(
+        java.util.Objects.requireNonNull(
+            scheduler.schedule(
             () ->
                 context.execute(
                     () -> {
@@ -30,13 +31,15 @@ final class RetryTimer {
                       }
                     }),
             nanos,
-            TimeUnit.NANOSECONDS);
+            TimeUnit.NANOSECONDS),
+            "the scheduler returned no future");
   }
 
   /**
    * Starts a timer that runs {@code step} in {@code context} after {@code nanos}.
    *
    * @throws RejectedExecutionException if the scheduler refuses it
+   * @throws RuntimeException if the scheduler fails otherwise, or returns null
    */
   static RetryTimer start(
       ScheduledExecutorService scheduler, SerializingContext context, long nanos, Runnable step) {

@@ -466,6 +466,45 @@ class CloseTest {
     h.events.expect("AttemptingToConnect", "ObtainedAddress a", "Connected c1", "Disconnected", "AttemptingToConnect");
   }
 
+  /** A scheduler that fails otherwise than by rejecting is taken as rejecting: never stuck. */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+  void schedulerThatThrowsOrReturnsNull_isLogged_andThePersistentConnectionClosesItself(
+      boolean returnsNull) {
+    java.util.concurrent.atomic.AtomicBoolean broken = new java.util.concurrent.atomic.AtomicBoolean();
+    h.scheduler =
+        (java.util.concurrent.ScheduledExecutorService)
+            java.lang.reflect.Proxy.newProxyInstance(
+                getClass().getClassLoader(),
+                new Class<?>[] {java.util.concurrent.ScheduledExecutorService.class},
+                (proxy, method, args) -> {
+                  if (broken.get() && method.getName().equals("schedule")) {
+                    if (returnsNull) {
+                      return null;
+                    }
+                    throw new IllegalStateException("the scheduler is broken");
+                  }
+                  try {
+                    return method.invoke(h.time, args);
+                  } catch (java.lang.reflect.InvocationTargetException e) {
+                    throw java.util.Objects.requireNonNull(e.getCause());
+                  }
+                });
+    PersistentConnection<String, FakeConnection> pc = h.start();
+    h.events.expect("AttemptingToConnect", "ObtainedAddress a", "Connected c1");
+    h.advance(seconds(60)); // a long-lived connection: its drop starts the next round at once
+    broken.set(true);
+    h.made.get(0).drop(); // the next round needs a timer, which the scheduler fails to give
+    h.time.runDueTasks();
+    assertTrue(pc.isClosed());
+    assertTrue(pc.closeFinished().isDone());
+    assertEquals(ConnectionState.Status.CLOSED, pc.state().status());
+    assertTrue(
+        h.logger.lines().stream()
+            .anyMatch(line -> line.level() == Level.ERROR && line.message().contains("rejected")));
+    h.events.expect("Disconnected", "AttemptingToConnect");
+  }
+
   @Test
   void schedulerAlreadyShutDown_atBuild_closesAtOnce() {
     h.time.shutdown();

@@ -14,6 +14,8 @@ import java.util.List;
  */
 final class Harness {
   final VirtualTimeScheduler time = VirtualTimeScheduler.create();
+  /** The scheduler the persistent connection gets: {@link #time}, unless a test wraps it. */
+  java.util.concurrent.ScheduledExecutorService scheduler = time;
   final RecordingListener<String, FakeConnection> events = new RecordingListener<>();
   final RecordingLogger logger = new RecordingLogger();
   final List<FakeConnection> made = new ArrayList<>();
@@ -53,7 +55,7 @@ final class Harness {
         .randomizeRetryDelay(randomize)
         .onEvent(events)
         .logger(logger)
-        .scheduler(time);
+        .scheduler(scheduler);
   }
 
   /** Builds the persistent connection and runs the first round's due steps. */
