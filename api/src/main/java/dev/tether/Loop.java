@@ -110,6 +110,9 @@ final class Loop<A, C extends Closable> implements Attempt.Outcomes<A, C>, Hando
         previous,
         next);
     state = next;
+    if (!(next instanceof Connected)) {
+      handedOut = null; // read only while Connected: a dropped connection is not kept through an outage
+    }
     RetryTimer timer = previous.timer();
     if (timer != null && timer != next.timer()) {
       timer.cancel();
