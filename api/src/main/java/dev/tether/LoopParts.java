@@ -46,9 +46,9 @@ final class LoopParts<A, C extends Closable> {
   /**
    * Starts a timer that runs {@code step} in the context after {@code nanos}; null if the
    * scheduler rejected it, which closes the persistent connection. A scheduler that fails
-   * otherwise (it throws something else, or returns no future) is taken as rejecting: without a
-   * timer the persistent connection could neither retry nor wait, and would sit in its state
-   * for good.
+   * otherwise (it throws something else, even an Error such as the OutOfMemoryError of a pool
+   * that cannot start a thread, or returns no future) is taken as rejecting: without a timer the
+   * persistent connection could neither retry nor wait, and would sit in its state for good.
    */
   @Nullable RetryTimer timer(long nanos, Runnable step) {
     try {
@@ -56,7 +56,7 @@ final class LoopParts<A, C extends Closable> {
     } catch (RejectedExecutionException e) {
       rejected.accept(e);
       return null;
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | Error e) {
       rejected.accept(new RejectedExecutionException("the scheduler failed to schedule a task", e));
       return null;
     }

@@ -33,7 +33,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
   void start() {
     try {
       scheduler().execute(() -> loop.context.execute(loop::firstRound));
-    } catch (RuntimeException e) { // rejected, or a scheduler that fails otherwise: no first round
+    } catch (RuntimeException | Error e) { // rejected, or a scheduler that fails otherwise
       parts.log.error("the scheduler rejected a task; closing", e);
       ListenableFuture<Void> unused = close();
     }

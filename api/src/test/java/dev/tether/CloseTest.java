@@ -468,9 +468,9 @@ class CloseTest {
 
   /** A scheduler that fails otherwise than by rejecting is taken as rejecting: never stuck. */
   @org.junit.jupiter.params.ParameterizedTest
-  @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"throws", "returns null", "throws an Error"})
   void schedulerThatThrowsOrReturnsNull_isLogged_andThePersistentConnectionClosesItself(
-      boolean returnsNull) {
+      String how) {
     java.util.concurrent.atomic.AtomicBoolean broken = new java.util.concurrent.atomic.AtomicBoolean();
     h.scheduler =
         (java.util.concurrent.ScheduledExecutorService)
@@ -479,10 +479,14 @@ class CloseTest {
                 new Class<?>[] {java.util.concurrent.ScheduledExecutorService.class},
                 (proxy, method, args) -> {
                   if (broken.get() && method.getName().equals("schedule")) {
-                    if (returnsNull) {
-                      return null;
+                    switch (how) {
+                      case "returns null":
+                        return null;
+                      case "throws an Error": // as a pool that cannot start a thread
+                        throw new OutOfMemoryError("unable to create native thread");
+                      default:
+                        throw new IllegalStateException("the scheduler is broken");
                     }
-                    throw new IllegalStateException("the scheduler is broken");
                   }
                   try {
                     return method.invoke(h.time, args);

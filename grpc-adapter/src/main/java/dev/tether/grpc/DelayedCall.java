@@ -136,7 +136,9 @@ final class DelayedCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     try {
       call.cancel(message, cause);
     } catch (Throwable e) {
-      cause.addSuppressed(e); // a user's interceptor; the call ends all the same
+      if (e != cause) {
+        cause.addSuppressed(e); // a user's interceptor; the call ends all the same
+      }
     }
   }
 

@@ -14,7 +14,6 @@ import io.grpc.ManagedChannel;
 import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -222,17 +221,22 @@ public final class GrpcConnection<A> implements Closable, Retirable {
   }
 
   /**
-   * Schedules {@code task}; if the scheduler refuses it, forces the channel down now rather than
-   * leak it, completes {@link #closeFinished()} and returns null.
+   * Schedules {@code task}; if the scheduler refuses it (or fails otherwise: it throws, or returns
+   * no future), forces the channel down now rather than leak it, completes {@link
+   * #closeFinished()} and returns null.
    */
   private @Nullable ScheduledFuture<?> schedule(Runnable task, long delayNanos) {
+    ScheduledFuture<?> scheduled;
     try {
-      return scheduler.schedule(task, delayNanos, TimeUnit.NANOSECONDS);
-    } catch (RejectedExecutionException e) {
+      scheduled = scheduler.schedule(task, delayNanos, TimeUnit.NANOSECONDS);
+    } catch (RuntimeException e) { // rejected, mostly: shut down
+      scheduled = null;
+    }
+    if (scheduled == null) {
       channel.shutdownNow();
       closeFinished.set(null);
-      return null;
     }
+    return scheduled;
   }
 
   /**

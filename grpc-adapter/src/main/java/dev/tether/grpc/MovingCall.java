@@ -12,7 +12,6 @@ import io.grpc.Deadline;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
@@ -31,9 +30,16 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>The call moves only if it was not cancelled, its deadline has not passed, its context was not
  * cancelled, its attempt ended unsent with UNAVAILABLE or because the mover ended it, and its
- * connection is closed or was replaced by a handover. An attempt that fails with any other status
- * (its credentials, an interceptor) fails the call, wherever its connection is: moving it would
- * hide that failure and run the call again. While a wait-for-ready attempt has no connection,
+ * connection is closed, was replaced by a handover, or (for an attempt that ended UNAVAILABLE) is
+ * no longer READY: its channel left READY, which is a drop, though the callback that tells the
+ * connection may not have run yet. In those three cases an unsent UNAVAILABLE moves whatever
+ * failed it, the call's credentials too (a token fetch that fails in the same network fault, say):
+ * it never left this client, and runs again on the next connection. A channel that leaves READY
+ * and is READY again before that callback runs (a reconnect faster than a task on the channel's
+ * executor) is not seen as gone: a call refused in that window fails, as on a plain channel. An
+ * attempt that fails with any other status (its credentials, an interceptor), or UNAVAILABLE on
+ * a connection that is current and READY, fails the call: moving it would hide that failure and
+ * run the call again. While a wait-for-ready attempt has no connection,
  * the call's deadline (timed on the persistent connection's scheduler) and its context bound
  * it; an attempt with a real call leaves those to it. A fail-fast attempt never waits for a
  * connection, so never needs them. The caller's listener is reached through {@link ToCaller}.
@@ -165,7 +171,7 @@ final class MovingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     }
     try {
       limits.arm();
-    } catch (RejectedExecutionException e) { // the scheduler was shut down
+    } catch (RuntimeException e) { // the scheduler was shut down, or fails otherwise
       next.fail(Status.UNAVAILABLE.withDescription("no scheduler to time the deadline").withCause(e));
     }
   }

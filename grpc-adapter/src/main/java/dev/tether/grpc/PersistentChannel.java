@@ -19,6 +19,7 @@ import io.grpc.Status;
 import java.util.Map;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -38,16 +39,18 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>a call made {@code withWaitForReady()} waits for the next connection, bounded by its
  *       deadline (and the deadline of the current {@link io.grpc.Context}) and by cancellation;
- *       its callbacks run on the call's executor; the calls that waited start on the next
- *       connection in the order they began to wait;
+ *       its callbacks run on the call's executor; calls that began to wait one after the other
+ *       start on the next connection in that order (a call made once it is READY goes straight
+ *       to it);
  *   <li>any other call fails at once with UNAVAILABLE whose description names the server and, if
  *       an attempt failed since the last connection, that failure, which is also the status's
  *       cause.
  * </ul>
  *
  * <p>A wait-for-ready call that its connection's channel has not yet sent when the connection
- * drops, or that fails UNAVAILABLE unsent after a handover replaced its connection (it never left
- * this client), moves to the next connection with its metadata, call options, messages,
+ * drops, or that fails UNAVAILABLE unsent after a handover replaced its connection or after its
+ * channel left READY (a drop not yet noticed), whatever refused it (it never left this client),
+ * moves to the next connection with its metadata, call options, messages,
  * half-close and flow-control requests, so it cannot sit in an abandoned channel until its
  * deadline. What a call keeps for a move is bounded in bytes; past the bound, or once the
  * server answered, it stays where it is. A call whose headers were sent stays on its channel, as
@@ -119,6 +122,8 @@ public final class PersistentChannel extends Channel {
    */
   private final ConcurrentSkipListMap<Long, Waiter> waiting = new ConcurrentSkipListMap<>();
   private final AtomicLong waitOrder = new AtomicLong();
+  /** Passes over {@link #waiting} asked for and not yet run: see {@link #connectWaiting}. */
+  private final AtomicInteger passesWanted = new AtomicInteger();
   private volatile boolean closed;
   /** Bytes that this channel's calls keep for moves, all together: bounded as gRPC's retry buffer. */
   private final AtomicLong keptBytes = new AtomicLong();
@@ -186,11 +191,27 @@ public final class PersistentChannel extends Channel {
   }
 
   /**
+   * Runs {@link #connectWaitingOnce} until no connection came meanwhile, one pass at a time, so
+   * that two connections close together (a handover's, a drop's next) never run two passes over
+   * the line at once, which would start its calls out of order.
+   */
+  private void connectWaiting() {
+    int missed = passesWanted.incrementAndGet();
+    if (missed != 1) {
+      return; // the pass that runs now makes one more
+    }
+    do {
+      connectWaitingOnce();
+      missed = passesWanted.addAndGet(-missed);
+    } while (missed != 0);
+  }
+
+  /**
    * Hands the current connection, if it is READY, to every attempt that waits; once the persistent
    * connection is closed, fails them instead, as its close does (which may not have reached this
    * channel yet).
    */
-  private void connectWaiting() {
+  private void connectWaitingOnce() {
     GrpcConnection<?> current = readyConnection();
     if (current == null) {
       return; // gone again: they wait for the next one

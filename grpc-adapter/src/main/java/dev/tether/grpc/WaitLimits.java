@@ -48,6 +48,7 @@ final class WaitLimits {
    * context already cancelled, is acted on at once.
    *
    * @throws java.util.concurrent.RejectedExecutionException if the scheduler was shut down
+   * @throws RuntimeException if the scheduler fails otherwise
    */
   void arm() {
     synchronized (this) {
