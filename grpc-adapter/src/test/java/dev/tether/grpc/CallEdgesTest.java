@@ -282,6 +282,40 @@ class CallEdgesTest {
     }
   }
 
+  /** Throws an Error when a COLLECT call is made on the channel: the others pass. */
+  private static final ClientInterceptor ERROR_IN_NEW_CALL =
+      new ClientInterceptor() {
+        @Override
+        public <Q, R> ClientCall<Q, R> interceptCall(
+            MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
+          if (method.getFullMethodName().equals(Echo.COLLECT.getFullMethodName())) {
+            throw new ServiceConfigurationError("the interceptor's class is broken");
+          }
+          return next.newCall(method, options);
+        }
+      };
+
+  /** As below, for an Error from {@code interceptCall}, when the waiting call's real call is made. */
+  @Test
+  void interceptorThatThrowsAnErrorMakingTheCall_endsOnlyThatWaitingCall() throws Exception {
+    PersistentChannel channel = channel("error-in-new-call", ERROR_IN_NEW_CALL);
+    java.util.List<Recorder> calls = new java.util.ArrayList<>();
+    for (int i = 0; i < 10; i++) {
+      calls.add(unary(channel, i == 4 ? Echo.COLLECT : Echo.SAY));
+    }
+    lookup.set("error-in-new-call");
+    for (int i = 0; i < calls.size(); i++) {
+      Status status = calls.get(i).closed.get(5, TimeUnit.SECONDS);
+      if (i == 4) {
+        assertEquals(Status.Code.UNKNOWN, status.getCode(), status.toString());
+        assertTrue(status.getCause() instanceof ServiceConfigurationError, status.toString());
+      } else {
+        assertEquals(Status.Code.OK, status.getCode(), i + ": " + status);
+      }
+      assertEquals(1, calls.get(i).closes.get());
+    }
+  }
+
   /**
    * An interceptor that throws an Error when a waiting call starts on the new connection ends
    * that call, with the Error as its cause, and no other: the calls that wait with it still run.
