@@ -278,7 +278,10 @@ public interface PersistentConnection<A, C extends Closable> extends Closable {
      * shared by all persistent connections, with one daemon thread that ends when it has had
      * nothing to do for two seconds. The persistent connection
      * never shuts the scheduler down; if the scheduler rejects a task, or throws or returns null
-     * when asked to schedule one, the persistent connection logs an error and closes itself.
+     * when asked to schedule one, the persistent connection logs an error and closes itself. Shut
+     * a scheduler of your own down only once the persistent connections that use it have finished
+     * closing: a timer that {@code shutdownNow()} drops, or that a shut-down scheduler never runs,
+     * is never noticed, and the persistent connection would wait for it for good.
      */
     Builder<A, C> scheduler(ScheduledExecutorService scheduler);
 
