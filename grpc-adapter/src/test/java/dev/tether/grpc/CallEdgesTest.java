@@ -86,10 +86,15 @@ class CallEdgesTest {
   }
 
   private static Recorder unary(Channel channel, MethodDescriptor<String, String> method) {
+    return unary(channel, method, new Metadata());
+  }
+
+  private static Recorder unary(
+      Channel channel, MethodDescriptor<String, String> method, Metadata headers) {
     ClientCall<String, String> call =
         channel.newCall(method, CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(10, TimeUnit.SECONDS));
     Recorder recorder = new Recorder();
-    call.start(recorder, new Metadata());
+    call.start(recorder, headers);
     call.request(1);
     call.sendMessage("x");
     call.halfClose();
@@ -104,6 +109,21 @@ class CallEdgesTest {
 
   /** An interceptor whose calls' start throws {@code message}, after starting the real call or not. */
   private static ClientInterceptor throwingFromStart(boolean afterStarting, String message) {
+    return startingWith(
+        (headers, realStart) -> {
+          if (afterStarting) {
+            realStart.run();
+          }
+          throw new IllegalStateException(message);
+        });
+  }
+
+  /**
+   * An interceptor whose calls' start runs {@code start}, given the headers and what starts the
+   * real call.
+   */
+  private static ClientInterceptor startingWith(
+      java.util.function.BiConsumer<Metadata, Runnable> start) {
     return new ClientInterceptor() {
       @Override
       public <Q, R> ClientCall<Q, R> interceptCall(
@@ -111,10 +131,7 @@ class CallEdgesTest {
         return new ForwardingClientCall.SimpleForwardingClientCall<Q, R>(next.newCall(method, options)) {
           @Override
           public void start(Listener<R> listener, Metadata headers) {
-            if (afterStarting) {
-              super.start(listener, headers);
-            }
-            throw new IllegalStateException(message);
+            start.accept(headers, () -> super.start(listener, headers));
           }
         };
       }
@@ -194,28 +211,23 @@ class CallEdgesTest {
   @Test
   void aListenerThatThrows_afterTheServerEndedTheCallOk_seesTheCallCancelled() throws Exception {
     CompletableFuture<Void> serverClosed = new CompletableFuture<>();
-    servers.track(
-        io.grpc.inprocess.InProcessServerBuilder.forName("throws-after-ok")
-            .directExecutor()
-            .addService(Echo.service("throws-after-ok"))
-            .intercept(
-                new io.grpc.ServerInterceptor() {
+    servers.inProcess(
+        "throws-after-ok",
+        new io.grpc.ServerInterceptor() {
+          @Override
+          public <Q, R> io.grpc.ServerCall.Listener<Q> interceptCall(
+              io.grpc.ServerCall<Q, R> call, Metadata headers, io.grpc.ServerCallHandler<Q, R> next) {
+            return next.startCall(
+                new io.grpc.ForwardingServerCall.SimpleForwardingServerCall<Q, R>(call) {
                   @Override
-                  public <Q, R> io.grpc.ServerCall.Listener<Q> interceptCall(
-                      io.grpc.ServerCall<Q, R> call,
-                      Metadata headers,
-                      io.grpc.ServerCallHandler<Q, R> next) {
-                    return next.startCall(
-                        new io.grpc.ForwardingServerCall.SimpleForwardingServerCall<Q, R>(call) {
-                          @Override
-                          public void close(Status status, Metadata trailers) {
-                            super.close(status, trailers);
-                            serverClosed.complete(null);
-                          }
-                        },
-                        headers);
+                  public void close(Status status, Metadata trailers) {
+                    super.close(status, trailers);
+                    serverClosed.complete(null);
                   }
-                }));
+                },
+                headers);
+          }
+        });
     PersistentChannel channel = channelTo("throws-after-ok", null);
     AtomicReference<ClientCall<String, String>> started = new AtomicReference<>();
     CompletableFuture<Status> closed = new CompletableFuture<>();
@@ -259,21 +271,13 @@ class CallEdgesTest {
 
   /** Throws an Error from the start of a call whose headers carry {@link #EXPLODE}. */
   private static final ClientInterceptor ERROR_IN_START =
-      new ClientInterceptor() {
-        @Override
-        public <Q, R> ClientCall<Q, R> interceptCall(
-            MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
-          return new ForwardingClientCall.SimpleForwardingClientCall<Q, R>(next.newCall(method, options)) {
-            @Override
-            public void start(Listener<R> listener, Metadata headers) {
-              if (headers.containsKey(EXPLODE)) {
-                throw new ServiceConfigurationError("the interceptor's class is broken");
-              }
-              super.start(listener, headers);
+      startingWith(
+          (headers, realStart) -> {
+            if (headers.containsKey(EXPLODE)) {
+              throw new ServiceConfigurationError("the interceptor's class is broken");
             }
-          };
-        }
-      };
+            realStart.run();
+          });
 
   /** An Error, as a broken class or a failed assertion in an interceptor throws. */
   private static final class ServiceConfigurationError extends Error {
@@ -304,9 +308,15 @@ class CallEdgesTest {
       calls.add(unary(channel, i == 4 ? Echo.COLLECT : Echo.SAY));
     }
     lookup.set("error-in-new-call");
+    assertOnlyTheseEndedWithTheError(calls, java.util.Set.of(4));
+  }
+
+  /** The calls numbered {@code broken} end UNKNOWN with the interceptor's Error; the others, OK. */
+  private static void assertOnlyTheseEndedWithTheError(
+      java.util.List<Recorder> calls, java.util.Set<Integer> broken) throws Exception {
     for (int i = 0; i < calls.size(); i++) {
       Status status = calls.get(i).closed.get(5, TimeUnit.SECONDS);
-      if (i == 4) {
+      if (broken.contains(i)) {
         assertEquals(Status.Code.UNKNOWN, status.getCode(), status.toString());
         assertTrue(status.getCause() instanceof ServiceConfigurationError, status.toString());
       } else {
@@ -329,27 +339,10 @@ class CallEdgesTest {
       if (i == 3 || i == 11) {
         headers.put(EXPLODE, "yes");
       }
-      ClientCall<String, String> call =
-          channel.newCall(
-              Echo.SAY, CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(10, TimeUnit.SECONDS));
-      Recorder recorder = new Recorder();
-      call.start(recorder, headers);
-      call.request(1);
-      call.sendMessage("x");
-      call.halfClose();
-      calls.add(recorder);
+      calls.add(unary(channel, Echo.SAY, headers));
     }
     lookup.set("error-in-start");
-    for (int i = 0; i < calls.size(); i++) {
-      Status status = calls.get(i).closed.get(5, TimeUnit.SECONDS);
-      if (i == 3 || i == 11) {
-        assertEquals(Status.Code.UNKNOWN, status.getCode(), status.toString());
-        assertTrue(status.getCause() instanceof ServiceConfigurationError, status.toString());
-      } else {
-        assertEquals(Status.Code.OK, status.getCode(), i + ": " + status);
-      }
-      assertEquals(1, calls.get(i).closes.get());
-    }
+    assertOnlyTheseEndedWithTheError(calls, java.util.Set.of(3, 11));
   }
 
   @Test

@@ -131,21 +131,16 @@ class PersistentChannelTest {
       calls.add(closed);
     }
     events.next(dev.tether.Event.FailedToConnect.class, 10);
-    servers.track(
-        io.grpc.inprocess.InProcessServerBuilder.forName("echo-later")
-            .directExecutor()
-            .addService(Echo.service("echo-later"))
-            .intercept(
-                new io.grpc.ServerInterceptor() {
-                  @Override
-                  public <Q, R> io.grpc.ServerCall.Listener<Q> interceptCall(
-                      io.grpc.ServerCall<Q, R> call,
-                      Metadata headers,
-                      io.grpc.ServerCallHandler<Q, R> next) {
-                    arrived.add(headers.get(number));
-                    return next.startCall(call, headers);
-                  }
-                }));
+    servers.inProcess(
+        "echo-later",
+        new io.grpc.ServerInterceptor() {
+          @Override
+          public <Q, R> io.grpc.ServerCall.Listener<Q> interceptCall(
+              io.grpc.ServerCall<Q, R> call, Metadata headers, io.grpc.ServerCallHandler<Q, R> next) {
+            arrived.add(headers.get(number));
+            return next.startCall(call, headers);
+          }
+        });
     for (CompletableFuture<Status> call : calls) {
       assertEquals(Status.Code.OK, call.get(10, TimeUnit.SECONDS).getCode());
     }

@@ -38,6 +38,15 @@ public final class Servers implements AfterEachCallback {
         InProcessServerBuilder.forName(name).directExecutor().addService(Echo.service(name)));
   }
 
+  /** An in-process echo server whose calls go through {@code interceptor}. */
+  synchronized Server inProcess(String name, io.grpc.ServerInterceptor interceptor) {
+    return track(
+        InProcessServerBuilder.forName(name)
+            .directExecutor()
+            .addService(Echo.service(name))
+            .intercept(interceptor));
+  }
+
   /** Starts a plaintext Netty server on 127.0.0.1; {@code port} 0 picks a free one. */
   public Server netty(String id, int port) {
     return netty(id, port, InsecureServerCredentials.create(), UnaryOperator.identity());

@@ -183,19 +183,7 @@ class UnnoticedDropTest {
                 .withExecutor(MoreExecutors.directExecutor()));
     CompletableFuture<Status> closed = new CompletableFuture<>();
     CompletableFuture<String> answer = new CompletableFuture<>();
-    call.start(
-        new ClientCall.Listener<String>() {
-          @Override
-          public void onMessage(String message) {
-            answer.complete(message);
-          }
-
-          @Override
-          public void onClose(Status status, Metadata trailers) {
-            closed.complete(status);
-          }
-        },
-        new Metadata());
+    call.start(Streams.listener(answer::complete, closed), new Metadata());
     call.request(1);
     call.sendMessage("x");
     call.halfClose();
