@@ -2,6 +2,8 @@ package dev.tether;
 
 import static com.google.common.util.concurrent.MoreExecutors.directExecutor;
 
+import com.google.common.util.concurrent.FutureCallback;
+import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import dev.tether.ConnectAttemptException.Stage;
 import java.util.Objects;
@@ -155,8 +157,13 @@ final class Attempt<A, C extends Closable> {
       parts.ended(connection); // once handed over, the loop's
       return;
     }
-    initializing = null; // it closed itself
     ListenableFuture<?> preparing = inFlight;
+    if (preparing != null && hasFailed(preparing)) {
+      // The initializer closed it, then failed: its own step, queued after this one, reports its
+      // error (not the close it caused) and sees to the close.
+      return;
+    }
+    initializing = null; // it closed itself
     inFlight = null; // its outcome no longer counts
     if (preparing != null) {
       // Its outcome no longer counts, but a close() still waits for it, as for one in flight.
@@ -166,6 +173,30 @@ final class Attempt<A, C extends Closable> {
     }
     failed(
         Stage.INITIALIZE, new IllegalStateException("the connection closed during initialization"));
+  }
+
+  /**
+   * Whether {@code future} is done and failed, read through Guava's callback (which runs at once
+   * on a done future) so that no {@code ExecutionException} is built around a user's error.
+   */
+  private static boolean hasFailed(ListenableFuture<?> future) {
+    if (!future.isDone() || future.isCancelled()) {
+      return false;
+    }
+    boolean[] failed = {false};
+    Futures.addCallback(
+        future,
+        new FutureCallback<Object>() {
+          @Override
+          public void onSuccess(@Nullable Object result) {}
+
+          @Override
+          public void onFailure(Throwable thrown) {
+            failed[0] = true;
+          }
+        },
+        directExecutor());
+    return failed[0];
   }
 
   private void failed(Stage stage, Throwable cause) {

@@ -78,11 +78,16 @@ final class EventLog {
   /**
    * Completes a future handed to the user ({@code completion} sets it): a callback of it that runs
    * here and throws is logged as {@code whose} callback, and the loop's step goes on. Guava logs a
-   * callback's {@code Exception} itself but lets an {@code Error} (a failed assertion) through.
+   * callback's {@code Exception} itself but lets an {@code Error} (a failed assertion) through,
+   * and then runs none of the future's later callbacks: that is Guava's, and a reason never to
+   * throw an Error from a callback of a future several parties share. A {@code
+   * VirtualMachineError} (out of memory, a stack overflow) is logged at ERROR.
    */
   void complete(String whose, Runnable completion) {
     try {
       completion.run();
+    } catch (VirtualMachineError e) {
+      error("a callback of " + whose + " failed: " + e, e);
     } catch (Throwable t) {
       warn("a callback of {} threw", whose, t);
     }

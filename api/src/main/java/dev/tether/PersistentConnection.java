@@ -211,7 +211,9 @@ public interface PersistentConnection<A, C extends Closable> extends Closable {
    * future fails with its {@link ConnectAttemptException}. If the current connection drops
    * meanwhile, the handover is abandoned (its future fails with {@link IllegalStateException})
    * and the normal round runs; a connection the abandoned handover made is closed. A call while a
-   * handover is asked for or in flight returns the same future, which ignores {@code cancel()}.
+   * handover is asked for or in flight returns the same future, which ignores {@code cancel()}:
+   * its callbacks are shared, and one that throws an {@code Error} keeps Guava from running the
+   * ones added after it (an {@code Exception} is logged and the others run).
    * When not {@code CONNECTED}, the future is that of {@link #connectedOrFailedToConnect()}, and
    * the loop stops waiting as {@link #retryNow()} does. After {@link #close()} the future fails at
    * once. The attempt takes a token of the {@linkplain Builder#reconnectBudget budget}.

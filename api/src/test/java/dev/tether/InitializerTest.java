@@ -218,6 +218,23 @@ class InitializerTest {
     assertEquals("initializer was already set", twice.getMessage());
   }
 
+  /**
+   * An initializer that closes its connection (a close that finishes at once) and then fails:
+   * the attempt fails with the initializer's own error, not with the close it caused.
+   */
+  @Test
+  void initializerThatClosesItsConnectionThenFails_isReportedWithItsOwnError() {
+    startWith(
+        connection -> {
+          connection.close();
+          return immediateFailedFuture(new IOException("not serving"));
+        });
+    h.events.expect(
+        "AttemptingToConnect",
+        "ObtainedAddress a",
+        "FailedToConnect INITIALIZE initializer failed: java.io.IOException: not serving");
+  }
+
   @Test
   void connectionClosedAfterAFailedInitializer_isWaitedForByCloseFinished() {
     List<FakeConnection> slow = connectSlowToClose();
