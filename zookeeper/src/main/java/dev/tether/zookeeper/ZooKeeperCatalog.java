@@ -763,18 +763,21 @@ public final class ZooKeeperCatalog implements AutoCloseable {
     // Not shutdownNow(): a follower's task may be running a step of its persistent connection
     // (a handover's lookup or connect), which must not be interrupted. The starts are, below.
     threads.shutdown();
+    // Followers and caches first: taking a registration out may wait for ZooKeeper, for as long
+    // as Curator's retry policy lets it, and a start interrupted only after that would not end
+    // "at once".
+    for (Subscription follower : followers) {
+      follower.close(); // leaves the persistent connection it followed, which may live on
+    }
+    for (Cache cache : caches.values()) {
+      cache.shut();
+    }
     // Each one out of Curator's own list first: its reconnection listener, until discovery.close()
     // removes it, would otherwise put back an instance that ZooKeeper's return found gone. (A
     // re-registration that took the instance from that list just before can still win: the
     // window is narrowed, not closed; the node is ephemeral in any case.)
     for (Runnable leave : open) {
       leave.run();
-    }
-    for (Subscription follower : followers) {
-      follower.close(); // leaves the persistent connection it followed, which may live on
-    }
-    for (Cache cache : caches.values()) {
-      cache.shut();
     }
     try {
       discovery.close(); // unregisters what is left (nothing, unless a register() raced this)
