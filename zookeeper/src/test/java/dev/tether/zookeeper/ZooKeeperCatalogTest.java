@@ -40,12 +40,7 @@ class ZooKeeperCatalogTest {
 
   @BeforeEach
   void startZooKeeper() throws Exception {
-    zookeeper = new TestingServer(
-            // Loopback only: ZooKeeper listens on every interface unless told otherwise.
-            new org.apache.curator.test.InstanceSpec(
-                null, -1, -1, -1, true, -1, -1, -1,
-                java.util.Map.of("clientPortAddress", "127.0.0.1"), "127.0.0.1"),
-            true);
+    zookeeper = new TestingServer(LoopbackZooKeeper.specs(1).get(0), true);
   }
 
   @AfterEach

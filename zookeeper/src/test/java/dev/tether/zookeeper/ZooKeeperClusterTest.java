@@ -22,7 +22,7 @@ class ZooKeeperClusterTest {
 
   @Test
   void losingAnEnsembleMember_keepsRegistrationsAndLookupsWorking() throws Exception {
-    try (TestingCluster cluster = new TestingCluster(loopbackEnsemble(3))) {
+    try (TestingCluster cluster = new TestingCluster(LoopbackZooKeeper.specs(3))) {
       cluster.start();
       try (CuratorFramework replicaClient = client(cluster);
           CuratorFramework clientClient = client(cluster);
@@ -39,48 +39,6 @@ class ZooKeeperClusterTest {
         replicas.register("orders", B);
         Answers.eventually(
             "A and B listed", () -> List.of(Answers.answer(lookup, 5), Answers.answer(lookup, 5)).containsAll(List.of(A.toString(), B.toString())));
-      }
-    }
-  }
-
-  /**
-   * The specs of an ensemble of {@code size} members on 127.0.0.1, with nine distinct ports taken
-   * below Linux's ephemeral range. Curator's own choice (a port the OS gave a socket it then
-   * closed, one port at a time) can give two members the same port, or a port that an outgoing
-   * connection takes meanwhile; ZooKeeper then fails to bind and ends the JVM.
-   */
-  private static List<InstanceSpec> loopbackEnsemble(int size) throws java.io.IOException {
-    java.net.InetAddress loopback = java.net.InetAddress.getByAddress(new byte[] {127, 0, 0, 1});
-    java.util.Random random = new java.util.Random();
-    List<java.net.ServerSocket> held = new java.util.ArrayList<>();
-    try {
-      while (held.size() < size * 3) {
-        try {
-          held.add(new java.net.ServerSocket(20_000 + random.nextInt(12_000), 1, loopback));
-        } catch (java.io.IOException inUse) {
-          // taken: another one
-        }
-      }
-      List<InstanceSpec> specs = new java.util.ArrayList<>();
-      for (int i = 0; i < size; i++) {
-        specs.add(
-            new InstanceSpec(
-                null,
-                held.get(3 * i).getLocalPort(),
-                held.get(3 * i + 1).getLocalPort(),
-                held.get(3 * i + 2).getLocalPort(),
-                true,
-                -1,
-                -1,
-                -1,
-                // Loopback only: ZooKeeper listens on every interface unless told otherwise.
-                java.util.Map.of("clientPortAddress", "127.0.0.1"),
-                "127.0.0.1"));
-      }
-      return specs;
-    } finally {
-      for (java.net.ServerSocket socket : held) {
-        socket.close();
       }
     }
   }

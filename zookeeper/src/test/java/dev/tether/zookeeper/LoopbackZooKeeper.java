@@ -1,0 +1,53 @@
+package dev.tether.zookeeper;
+
+import java.util.List;
+import org.apache.curator.test.InstanceSpec;
+
+/** ZooKeeper test servers on loopback ports that nothing else takes. */
+final class LoopbackZooKeeper {
+  private LoopbackZooKeeper() {}
+
+  /**
+   * The specs of {@code size} ZooKeeper servers (one, or an ensemble) on 127.0.0.1, with three
+   * distinct ports each, taken below Linux's ephemeral range. Curator's own choice (a port the OS
+   * gave a socket it then closed, one port at a time) can give two members the same port, or a
+   * port in the ephemeral range that an outgoing connection takes meanwhile (a client that
+   * reconnects to a stopped server's port can even connect to itself there); ZooKeeper then fails
+   * to bind, and ends the JVM.
+   */
+  static List<InstanceSpec> specs(int size) throws java.io.IOException {
+    java.net.InetAddress loopback = java.net.InetAddress.getByAddress(new byte[] {127, 0, 0, 1});
+    java.util.Random random = new java.util.Random();
+    List<java.net.ServerSocket> held = new java.util.ArrayList<>();
+    try {
+      while (held.size() < size * 3) {
+        try {
+          held.add(new java.net.ServerSocket(20_000 + random.nextInt(12_000), 1, loopback));
+        } catch (java.io.IOException inUse) {
+          // taken: another one
+        }
+      }
+      List<InstanceSpec> specs = new java.util.ArrayList<>();
+      for (int i = 0; i < size; i++) {
+        specs.add(
+            new InstanceSpec(
+                null,
+                held.get(3 * i).getLocalPort(),
+                held.get(3 * i + 1).getLocalPort(),
+                held.get(3 * i + 2).getLocalPort(),
+                true,
+                -1,
+                -1,
+                -1,
+                // Loopback only: ZooKeeper listens on every interface unless told otherwise.
+                java.util.Map.of("clientPortAddress", "127.0.0.1"),
+                "127.0.0.1"));
+      }
+      return specs;
+    } finally {
+      for (java.net.ServerSocket socket : held) {
+        socket.close();
+      }
+    }
+  }
+}
