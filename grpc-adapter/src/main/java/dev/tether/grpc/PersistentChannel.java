@@ -201,7 +201,11 @@ public final class PersistentChannel extends Channel {
       return; // the pass that runs now makes one more
     }
     do {
-      connectWaitingOnce();
+      try {
+        connectWaitingOnce();
+      } catch (Throwable t) { // never leaves the count up: no later pass would run
+        logger.error("handing the waiting calls a connection failed; the next connection tries again", t);
+      }
       missed = passesWanted.addAndGet(-missed);
     } while (missed != 0);
   }
