@@ -87,7 +87,11 @@ final class EventLog {
     try {
       completion.run();
     } catch (VirtualMachineError e) {
-      error("a callback of " + whose + " failed: " + e, e);
+      try { // building the message may fail too, out of memory: the step goes on regardless
+        error("a callback of " + whose + " failed", e);
+      } catch (Throwable ignored) {
+        // nothing more to do
+      }
     } catch (Throwable t) {
       warn("a callback of {} threw", whose, t);
     }

@@ -224,7 +224,8 @@ class InitializerTest {
    */
   @Test
   void initializerThatClosesItsConnectionThenFails_isReportedWithItsOwnError() {
-    startWith(
+    PersistentConnection<String, FakeConnection> pc =
+        startWith(
         connection -> {
           connection.close();
           return immediateFailedFuture(new IOException("not serving"));
@@ -233,6 +234,29 @@ class InitializerTest {
         "AttemptingToConnect",
         "ObtainedAddress a",
         "FailedToConnect INITIALIZE initializer failed: java.io.IOException: not serving");
+    pc.close();
+    assertTrue(pc.closeFinished().isDone(), "nothing is left to close or wait for");
+  }
+
+  /** The same, with close() called by the initializer between its close and its failure. */
+  @Test
+  void initializerThatClosesItsConnectionThenThePersistentOneThenFails_reportsNothing() {
+    java.util.concurrent.atomic.AtomicReference<PersistentConnection<String, FakeConnection>> self =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    PersistentConnection<String, FakeConnection> pc =
+        h.builder()
+            .initializer(
+                connection -> {
+                  connection.close();
+                  java.util.Objects.requireNonNull(self.get()).close();
+                  return immediateFailedFuture(new IOException("not serving"));
+                })
+            .build();
+    self.set(pc);
+    h.time.runDueTasks();
+    h.events.expect("AttemptingToConnect", "ObtainedAddress a"); // no FailedToConnect once closing
+    assertTrue(pc.closeFinished().isDone());
+    assertNull(pc.currentConnection());
   }
 
   @Test

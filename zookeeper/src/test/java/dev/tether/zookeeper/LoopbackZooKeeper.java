@@ -18,13 +18,21 @@ final class LoopbackZooKeeper {
   static List<InstanceSpec> specs(int size) throws java.io.IOException {
     java.net.InetAddress loopback = java.net.InetAddress.getByAddress(new byte[] {127, 0, 0, 1});
     java.util.Random random = new java.util.Random();
+    int below = Math.min(32_768, firstEphemeralPort());
+    int from = below - 12_000;
+    if (from < 1_024) { // a machine whose ephemeral range starts low: no port is outside it
+      from = 20_000;
+      below = 32_000;
+    }
     List<java.net.ServerSocket> held = new java.util.ArrayList<>();
     try {
-      while (held.size() < size * 3) {
+      for (int tries = 0; held.size() < size * 3; tries++) {
         try {
-          held.add(new java.net.ServerSocket(20_000 + random.nextInt(12_000), 1, loopback));
+          held.add(new java.net.ServerSocket(from + random.nextInt(below - from), 1, loopback));
         } catch (java.io.IOException inUse) {
-          // taken: another one
+          if (tries > 1_000) {
+            throw inUse; // not a port in use, then: say why
+          }
         }
       }
       List<InstanceSpec> specs = new java.util.ArrayList<>();
@@ -48,6 +56,17 @@ final class LoopbackZooKeeper {
       for (java.net.ServerSocket socket : held) {
         socket.close();
       }
+    }
+  }
+
+  /** The first port of this machine's ephemeral range; Linux's default if it cannot be read. */
+  private static int firstEphemeralPort() {
+    try {
+      String range =
+          java.nio.file.Files.readString(java.nio.file.Path.of("/proc/sys/net/ipv4/ip_local_port_range"));
+      return Integer.parseInt(range.trim().split("\\s+")[0]);
+    } catch (java.io.IOException | RuntimeException e) {
+      return 32_768;
     }
   }
 }
