@@ -2,8 +2,6 @@ package dev.tether;
 
 import static com.google.common.util.concurrent.MoreExecutors.directExecutor;
 
-import com.google.common.util.concurrent.FutureCallback;
-import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import dev.tether.ConnectAttemptException.Stage;
 import java.util.Objects;
@@ -175,28 +173,9 @@ final class Attempt<A, C extends Closable> {
         Stage.INITIALIZE, new IllegalStateException("the connection closed during initialization"));
   }
 
-  /**
-   * Whether {@code future} is done and failed, read through Guava's callback (which runs at once
-   * on a done future) so that no {@code ExecutionException} is built around a user's error.
-   */
+  /** Whether {@code future} is done and failed (not cancelled). */
   private static boolean hasFailed(ListenableFuture<?> future) {
-    if (!future.isDone() || future.isCancelled()) {
-      return false;
-    }
-    boolean[] failed = {false};
-    Futures.addCallback(
-        future,
-        new FutureCallback<Object>() {
-          @Override
-          public void onSuccess(@Nullable Object result) {}
-
-          @Override
-          public void onFailure(Throwable thrown) {
-            failed[0] = true;
-          }
-        },
-        directExecutor());
-    return failed[0];
+    return future.isDone() && !future.isCancelled() && StagedStep.Outcome.of(future).failed;
   }
 
   private void failed(Stage stage, Throwable cause) {

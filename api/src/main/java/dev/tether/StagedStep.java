@@ -105,8 +105,7 @@ record StagedStep<T>(
    * after it, so that what the loop does is not run inside a future's listener.
    */
   void finish(ListenableFuture<T> done) {
-    Outcome<T> outcome = new Outcome<>();
-    Futures.addCallback(done, outcome, directExecutor());
+    Outcome<T> outcome = Outcome.of(done);
     if (!outcome.read) {
       failed.accept(new IllegalStateException(call + "'s future was not done when read"));
     } else if (outcome.failed) {
@@ -120,11 +119,22 @@ record StagedStep<T>(
   }
 
   /** What a done future held, read on the thread that asked. */
-  private static final class Outcome<T> implements FutureCallback<T> {
+  static final class Outcome<T> implements FutureCallback<T> {
     boolean read;
     boolean failed;
     @Nullable T value;
     @Nullable Throwable error;
+
+    /**
+     * Reads {@code done} through Guava's callback, which runs at once on a done future and takes
+     * a failure as it is: no {@code ExecutionException} is built around a user's error. {@link
+     * #read} is false if the future was not done.
+     */
+    static <T> Outcome<T> of(ListenableFuture<T> done) {
+      Outcome<T> outcome = new Outcome<>();
+      Futures.addCallback(done, outcome, directExecutor());
+      return outcome;
+    }
 
     @Override
     public void onSuccess(@Nullable T result) {
