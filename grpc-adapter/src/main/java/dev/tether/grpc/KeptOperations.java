@@ -28,7 +28,10 @@ final class KeptOperations<ReqT, RespT> {
 
   private final PersistentChannel owner;
   private final MethodDescriptor<ReqT, RespT> method;
-  private List<Consumer<ClientCall<ReqT, RespT>>> operations = new ArrayList<>(4);
+  /** Room for a unary call's operations (request, message, half-close), kept without growing. */
+  private static final int USUAL_OPERATIONS = 4;
+
+  private List<Consumer<ClientCall<ReqT, RespT>>> operations = new ArrayList<>(USUAL_OPERATIONS);
   private long bytes;
   private long bytesPastTheBound;
 
@@ -98,7 +101,7 @@ final class KeptOperations<ReqT, RespT> {
 
   /** Keeps nothing more, and gives the bytes back to the channel. */
   void drop() {
-    if (operations.size() > 4) {
+    if (operations.size() > USUAL_OPERATIONS) {
       operations = new ArrayList<>(0); // a long stream's: its grown array goes with it
     } else {
       operations.clear(); // a unary call's: nothing to give back
