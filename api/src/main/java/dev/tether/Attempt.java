@@ -44,6 +44,8 @@ final class Attempt<A, C extends Closable> {
   /** The connection the initializer prepares. */
   private @Nullable C initializing;
   private boolean cancelled;
+  /** What the attempt observers are told of its end; NONE once told. */
+  private ObservedAttempt observed = ObservedAttempt.NONE;
 
   /** Made by {@link LoopParts#newAttempt}, which started {@code timer}. */
   Attempt(LoopParts<A, C> parts, Outcomes<A, C> outcomes, RetryTimer timer) {
@@ -67,6 +69,7 @@ final class Attempt<A, C extends Closable> {
   }
 
   void lookUp() {
+    observed = parts.observeStart();
     AddressLookup<A> lookup = settings.lookup();
     stage(
         "AddressLookup.lookup()",
@@ -132,7 +135,7 @@ final class Attempt<A, C extends Closable> {
     ended.addListener(() -> context.execute(() -> ended(connection)), directExecutor());
     ConnectionInitializer<? super C> initializer = settings.initializer();
     if (initializer == null) {
-      outcomes.ready(this, connection);
+      ready(connection);
       return;
     }
     initializing = connection;
@@ -143,10 +146,18 @@ final class Attempt<A, C extends Closable> {
         ready -> {
           if (!cancelled) {
             initializing = null;
-            outcomes.ready(this, connection);
+            ready(connection);
           }
         },
         Stage.INITIALIZE);
+  }
+
+  /** The attempt succeeded: {@code connection} goes to the outcomes. */
+  private void ready(C connection) {
+    ObservedAttempt told = observed;
+    observed = ObservedAttempt.NONE;
+    told.succeeded(parts.log);
+    outcomes.ready(this, connection);
   }
 
   /** {@code connection}'s {@code closeFinished()} completed. */
@@ -189,7 +200,11 @@ final class Attempt<A, C extends Closable> {
       // persistent connection waits until its close has finished.
       closer.closeUnpublished(preparing);
     }
-    outcomes.failed(this, new ConnectAttemptException(stage, cause));
+    ConnectAttemptException error = new ConnectAttemptException(stage, cause);
+    ObservedAttempt told = observed;
+    observed = ObservedAttempt.NONE;
+    told.failed(error, parts.log);
+    outcomes.failed(this, error);
   }
 
   /**

@@ -1,6 +1,9 @@
 package dev.tether;
 
+import dev.tether.internal.AttemptObserver;
 import dev.tether.internal.UncancellableFuture;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
@@ -22,6 +25,8 @@ final class LoopParts<A, C extends Closable> {
   final AtomicBoolean closeRequested = new AtomicBoolean();
   /** Completed by the loop when closing has finished; ignores {@code cancel()}. */
   final UncancellableFuture<Void> closeFinished = new UncancellableFuture<>();
+  /** Told of each attempt's start and end; any thread adds and removes. */
+  final List<AttemptObserver> attemptObservers = new CopyOnWriteArrayList<>();
   private final Consumer<C> ended;
   private final Consumer<RejectedExecutionException> rejected;
   private final Runnable published;
@@ -92,6 +97,11 @@ final class LoopParts<A, C extends Closable> {
     tally.attemptStarted();
     published.run(); // the count of attempts, also of background ones
     return new Attempt<>(this, outcomes, timer);
+  }
+
+  /** Tells the attempt observers that an attempt's lookup starts. */
+  ObservedAttempt observeStart() {
+    return ObservedAttempt.start(attemptObservers, log);
   }
 
   /** Whether {@code close()} was called, perhaps with its step still to come. Any thread. */

@@ -3,7 +3,9 @@ package dev.tether;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import dev.tether.LoopState.Current;
+import dev.tether.internal.AttemptObserver;
 import dev.tether.internal.Handovers;
+import dev.tether.internal.NamedSubscription;
 import dev.tether.internal.Scheduled;
 import dev.tether.internal.StateText;
 import dev.tether.internal.UncancellableFuture;
@@ -18,7 +20,11 @@ import org.jspecify.annotations.Nullable;
  * PersistentConnection}).
  */
 final class PersistentConnectionImpl<A, C extends Closable>
-    implements PersistentConnection<A, C>, Scheduled, Handovers, Waiters.Source<C> {
+    implements PersistentConnection<A, C>,
+        Scheduled,
+        Handovers,
+        AttemptObserver.Source,
+        Waiters.Source<C> {
   private final Settings<A, C> settings;
   private final Loop<A, C> loop;
   private final LoopParts<A, C> parts;
@@ -109,6 +115,15 @@ final class PersistentConnectionImpl<A, C extends Closable>
   @Override
   public boolean handoverInFlight() {
     return loop.handover.get() != null;
+  }
+
+  @Override
+  public Subscription observeAttempts(AttemptObserver observer) {
+    Objects.requireNonNull(observer, "observer");
+    parts.attemptObservers.add(observer);
+    return NamedSubscription.of(
+        "attempts of " + serverName() + " told to " + observer,
+        () -> parts.attemptObservers.remove(observer));
   }
 
   @Override

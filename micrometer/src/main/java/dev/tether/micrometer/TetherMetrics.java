@@ -8,6 +8,7 @@ import dev.tether.ConnectionState;
 import dev.tether.PersistentConnection;
 import dev.tether.StateListener;
 import dev.tether.Subscription;
+import dev.tether.internal.AttemptObserver;
 import dev.tether.internal.NamedSubscription;
 import io.micrometer.core.instrument.Clock;
 import io.micrometer.core.instrument.Counter;
@@ -39,14 +40,18 @@ import org.jspecify.annotations.Nullable;
  * <table>
  *   <caption>Meters</caption>
  *   <tr><th>name</th><th>type</th><th>what</th></tr>
- *   <tr><td>{@value #ATTEMPTS}</td><td>counter</td><td>attempts that ended, tagged {@code
- *       outcome} ({@code success} or {@code failure}) and {@code stage} ({@code none} for a
- *       success; {@code lookup}, {@code connect} or {@code initialize} for a failure). Exact: a
- *       failure that repeats the previous one counts, though no event reports it.</td></tr>
- *   <tr><td>{@value #CONNECT}</td><td>timer</td><td>from the start of an attempt (its lookup) to
- *       its outcome, tagged {@code outcome}, timed on the registry's clock. Attempts of the loop only: a
- *       standby's or a handover's background attempt is counted but not timed, and a live
- *       standby's takeover, which counts as a success, has no attempt to time.</td></tr>
+ *   <tr><td>{@value #ATTEMPTS}</td><td>counter</td><td>attempts that ended, of every kind (a
+ *       round's, a standby's, a handover's), tagged {@code outcome} ({@code success} or {@code
+ *       failure}) and {@code stage} ({@code none} for a success; {@code lookup}, {@code connect}
+ *       or {@code initialize} for a failure). Exact: a failure that repeats the previous one
+ *       counts, though no event reports it, and so does a background attempt's, though it changes
+ *       no state. An attempt ends in success when its connection is connected and initialized
+ *       (a standby's when it is live; its later takeover is no attempt). One that stops with
+ *       neither a connection nor an error is not counted: cancelled by {@code close()} or an
+ *       abandoned handover, or stopped after its lookup found the current connection's
+ *       address.</td></tr>
+ *   <tr><td>{@value #CONNECT}</td><td>timer</td><td>from the start of each counted attempt (its
+ *       lookup) to its outcome, tagged {@code outcome}, timed on the registry's clock.</td></tr>
  *   <tr><td>{@value #UP}</td><td>gauge</td><td>1 while the status is {@code CONNECTED}, else
  *       0.</td></tr>
  *   <tr><td>{@value #DISCONNECTS}</td><td>counter</td><td>connections that stopped being
@@ -56,11 +61,14 @@ import org.jspecify.annotations.Nullable;
  * </table>
  *
  * <p>The gauges read {@link PersistentConnection#state()} when the registry asks, so a late bind
- * shows current values; the counters and the timer count from the bind. They follow the
- * connection's {@linkplain PersistentConnection#subscribeState state listener}, which sees every
- * attempt's end even when events are de-duplicated. An attempt that ends without a state of its own
- * (a background attempt of a handover or a standby that fails) is not counted: it changed nothing
- * a dashboard shows. An attempt already in flight at the bind counts when it ends, untimed.
+ * shows current values; the counters and the timer count from the bind: the attempts that start
+ * after it (one in flight at the bind is not counted), the disconnects that follow it. An
+ * attempt is counted in the step where it ends, before the state and the event that report it
+ * are delivered, so a listener that sees a {@code FailedToConnect} reads a counter that has
+ * counted it. The disconnects follow the connection's {@linkplain
+ * PersistentConnection#subscribeState state listener}. Attempts are counted for persistent
+ * connections built by {@link PersistentConnection#builder}; one implemented otherwise (a
+ * decorator of one's own) gets the gauges and the disconnects only.
  *
  * <p>The meters stay after the persistent connection closes, showing its last values, until the
  * subscription is closed. The gauges hold the persistent connection only until it is {@code
@@ -136,9 +144,21 @@ public final class TetherMetrics {
       remove(registry, meters);
       throw e;
     }
+    Subscription attempts;
+    try {
+      attempts =
+          connection instanceof AttemptObserver.Source source
+              ? source.observeAttempts(recorder.attempts)
+              : NamedSubscription.of("no attempts", () -> {});
+    } catch (RuntimeException e) {
+      states.close();
+      remove(registry, meters);
+      throw e;
+    }
     return NamedSubscription.of(
         "meters of " + name + " in " + registry.getClass().getSimpleName(),
         () -> {
+          attempts.close();
           states.close();
           remove(registry, meters);
         });
@@ -180,36 +200,70 @@ public final class TetherMetrics {
     }
   }
 
-  /** Follows the states of one persistent connection; called one state at a time, in order. */
+  /**
+   * Counts and times the attempts of one persistent connection, told by it in its serializing
+   * context; counts its disconnects from its states, one state at a time, in order.
+   */
   private static final class Recorder<A, C> implements StateListener<A, C> {
-    private final Clock clock;
-    private final Counter successes;
-    private final Map<ConnectAttemptException.Stage, Counter> failures =
-        new EnumMap<>(ConnectAttemptException.Stage.class);
-    private final Timer succeeded;
-    private final Timer failed;
-    private final Counter disconnects;
     private final Reading reading;
+    private final Counter disconnects;
     private @Nullable ConnectionState<A, C> last;
-    /** When the attempt in flight started, on the registry's clock; -1 if unknown or none. */
-    private long startedAt = -1;
+    final AttemptObserver attempts;
 
     Recorder(MeterRegistry registry, Tags tags, List<Meter> meters, Reading reading) {
       this.reading = reading;
-      this.clock = registry.config().clock();
-      this.successes = attempts(registry, tags, "success", "none", meters);
-      for (ConnectAttemptException.Stage stage : ConnectAttemptException.Stage.values()) {
-        failures.put(
-            stage, attempts(registry, tags, "failure", stage.name().toLowerCase(Locale.ROOT), meters));
-      }
-      this.succeeded = connectTimer(registry, tags, "success", meters);
-      this.failed = connectTimer(registry, tags, "failure", meters);
+      this.attempts = new Attempts(registry, tags, meters);
       this.disconnects =
           Counter.builder(DISCONNECTS)
               .tags(tags)
               .description("connections that stopped being current: drops, handovers, the close")
               .register(registry);
       meters.add(disconnects);
+    }
+
+    @Override
+    public void onState(ConnectionState<A, C> state) {
+      ConnectionState<A, C> previous = last;
+      last = state;
+      if (state.status() == ConnectionState.Status.CLOSED) {
+        reading.closed(state.consecutiveFailures());
+      }
+      if (previous == null) {
+        return; // the state at the bind: counting starts here
+      }
+      C current = previous.connection();
+      if (current != null
+          && state.connection() != current
+          && (previous.status() == ConnectionState.Status.CONNECTED
+              || previous.status() == ConnectionState.Status.CLOSING)) {
+        disconnects.increment();
+      }
+    }
+
+    @Override
+    public String toString() {
+      return "TetherMetrics";
+    }
+  }
+
+  /** The attempt counters and timers: each attempt timed from its start, on the registry's clock. */
+  private static final class Attempts implements AttemptObserver {
+    private final Clock clock;
+    private final Counter successes;
+    private final Map<ConnectAttemptException.Stage, Counter> failures =
+        new EnumMap<>(ConnectAttemptException.Stage.class);
+    private final Timer successTime;
+    private final Timer failureTime;
+
+    Attempts(MeterRegistry registry, Tags tags, List<Meter> meters) {
+      this.clock = registry.config().clock();
+      this.successes = attempts(registry, tags, "success", "none", meters);
+      for (ConnectAttemptException.Stage stage : ConnectAttemptException.Stage.values()) {
+        failures.put(
+            stage, attempts(registry, tags, "failure", stage.name().toLowerCase(Locale.ROOT), meters));
+      }
+      this.successTime = connectTimer(registry, tags, "success", meters);
+      this.failureTime = connectTimer(registry, tags, "failure", meters);
     }
 
     private static Counter attempts(
@@ -235,62 +289,26 @@ public final class TetherMetrics {
     }
 
     @Override
-    public void onState(ConnectionState<A, C> state) {
-      ConnectionState<A, C> previous = last;
-      last = state;
-      if (state.status() == ConnectionState.Status.CLOSED) {
-        reading.closed(state.consecutiveFailures());
-      }
-      if (previous == null) {
-        return; // the state at the bind: counting starts here
-      }
-      long now = clock.monotonicTime();
-      boolean connecting = state.status() == ConnectionState.Status.CONNECTING;
-      if (connecting && previous.status() != ConnectionState.Status.CONNECTING) {
-        // A round or a retry starts: its lookup comes next, in this step. Not a live standby's
-        // takeover, which has no lookup, connect or wait to time (DESIGN 7.6).
-        startedAt =
-            previous.status() == ConnectionState.Status.CONNECTED && previous.standbyAddress() != null
-                ? -1
-                : now;
-      }
-      long connected = state.connections() - previous.connections();
-      // A success resets the count; failures after it are the new count.
-      int failedNow =
-          connected > 0
-              ? state.consecutiveFailures()
-              : Math.max(0, state.consecutiveFailures() - previous.consecutiveFailures());
-      for (long i = 0; i < connected; i++) {
-        successes.increment();
-        time(succeeded, now);
-      }
-      ConnectAttemptException failure = state.lastFailure();
-      if (failedNow > 0 && failure != null) {
-        requireNonNull(failures.get(failure.stage())).increment(failedNow);
-        time(failed, now);
-        if (connecting) {
-          // Still CONNECTING: the failed attempt outlasted its retry timer, so the next one
-          // started in the same step, with no state of its own.
-          startedAt = now;
+    public Outcome started() {
+      long startedAt = clock.monotonicTime();
+      return new Outcome() {
+        @Override
+        public void succeeded() {
+          successes.increment();
+          successTime.record(clock.monotonicTime() - startedAt, TimeUnit.NANOSECONDS);
         }
-      }
-      if (!connecting) {
-        startedAt = -1; // background attempts (standby, handover) are not timed
-      }
-      C current = previous.connection();
-      if (current != null
-          && state.connection() != current
-          && (previous.status() == ConnectionState.Status.CONNECTED
-              || previous.status() == ConnectionState.Status.CLOSING)) {
-        disconnects.increment();
-      }
-    }
 
-    private void time(Timer timer, long now) {
-      if (startedAt >= 0) {
-        timer.record(now - startedAt, TimeUnit.NANOSECONDS);
-        startedAt = -1;
-      }
+        @Override
+        public void failed(ConnectAttemptException error) {
+          requireNonNull(failures.get(error.stage())).increment();
+          failureTime.record(clock.monotonicTime() - startedAt, TimeUnit.NANOSECONDS);
+        }
+
+        @Override
+        public String toString() {
+          return "TetherMetrics attempt";
+        }
+      };
     }
 
     @Override

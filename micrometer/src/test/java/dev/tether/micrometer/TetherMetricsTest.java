@@ -291,7 +291,7 @@ class TetherMetricsTest {
   }
 
   @Test
-  void aStandbyTakeoverAndAHandover_countAsSuccessesAndDrops() {
+  void standbyAndHandoverAttempts_countAsAttempts_andTheTakeoverAsADrop() {
     // The loop, the standby, the next standby, then the handover's new address.
     Deque<String> answers = new ArrayDeque<>(List.of("a", "b", "a", "c"));
     PersistentConnection<String, IdleConnection> connection =
@@ -307,24 +307,130 @@ class TetherMetricsTest {
     scheduler.runDueTasks();
     advance(Duration.ofSeconds(2)); // the standby is prepared in the background
     assertTrue(connection.state().standbyAddress() != null, "a live standby");
-    assertEquals(1, count("success", "none", "orders"));
+    assertEquals(2, count("success", "none", "orders"), "the loop's attempt and the standby's");
     IdleConnection first = made.get(0);
-    first.drop(); // the standby takes over: no lookup, no connect
+    first.drop(); // the standby takes over (no attempt: no lookup, no connect); the next standby
     assertEquals(1, gauge(TetherMetrics.UP, "orders"));
-    assertEquals(2, count("success", "none", "orders"));
+    assertEquals(3, count("success", "none", "orders"), "the next standby's attempt");
     assertEquals(1, registry.get(TetherMetrics.DISCONNECTS).tag("connection", "orders").counter().count());
-    // The takeover is a round of the loop (AttemptingToConnect to Connected) with no attempt in
-    // it (no lookup, no connect): it counts as a success, and is not timed.
-    assertEquals(1, timer("success", "orders").count());
+    assertEquals(3, timer("success", "orders").count());
 
     advance(Duration.ofSeconds(2));
     ListenableFuture<IdleConnection> handedOver = connection.handOver();
     advance(Duration.ofSeconds(2));
     assertTrue(handedOver.isDone());
     assertEquals("c", connection.state().address());
-    assertEquals(3, count("success", "none", "orders"));
+    assertEquals(4, count("success", "none", "orders"), "the handover's attempt");
     assertEquals(2, registry.get(TetherMetrics.DISCONNECTS).tag("connection", "orders").counter().count());
     assertEquals(0, count("failure", "connect", "orders"));
+    assertEquals(
+        connection.state().attempts(),
+        (long) count("success", "none", "orders"),
+        "every attempt started since the bind ended in success");
+    connection.close();
+    metrics.close();
+  }
+
+  @Test
+  void failedBackgroundAttempts_countByStage_andAreTimed_thoughNoStateShowsThem() {
+    // The loop's attempt connects to "a"; the standby's are refused, then fail their lookup; a
+    // handover's initializer fails; a handover's lookup finds the current address (not counted).
+    Deque<Supplier<ListenableFuture<String>>> answers =
+        new ArrayDeque<>(
+            List.of(
+                () -> Futures.immediateFuture("a"),
+                () -> Futures.immediateFuture("refused"),
+                () -> Futures.immediateFailedFuture(new IllegalStateException("catalog down"))));
+    AtomicInteger initialized = new AtomicInteger();
+    SettableFuture<String> slowStandbyLookup = SettableFuture.create();
+    PersistentConnection<String, IdleConnection> connection =
+        PersistentConnection.<String, IdleConnection>builder("orders")
+            .addressLookup(
+                () -> {
+                  Supplier<ListenableFuture<String>> next = answers.poll();
+                  return next != null ? next.get() : slowStandbyLookup;
+                })
+            .connector(
+                address ->
+                    address.equals("refused")
+                        ? Futures.immediateFailedFuture(new IllegalStateException("refused"))
+                        : Futures.immediateFuture(remember(new IdleConnection())))
+            .initializer(
+                c ->
+                    initialized.incrementAndGet() == 2
+                        ? Futures.immediateFailedFuture(new IllegalStateException("cold"))
+                        : Futures.immediateVoidFuture())
+            .retryDelay(Duration.ofSeconds(1))
+            .randomizeRetryDelay(false)
+            .scheduler(scheduler)
+            .standby(true)
+            .build();
+    Subscription metrics = TetherMetrics.bind(connection, registry);
+    List<ConnectionState<String, IdleConnection>> states = new ArrayList<>();
+    Subscription watching = connection.subscribeState(states::add);
+    scheduler.runDueTasks(); // connected to "a"; the standby's first attempt is refused
+    assertEquals(1, count("success", "none", "orders"));
+    assertEquals(1, count("failure", "connect", "orders"));
+    advance(Duration.ofSeconds(1)); // the standby's second attempt: its lookup fails
+    assertEquals(1, count("failure", "lookup", "orders"));
+    assertEquals(2, timer("failure", "orders").count());
+    assertEquals(0, gauge(TetherMetrics.CONSECUTIVE_FAILURES, "orders"), "the loop's count only");
+    advance(Duration.ofSeconds(1)); // the third standby attempt waits on its lookup
+    advance(Duration.ofMillis(500));
+    slowStandbyLookup.set("b"); // and its initializer fails
+    assertEquals(1, count("failure", "initialize", "orders"));
+    Timer failed = timer("failure", "orders");
+    assertEquals(3, failed.count());
+    // It started when the second's timer fired (t = 2 s), failed at t = 2.5 s; the others at once.
+    assertEquals(500, failed.totalTime(TimeUnit.MILLISECONDS), "timed from its lookup");
+    assertTrue(
+        states.stream()
+            .dropWhile(state -> state.status() != ConnectionState.Status.CONNECTED)
+            .allMatch(
+                state ->
+                    state.status() == ConnectionState.Status.CONNECTED && state.lastFailure() == null),
+        "no state shows the background failures: " + states);
+    connection.close();
+    watching.close();
+    metrics.close();
+  }
+
+  @Test
+  void anAttemptIsCounted_beforeItsEventIsDelivered() {
+    lookups.add(() -> Futures.immediateFuture("refused"));
+    PersistentConnection<String, IdleConnection> connection = connection("orders");
+    Subscription metrics = TetherMetrics.bind(connection, registry);
+    List<Double> seen = new ArrayList<>();
+    Subscription listening =
+        connection.subscribe(
+            event -> {
+              if (event instanceof Event.FailedToConnect) {
+                seen.add(count("failure", "connect", "orders"));
+              } else if (event instanceof Event.Connected) {
+                seen.add(count("success", "none", "orders"));
+              }
+            });
+    scheduler.runDueTasks();
+    advance(Duration.ofSeconds(1));
+    assertEquals(List.of(1.0, 1.0), seen);
+    connection.close();
+    listening.close();
+    metrics.close();
+  }
+
+  @Test
+  void anAttemptInFlightAtTheBind_isNotCounted_andOneStartedAfterIs() {
+    SettableFuture<String> slowLookup = SettableFuture.create();
+    lookups.add(() -> slowLookup);
+    lookups.add(() -> Futures.immediateFuture("refused"));
+    PersistentConnection<String, IdleConnection> connection = connection("orders");
+    scheduler.runDueTasks(); // the first attempt waits on its lookup
+    Subscription metrics = TetherMetrics.bind(connection, registry);
+    slowLookup.set("refused");
+    assertEquals(0, count("failure", "connect", "orders"));
+    advance(Duration.ofSeconds(1)); // the next attempt: refused too
+    assertEquals(1, count("failure", "connect", "orders"));
+    assertEquals(1, timer("failure", "orders").count());
     connection.close();
     metrics.close();
   }

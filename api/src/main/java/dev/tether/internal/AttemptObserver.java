@@ -1,0 +1,44 @@
+package dev.tether.internal;
+
+import dev.tether.ConnectAttemptException;
+import dev.tether.Subscription;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Told of every attempt a persistent connection built by Tether makes, of any kind (a round's, a
+ * standby's, a handover's), for Tether's metrics. Not part of the public API.
+ *
+ * <p>Runs in the persistent connection's serializing context, in the step where the attempt
+ * starts or ends, before that step publishes a state or an event: it must be quick, must not
+ * block, and must not call the persistent connection. What it throws is logged and ignored.
+ */
+public interface AttemptObserver {
+  /**
+   * An attempt's lookup starts. Returns what is told of its end, or null to hear nothing more of
+   * it.
+   */
+  @Nullable Outcome started();
+
+  /**
+   * Told once how one attempt ended, if it ended with a connection or an error. An attempt that
+   * stops with neither is never told: one cancelled (by {@code close()}, an abandoned handover, a
+   * stopped standby), or one that stopped after its lookup because it found the current
+   * connection's address.
+   */
+  interface Outcome {
+    /** The attempt's connection is connected and initialized. */
+    void succeeded();
+
+    /** The attempt failed, at the stage {@code error} names. */
+    void failed(ConnectAttemptException error);
+  }
+
+  /** Implemented by Tether's persistent connections. */
+  interface Source {
+    /**
+     * Tells {@code observer} of the attempts that start from now on, until the returned
+     * subscription is closed (an attempt in flight then is still told how it ends). Any thread.
+     */
+    Subscription observeAttempts(AttemptObserver observer);
+  }
+}

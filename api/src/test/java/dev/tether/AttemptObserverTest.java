@@ -1,0 +1,138 @@
+package dev.tether;
+
+import static com.google.common.util.concurrent.Futures.immediateFailedFuture;
+import static com.google.common.util.concurrent.Futures.immediateFuture;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.common.util.concurrent.SettableFuture;
+import dev.tether.ConnectionState.Status;
+import dev.tether.internal.AttemptObserver;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.slf4j.event.Level;
+
+/** The attempt observers that Tether's metrics use: every attempt, of every kind, told once. */
+class AttemptObserverTest {
+  private final Harness h = new Harness();
+  /** What the observer was told, in order, with what the event listener had seen by then. */
+  private final List<String> told = new ArrayList<>();
+
+  /** An observer that records each start and outcome, with the count of events delivered by then. */
+  private AttemptObserver recording(String name) {
+    return () -> {
+      told.add(name + " started after " + h.events.events().size() + " events");
+      return new AttemptObserver.Outcome() {
+        @Override
+        public void succeeded() {
+          told.add(name + " succeeded after " + h.events.events().size() + " events");
+        }
+
+        @Override
+        public void failed(ConnectAttemptException error) {
+          told.add(name + " failed " + error.stage() + " after " + h.events.events().size() + " events");
+        }
+      };
+    };
+  }
+
+  private static AttemptObserver.Source source(PersistentConnection<?, ?> connection) {
+    return (AttemptObserver.Source) connection;
+  }
+
+  @Test
+  void everyAttemptOfEveryKind_isToldOnce_beforeItsEventIsDelivered() {
+    Deque<String> answers = new ArrayDeque<>(List.of("refused", "a", "refused", "b", "c"));
+    h.lookup = () -> immediateFuture(answers.isEmpty() ? "d" : answers.poll());
+    h.connector =
+        address ->
+            address.equals("refused")
+                ? immediateFailedFuture(new IllegalStateException("refused"))
+                : immediateFuture(h.newConnection());
+    PersistentConnection<String, FakeConnection> pc = h.builder().standby(true).build();
+    Subscription observing = source(pc).observeAttempts(recording("o"));
+    h.time.runDueTasks(); // the round's attempt is refused
+    h.advance(Harness.seconds(10)); // the next connects to "a"; the standby's first is refused
+    h.advance(Harness.seconds(10)); // the standby's next connects to "b"
+    assertEquals(Status.CONNECTED, pc.state().status());
+    assertEquals("b", pc.state().standbyAddress());
+    assertEquals(
+        List.of(
+            "o started after 1 events", // AttemptingToConnect
+            "o failed CONNECT after 2 events", // ObtainedAddress; before its FailedToConnect
+            "o started after 3 events", // the retry, in the same round
+            "o succeeded after 4 events", // ObtainedAddress; before its Connected
+            "o started after 5 events", // the standby: no events
+            "o failed CONNECT after 5 events",
+            "o started after 5 events",
+            "o succeeded after 5 events"),
+        told);
+    assertEquals(4, pc.state().attempts());
+
+    told.clear();
+    observing.close();
+    h.made.get(0).drop(); // the standby takes over: no attempt; the next standby's attempt
+    assertEquals(5, pc.state().attempts());
+    assertEquals(List.of(), told, "closed: told of no new attempt");
+    pc.close();
+  }
+
+  @Test
+  void anAttemptThatStopsWithNeitherConnectionNorError_isNotToldOfAnEnd() {
+    SettableFuture<String> lookup = SettableFuture.create();
+    h.lookup = () -> lookup;
+    PersistentConnection<String, FakeConnection> pc = h.builder().build();
+    Subscription observing = source(pc).observeAttempts(recording("o"));
+    h.time.runDueTasks();
+    pc.close(); // cancels the lookup
+    h.time.runDueTasks();
+    assertEquals(Status.CLOSED, pc.state().status());
+    assertEquals(List.of("o started after 1 events"), told);
+    observing.close();
+  }
+
+  @Test
+  void anObserverThatThrows_isLogged_andNeitherTheLoopNorTheOtherObserversNotice() {
+    PersistentConnection<String, FakeConnection> pc = h.builder().build();
+    Subscription throwsAtStart =
+        source(pc)
+            .observeAttempts(
+                () -> {
+                  throw new IllegalStateException("observer broke at the start");
+                });
+    Subscription throwsAtTheEnd =
+        source(pc)
+            .observeAttempts(
+                () ->
+                    new AttemptObserver.Outcome() {
+                      @Override
+                      public void succeeded() {
+                        throw new AssertionError("observer broke at the end");
+                      }
+
+                      @Override
+                      public void failed(ConnectAttemptException error) {
+                        throw new AssertionError("observer broke at the end");
+                      }
+                    });
+    Subscription observing = source(pc).observeAttempts(recording("o"));
+    h.time.runDueTasks();
+    h.events.expect("AttemptingToConnect", "ObtainedAddress a", "Connected c1");
+    assertEquals(List.of("o started after 1 events", "o succeeded after 2 events"), told);
+    List<String> warnings =
+        h.logger.lines().stream()
+            .filter(line -> line.level() == Level.WARN)
+            .map(line -> String.valueOf(line.cause()))
+            .toList();
+    assertTrue(
+        warnings.contains("java.lang.IllegalStateException: observer broke at the start"), warnings::toString);
+    assertTrue(warnings.contains("java.lang.AssertionError: observer broke at the end"), warnings::toString);
+    throwsAtStart.close();
+    throwsAtTheEnd.close();
+    observing.close();
+    pc.close();
+  }
+}
