@@ -33,12 +33,7 @@ class CatalogLookupTest {
   @Test
   void aConnectionLooksItsServiceUpInTheCatalogBoundInTheInjector() throws Exception {
     Server replica = servers.netty("R", 0);
-    try (TestingServer zookeeper = new TestingServer(
-            // Loopback only: ZooKeeper listens on every interface unless told otherwise.
-            new org.apache.curator.test.InstanceSpec(
-                null, -1, -1, -1, true, -1, -1, -1,
-                java.util.Map.of("clientPortAddress", "127.0.0.1"), "127.0.0.1"),
-            true);
+    try (TestingServer zookeeper = dev.tether.testsupport.LoopbackZooKeeper.server();
         CuratorFramework curator =
             CuratorFrameworkFactory.newClient(zookeeper.getConnectString(), new RetryOneTime(100))) {
       curator.start();

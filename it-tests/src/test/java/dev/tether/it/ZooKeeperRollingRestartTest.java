@@ -60,12 +60,7 @@ class ZooKeeperRollingRestartTest {
   @Test
   void rollingRestartUnderTraffic_losesNoCall_andAnAbruptKillMovesWithinTheRetryDelay()
       throws Exception {
-    try (TestingServer zookeeper = new TestingServer(
-            // Loopback only: ZooKeeper listens on every interface unless told otherwise.
-            new org.apache.curator.test.InstanceSpec(
-                null, -1, -1, -1, true, -1, -1, -1,
-                java.util.Map.of("clientPortAddress", "127.0.0.1"), "127.0.0.1"),
-            true);
+    try (TestingServer zookeeper = dev.tether.testsupport.LoopbackZooKeeper.server();
         CuratorFramework curator =
             CuratorFrameworkFactory.newClient(zookeeper.getConnectString(), new RetryOneTime(100))) {
       curator.start();

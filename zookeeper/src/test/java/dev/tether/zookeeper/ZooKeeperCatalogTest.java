@@ -14,6 +14,7 @@ import dev.tether.ConnectionState;
 import dev.tether.PersistentConnection;
 import dev.tether.Subscription;
 import dev.tether.testing.IdleConnection;
+import dev.tether.testsupport.LoopbackZooKeeper;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -40,7 +41,7 @@ class ZooKeeperCatalogTest {
 
   @BeforeEach
   void startZooKeeper() throws Exception {
-    zookeeper = new TestingServer(LoopbackZooKeeper.specs(1).get(0), true);
+    zookeeper = LoopbackZooKeeper.server();
   }
 
   @AfterEach

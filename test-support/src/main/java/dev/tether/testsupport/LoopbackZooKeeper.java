@@ -1,11 +1,20 @@
-package dev.tether.zookeeper;
+package dev.tether.testsupport;
 
 import java.util.List;
 import org.apache.curator.test.InstanceSpec;
+import org.apache.curator.test.TestingServer;
 
-/** ZooKeeper test servers on loopback ports that nothing else takes. */
-final class LoopbackZooKeeper {
+/**
+ * ZooKeeper test servers on loopback ports that nothing else takes. A module that uses it has
+ * curator-test among its own test dependencies (it is optional here).
+ */
+public final class LoopbackZooKeeper {
   private LoopbackZooKeeper() {}
+
+  /** A started ZooKeeper test server on 127.0.0.1 (see {@link #specs}); close it when done. */
+  public static TestingServer server() throws Exception {
+    return new TestingServer(specs(1).get(0), true);
+  }
 
   /**
    * The specs of {@code size} ZooKeeper servers (one, or an ensemble) on 127.0.0.1, with three
@@ -15,7 +24,7 @@ final class LoopbackZooKeeper {
    * reconnects to a stopped server's port can even connect to itself there); ZooKeeper then fails
    * to bind, and ends the JVM.
    */
-  static List<InstanceSpec> specs(int size) throws java.io.IOException {
+  public static List<InstanceSpec> specs(int size) throws java.io.IOException {
     java.net.InetAddress loopback = java.net.InetAddress.getByAddress(new byte[] {127, 0, 0, 1});
     java.util.Random random = new java.util.Random();
     int below = Math.min(32_768, firstEphemeralPort());
