@@ -4,6 +4,7 @@ import static com.google.common.util.concurrent.MoreExecutors.directExecutor;
 
 import com.google.common.util.concurrent.ListenableFuture;
 import dev.tether.ConnectAttemptException.Stage;
+import dev.tether.internal.AttemptObserver;
 import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.function.Consumer;
@@ -44,8 +45,8 @@ final class Attempt<A, C extends Closable> {
   /** The connection the initializer prepares. */
   private @Nullable C initializing;
   private boolean cancelled;
-  /** What the attempt observers are told of its end; NONE once told. */
-  private ObservedAttempt observed = ObservedAttempt.NONE;
+  /** What the attempt observers were told of its start; null once told of its end. */
+  private @Nullable ObservedAttempt observed = ObservedAttempt.NONE;
 
   /** Made by {@link LoopParts#newAttempt}, which started {@code timer}. */
   Attempt(LoopParts<A, C> parts, Outcomes<A, C> outcomes, RetryTimer timer) {
@@ -154,10 +155,21 @@ final class Attempt<A, C extends Closable> {
 
   /** The attempt succeeded: {@code connection} goes to the outcomes. */
   private void ready(C connection) {
-    ObservedAttempt told = observed;
-    observed = ObservedAttempt.NONE;
-    told.succeeded(parts.log);
+    tellObservers(AttemptObserver.Outcome::succeeded);
     outcomes.ready(this, connection);
+  }
+
+  /**
+   * Tells the attempt observers how the attempt ended, once; not if {@code close()} was called
+   * meanwhile: its step, still to come, makes this outcome count no more, as for a cancelled
+   * attempt.
+   */
+  private void tellObservers(Consumer<AttemptObserver.Outcome> how) {
+    ObservedAttempt told = observed;
+    observed = null;
+    if (told != null && !parts.closeRequested()) {
+      told.ended(parts.attemptObservers, how, parts.log);
+    }
   }
 
   /** {@code connection}'s {@code closeFinished()} completed. */
@@ -201,9 +213,7 @@ final class Attempt<A, C extends Closable> {
       closer.closeUnpublished(preparing);
     }
     ConnectAttemptException error = new ConnectAttemptException(stage, cause);
-    ObservedAttempt told = observed;
-    observed = ObservedAttempt.NONE;
-    told.failed(error, parts.log);
+    tellObservers(outcome -> outcome.failed(error));
     outcomes.failed(this, error);
   }
 

@@ -20,10 +20,20 @@ public interface AttemptObserver {
   @Nullable Outcome started();
 
   /**
-   * Told once how one attempt ended, if it ended with a connection or an error. An attempt that
-   * stops with neither is never told: one cancelled (by {@code close()}, an abandoned handover, a
-   * stopped standby), or one that stopped after its lookup because it found the current
-   * connection's address.
+   * An attempt that started before this observer was added is ending. Returns what is told of
+   * that end at once, or null to hear nothing of it.
+   */
+  @Nullable Outcome joinedLate();
+
+  /**
+   * Told once how one attempt ended, if it ended with a connection or an error while the
+   * persistent connection was open. A success is an attempt whose connection is connected and
+   * initialized, also when the connection is then not used (a standby's address became the
+   * current one's meanwhile, or the handover it was for was abandoned). An attempt that stops
+   * with neither is never told: one cancelled (by {@code close()}, an abandoned handover, a
+   * stopped standby), one that ends after {@code close()} was called, one that stopped after its lookup
+   * because it found the current connection's address, or a handover's that found the live
+   * standby's (whose own attempt was told) and switched to it.
    */
   interface Outcome {
     /** The attempt's connection is connected and initialized. */
@@ -36,8 +46,9 @@ public interface AttemptObserver {
   /** Implemented by Tether's persistent connections. */
   interface Source {
     /**
-     * Tells {@code observer} of the attempts that start from now on, until the returned
-     * subscription is closed (an attempt in flight then is still told how it ends). Any thread.
+     * Tells {@code observer} of the attempts that start from now on, and of the end of those in
+     * flight now ({@link AttemptObserver#joinedLate()}), until the returned subscription is
+     * closed (an attempt whose start it was told of is still told how it ends). Any thread.
      */
     Subscription observeAttempts(AttemptObserver observer);
   }

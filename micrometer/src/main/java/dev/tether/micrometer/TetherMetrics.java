@@ -46,12 +46,15 @@ import org.jspecify.annotations.Nullable;
  *       or {@code initialize} for a failure). Exact: a failure that repeats the previous one
  *       counts, though no event reports it, and so does a background attempt's, though it changes
  *       no state. An attempt ends in success when its connection is connected and initialized
- *       (a standby's when it is live; its later takeover is no attempt). One that stops with
- *       neither a connection nor an error is not counted: cancelled by {@code close()} or an
- *       abandoned handover, or stopped after its lookup found the current connection's
- *       address.</td></tr>
+ *       (a standby's when it is live; its later takeover is no attempt), also if that connection
+ *       is then not used (the current connection moved to the standby's address meanwhile). One
+ *       that stops with neither a connection nor an error is not counted: cancelled by {@code
+ *       close()}, or ending after it was called; cancelled with an abandoned handover; stopped
+ *       after its lookup found the current connection's address, or a handover's that found the
+ *       live standby's and switched to it (the standby's own attempt was counted).</td></tr>
  *   <tr><td>{@value #CONNECT}</td><td>timer</td><td>from the start of each counted attempt (its
- *       lookup) to its outcome, tagged {@code outcome}, timed on the registry's clock.</td></tr>
+ *       lookup) to its outcome, tagged {@code outcome}, timed on the registry's clock; an attempt
+ *       already in flight at the bind is counted, not timed.</td></tr>
  *   <tr><td>{@value #UP}</td><td>gauge</td><td>1 while the status is {@code CONNECTED}, else
  *       0.</td></tr>
  *   <tr><td>{@value #DISCONNECTS}</td><td>counter</td><td>connections that stopped being
@@ -61,8 +64,8 @@ import org.jspecify.annotations.Nullable;
  * </table>
  *
  * <p>The gauges read {@link PersistentConnection#state()} when the registry asks, so a late bind
- * shows current values; the counters and the timer count from the bind: the attempts that start
- * after it (one in flight at the bind is not counted), the disconnects that follow it. An
+ * shows current values; the counters and the timer count from the bind: the attempts that end
+ * after it (one in flight at the bind is counted, untimed), the disconnects that follow it. An
  * attempt is counted in the step where it ends, before the state and the event that report it
  * are delivered, so a listener that sees a {@code FailedToConnect} reads a counter that has
  * counted it. The disconnects follow the connection's {@linkplain
@@ -290,25 +293,44 @@ public final class TetherMetrics {
 
     @Override
     public Outcome started() {
-      long startedAt = clock.monotonicTime();
-      return new Outcome() {
-        @Override
-        public void succeeded() {
-          successes.increment();
-          successTime.record(clock.monotonicTime() - startedAt, TimeUnit.NANOSECONDS);
-        }
+      return new Counted(clock.monotonicTime());
+    }
 
-        @Override
-        public void failed(ConnectAttemptException error) {
-          requireNonNull(failures.get(error.stage())).increment();
-          failureTime.record(clock.monotonicTime() - startedAt, TimeUnit.NANOSECONDS);
-        }
+    @Override
+    public Outcome joinedLate() {
+      return new Counted(-1);
+    }
 
-        @Override
-        public String toString() {
-          return "TetherMetrics attempt";
+    /** One attempt's outcome: counted, and timed from {@code startedAt} unless it is -1. */
+    private final class Counted implements Outcome {
+      private final long startedAt;
+
+      Counted(long startedAt) {
+        this.startedAt = startedAt;
+      }
+
+      @Override
+      public void succeeded() {
+        successes.increment();
+        time(successTime);
+      }
+
+      @Override
+      public void failed(ConnectAttemptException error) {
+        requireNonNull(failures.get(error.stage())).increment();
+        time(failureTime);
+      }
+
+      private void time(Timer timer) {
+        if (startedAt != -1) {
+          timer.record(clock.monotonicTime() - startedAt, TimeUnit.NANOSECONDS);
         }
-      };
+      }
+
+      @Override
+      public String toString() {
+        return "TetherMetrics attempt";
+      }
     }
 
     @Override

@@ -333,8 +333,8 @@ class TetherMetricsTest {
 
   @Test
   void failedBackgroundAttempts_countByStage_andAreTimed_thoughNoStateShowsThem() {
-    // The loop's attempt connects to "a"; the standby's are refused, then fail their lookup; a
-    // handover's initializer fails; a handover's lookup finds the current address (not counted).
+    // The loop's attempt connects to "a"; the standby's attempts are refused, then fail their
+    // lookup, then fail their initializer.
     Deque<Supplier<ListenableFuture<String>>> answers =
         new ArrayDeque<>(
             List.of(
@@ -419,20 +419,44 @@ class TetherMetricsTest {
   }
 
   @Test
-  void anAttemptInFlightAtTheBind_isNotCounted_andOneStartedAfterIs() {
+  void anAttemptInFlightAtTheBind_isCountedUntimed_andOneStartedAfterIsTimed() {
     SettableFuture<String> slowLookup = SettableFuture.create();
     lookups.add(() -> slowLookup);
     lookups.add(() -> Futures.immediateFuture("refused"));
     PersistentConnection<String, IdleConnection> connection = connection("orders");
     scheduler.runDueTasks(); // the first attempt waits on its lookup
     Subscription metrics = TetherMetrics.bind(connection, registry);
+    advance(Duration.ofMillis(300));
     slowLookup.set("refused");
-    assertEquals(0, count("failure", "connect", "orders"));
-    advance(Duration.ofSeconds(1)); // the next attempt: refused too
     assertEquals(1, count("failure", "connect", "orders"));
+    assertEquals(0, timer("failure", "orders").count(), "its start came before the bind");
+    advance(Duration.ofMillis(700)); // the next attempt: refused too
+    assertEquals(2, count("failure", "connect", "orders"));
     assertEquals(1, timer("failure", "orders").count());
     connection.close();
     metrics.close();
+  }
+
+  @Test
+  void aBindRightAfterBuild_countsTheFirstAttempt_startedBeforeOrAfterIt() throws Exception {
+    for (int i = 0; i < 20; i++) {
+      SimpleMeterRegistry own = new SimpleMeterRegistry();
+      SettableFuture<IdleConnection> connecting = SettableFuture.create();
+      PersistentConnection<String, IdleConnection> connection =
+          PersistentConnection.<String, IdleConnection>builder("orders")
+              .addressLookup(() -> Futures.immediateFuture("good"))
+              .connector(address -> connecting)
+              .build(); // the first attempt starts on Tether's scheduler, perhaps before the bind
+      Subscription metrics = TetherMetrics.bind(connection, own);
+      connecting.set(new IdleConnection()); // it ends after the bind
+      connection.connected().get(10, TimeUnit.SECONDS);
+      assertEquals(
+          1,
+          own.get(TetherMetrics.ATTEMPTS).tags("outcome", "success").counter().count(),
+          "run " + i);
+      connection.close().get(10, TimeUnit.SECONDS);
+      metrics.close();
+    }
   }
 
   @Test
