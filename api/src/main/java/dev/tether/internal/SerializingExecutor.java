@@ -37,34 +37,45 @@ public final class SerializingExecutor implements Executor {
   /**
    * Takes the turn to run tasks, if no thread has it: then the caller runs its own work inline,
    * as if it were a task, and must call {@link #exit()} after it. A fast path for work that is
-   * seldom contended: it allocates nothing. Returns false, taking nothing, if another thread has
-   * the turn; submit the work with {@link #execute} then.
+   * seldom contended: it allocates nothing. The tasks queued before the turn was taken run first,
+   * here (a thread that had the turn may have given it up before running them), so inline work
+   * never overtakes work submitted before it. Returns false, taking nothing, if another thread
+   * has the turn; submit the work with {@link #execute} then.
    */
   public boolean tryEnter() {
-    return drainingThread.compareAndSet(null, Thread.currentThread());
+    if (!drainingThread.compareAndSet(null, Thread.currentThread())) {
+      return false;
+    }
+    runQueued();
+    return true;
   }
 
   /** Runs what was queued meanwhile, then gives the turn up. Only after {@link #tryEnter()}. */
   public void exit() {
     do {
       try {
-        Runnable task;
-        while ((task = queue.poll()) != null) {
-          try {
-            task.run();
-          } catch (Throwable t) {
-            try {
-              onError.accept(t);
-            } catch (Throwable ignored) {
-              // A broken error handler must not strand the queue.
-            }
-          }
-        }
+        runQueued();
       } finally {
         drainingThread.set(null);
       }
       // A task queued between the last poll and the release would be stranded: look again.
     } while (!queue.isEmpty() && tryEnter());
+  }
+
+  /** Runs the queued tasks, with the turn. */
+  private void runQueued() {
+    Runnable task;
+    while ((task = queue.poll()) != null) {
+      try {
+        task.run();
+      } catch (Throwable t) {
+        try {
+          onError.accept(t);
+        } catch (Throwable ignored) {
+          // A broken error handler must not strand the queue.
+        }
+      }
+    }
   }
 
   /** Returns whether the calling thread is the one running this executor's tasks. */
