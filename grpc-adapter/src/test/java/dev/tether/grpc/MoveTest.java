@@ -129,6 +129,41 @@ class MoveTest {
     assertFalse(held.get(10, TimeUnit.SECONDS).isOk());
   }
 
+  /**
+   * Flow-controlled streams that move: a server stream asking for one message at a time, and a
+   * bidirectional stream that also sends only while ready, with more messages than a stream
+   * buffers before it is ready. Each must run to its end on the next replica, every message
+   * answered once: the requests, the messages kept before the move, and the readiness that
+   * lets the sender go on after it all reach the new attempt.
+   */
+  @org.junit.jupiter.params.ParameterizedTest(name = "{0} executor")
+  @org.junit.jupiter.params.provider.ValueSource(
+      strings = {"default", "direct", "default", "direct", "default", "direct"})
+  void movedFlowControlledStreams_runToTheirEnd_onTheNextReplica(String executor)
+      throws Exception {
+    Server first = oneCallAtATime("A");
+    Server second = servers.netty("B", 0);
+    address.set(addressOf(first));
+    connection.connected().get(10, TimeUnit.SECONDS);
+    CompletableFuture<Status> held = holdTheSlot();
+    int messages = 5_000; // about 30 KiB each way: past what a stream buffers before it is ready
+    // The direct executor runs the listener on the transport's threads, and on the thread that
+    // moves the call.
+    CallOptions options =
+        executor.equals("direct")
+            ? waiting(30).withExecutor(com.google.common.util.concurrent.MoreExecutors.directExecutor())
+            : waiting(30);
+    CompletableFuture<Integer> serverStream = Streams.serverStream(channel, options, messages);
+    CompletableFuture<Integer> bidiStream = Streams.bidiStream(channel, options, messages);
+
+    address.set(addressOf(second));
+    first.shutdown(); // GOAWAY: the queued streams are refused, unsent, and move
+
+    assertEquals(messages, serverStream.get(20, TimeUnit.SECONDS));
+    assertEquals(messages, bidiStream.get(20, TimeUnit.SECONDS));
+    assertFalse(held.get(10, TimeUnit.SECONDS).isOk());
+  }
+
   @org.junit.jupiter.api.RepeatedTest(5)
   void unsentClientStream_pastTheByteBound_staysWhereItIs() throws Exception {
     Server first = oneCallAtATime("A");
