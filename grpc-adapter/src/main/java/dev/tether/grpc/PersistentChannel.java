@@ -396,7 +396,12 @@ public final class PersistentChannel extends Channel {
     }
   }
 
-  /** Gives back what {@link #reserve} took. */
+  /** What this channel's calls keep for moves now, in bytes, all together. */
+  long keptBytes() {
+    return keptBytes.get();
+  }
+
+    /** Gives back what {@link #reserve} took. */
   void release(long bytes) {
     if (bytes != 0) {
       keptBytes.addAndGet(-bytes);

@@ -154,6 +154,7 @@ class CancelRaceTest {
       for (Recorder recorder : recorders) {
         assertEquals(1, recorder.closes.get(), "onClose calls");
       }
+      assertEquals(0, channel.keptBytes(), "every call ended: none keeps anything for a move");
       // Every call that reached the server was cancelled there.
       String counts = holding.awaitAllCancelled();
       String[] parts = counts.split("/");

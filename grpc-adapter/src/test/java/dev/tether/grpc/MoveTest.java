@@ -127,6 +127,7 @@ class MoveTest {
         "gzip", got.get(Metadata.Key.of("grpc-encoding", Metadata.ASCII_STRING_MARSHALLER)));
     // The call that A answered stays there and ends with it.
     assertFalse(held.get(10, TimeUnit.SECONDS).isOk());
+    assertEquals(0, channel.keptBytes(), "every call ended: none keeps anything for a move");
   }
 
   /**
@@ -162,6 +163,7 @@ class MoveTest {
     assertEquals(messages, serverStream.get(20, TimeUnit.SECONDS));
     assertEquals(messages, bidiStream.get(20, TimeUnit.SECONDS));
     assertFalse(held.get(10, TimeUnit.SECONDS).isOk());
+    assertEquals(0, channel.keptBytes(), "every call ended: none keeps anything for a move");
   }
 
   @org.junit.jupiter.api.RepeatedTest(5)
@@ -189,6 +191,7 @@ class MoveTest {
     assertTrue(small.get(10, TimeUnit.SECONDS).isOk(), "the call within the bound moved to B");
     assertFalse(big.get(10, TimeUnit.SECONDS).isOk(), "the call past the bound stayed on A");
     assertFalse(held.get(10, TimeUnit.SECONDS).isOk());
+    assertEquals(0, channel.keptBytes(), "every call ended: none keeps anything for a move");
   }
 
   @Test
@@ -208,6 +211,7 @@ class MoveTest {
     closing.get(10, TimeUnit.SECONDS); // the channel is forced down after the grace of 500 ms
     assertEquals(Status.Code.UNAVAILABLE, statusOf(queued).getCode());
     assertFalse(held.get(10, TimeUnit.SECONDS).isOk(), "the sent call ended with its channel");
+    assertEquals(0, channel.keptBytes(), "every call ended: none keeps anything for a move");
   }
 
   /**
@@ -281,5 +285,6 @@ class MoveTest {
         throw new AssertionError("call " + i + " outlived its deadline by more than 500 ms: " + late, e);
       }
     }
+    assertEquals(0, channel.keptBytes(), "every call ended: none keeps anything for a move");
   }
 }
