@@ -58,13 +58,21 @@ final class LoopParts<A, C extends Closable> {
   @Nullable RetryTimer timer(long nanos, Runnable step) {
     try {
       return RetryTimer.start(settings.scheduler(), context, nanos, step);
-    } catch (RejectedExecutionException e) {
-      rejected.accept(e);
-      return null;
     } catch (RuntimeException | Error e) {
-      rejected.accept(new RejectedExecutionException("the scheduler failed to schedule a task", e));
+      schedulerFailed(e);
       return null;
     }
+  }
+
+  /**
+   * The scheduler refused a task, or failed to take it ({@code failure}): as without it the
+   * persistent connection could neither retry nor wait, it logs an error and closes itself.
+   */
+  void schedulerFailed(Throwable failure) {
+    rejected.accept(
+        failure instanceof RejectedExecutionException refused
+            ? refused
+            : new RejectedExecutionException("the scheduler failed to schedule a task", failure));
   }
 
   /**

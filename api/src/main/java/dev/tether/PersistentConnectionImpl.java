@@ -40,8 +40,7 @@ final class PersistentConnectionImpl<A, C extends Closable>
     try {
       scheduler().execute(() -> loop.context.execute(loop::firstRound));
     } catch (RuntimeException | Error e) { // rejected, or a scheduler that fails otherwise
-      parts.log.error("the scheduler rejected a task; closing", e);
-      ListenableFuture<Void> unused = close();
+      parts.schedulerFailed(e);
     }
   }
 

@@ -21,6 +21,8 @@ import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -220,25 +222,32 @@ public final class PersistentChannel extends Channel {
     if (current == null) {
       return; // gone again: they wait for the next one
     }
-    for (Map.Entry<Long, Waiter> waiter : waiting.entrySet()) {
-      if (connection.isClosed()) {
-        onClosed();
-        return;
-      }
-      if (waiting.remove(waiter.getKey(), waiter.getValue())) {
-        runGuarded(() -> waiter.getValue().connectTo(current));
-      }
+    if (!takeEachWaiter(waiter -> waiter.connectTo(current), connection::isClosed)) {
+      onClosed();
     }
   }
 
   private void onClosed() {
     closed = true;
     Status status = closedStatus();
+    takeEachWaiter(waiter -> waiter.fail(status), () -> false);
+  }
+
+  /**
+   * Takes each waiter out of the line, in order, and runs {@code action} on it, guarded (a waiter
+   * another thread took meanwhile is skipped). Returns false, leaving the rest, as soon as {@code
+   * stop} is true before a waiter.
+   */
+  private boolean takeEachWaiter(Consumer<Waiter> action, BooleanSupplier stop) {
     for (Map.Entry<Long, Waiter> waiter : waiting.entrySet()) {
+      if (stop.getAsBoolean()) {
+        return false;
+      }
       if (waiting.remove(waiter.getKey(), waiter.getValue())) {
-        runGuarded(() -> waiter.getValue().fail(status));
+        runGuarded(() -> action.accept(waiter.getValue()));
       }
     }
+    return true;
   }
 
   private static void runGuarded(Runnable task) {

@@ -75,6 +75,18 @@ class TetherMetricsTest {
         .build();
   }
 
+  /** A builder for "orders" with a standby, on this test's scheduler, retrying after 1 s. */
+  private PersistentConnection.Builder<String, IdleConnection> withStandby(
+      dev.tether.AddressLookup<String> lookup, dev.tether.Connector<String, IdleConnection> connector) {
+    return PersistentConnection.<String, IdleConnection>builder("orders")
+        .addressLookup(lookup)
+        .connector(connector)
+        .retryDelay(Duration.ofSeconds(1))
+        .randomizeRetryDelay(false)
+        .scheduler(scheduler)
+        .standby(true);
+  }
+
   private final AtomicInteger initFails = new AtomicInteger();
 
   private IdleConnection remember(IdleConnection connection) {
@@ -295,13 +307,9 @@ class TetherMetricsTest {
     // The loop, the standby, the next standby, then the handover's new address.
     Deque<String> answers = new ArrayDeque<>(List.of("a", "b", "a", "c"));
     PersistentConnection<String, IdleConnection> connection =
-        PersistentConnection.<String, IdleConnection>builder("orders")
-            .addressLookup(() -> Futures.immediateFuture(answers.isEmpty() ? "d" : answers.poll()))
-            .connector(address -> Futures.immediateFuture(remember(new IdleConnection())))
-            .retryDelay(Duration.ofSeconds(1))
-            .randomizeRetryDelay(false)
-            .scheduler(scheduler)
-            .standby(true)
+        withStandby(
+                () -> Futures.immediateFuture(answers.isEmpty() ? "d" : answers.poll()),
+                address -> Futures.immediateFuture(remember(new IdleConnection())))
             .build();
     Subscription metrics = TetherMetrics.bind(connection, registry);
     scheduler.runDueTasks();
@@ -344,13 +352,11 @@ class TetherMetricsTest {
     AtomicInteger initialized = new AtomicInteger();
     SettableFuture<String> slowStandbyLookup = SettableFuture.create();
     PersistentConnection<String, IdleConnection> connection =
-        PersistentConnection.<String, IdleConnection>builder("orders")
-            .addressLookup(
+        withStandby(
                 () -> {
                   Supplier<ListenableFuture<String>> next = answers.poll();
                   return next != null ? next.get() : slowStandbyLookup;
-                })
-            .connector(
+                },
                 address ->
                     address.equals("refused")
                         ? Futures.immediateFailedFuture(new IllegalStateException("refused"))
@@ -360,10 +366,6 @@ class TetherMetricsTest {
                     initialized.incrementAndGet() == 2
                         ? Futures.immediateFailedFuture(new IllegalStateException("cold"))
                         : Futures.immediateVoidFuture())
-            .retryDelay(Duration.ofSeconds(1))
-            .randomizeRetryDelay(false)
-            .scheduler(scheduler)
-            .standby(true)
             .build();
     Subscription metrics = TetherMetrics.bind(connection, registry);
     List<ConnectionState<String, IdleConnection>> states = new ArrayList<>();
