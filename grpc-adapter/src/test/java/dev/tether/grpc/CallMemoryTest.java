@@ -128,6 +128,104 @@ class CallMemoryTest {
     assertCollected(last);
   }
 
+  /**
+   * Runs {@code rounds} of four streams at once: a server stream and a bidirectional stream, each
+   * flow-controlled and run to its end, and two bidirectional streams that {@code cancellers}
+   * cancel mid-stream, once the server has answered them.
+   */
+  private void streams(int rounds, java.util.concurrent.ExecutorService cancellers) throws Exception {
+    CallOptions options = CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(30, TimeUnit.SECONDS);
+    for (int i = 0; i < rounds; i++) {
+      CompletableFuture<Integer> server = Streams.serverStream(channel, options, 10);
+      CompletableFuture<Integer> bidi = Streams.bidiStream(channel, options, 10);
+      List<CompletableFuture<Status>> cancelled = new ArrayList<>();
+      for (int c = 0; c < 2; c++) {
+        CompletableFuture<String> answered = new CompletableFuture<>();
+        CompletableFuture<Status> ended = new CompletableFuture<>();
+        ClientCall<String, String> call = channel.newCall(Echo.CHAT, options);
+        call.start(Streams.listener(answered::complete, ended), new Metadata());
+        call.request(1);
+        call.sendMessage("m");
+        answered.thenRun(() -> cancellers.execute(() -> call.cancel("given up", null)));
+        cancelled.add(ended);
+      }
+      assertEquals(10, server.get(10, TimeUnit.SECONDS));
+      assertEquals(10, bidi.get(10, TimeUnit.SECONDS));
+      for (CompletableFuture<Status> ended : cancelled) {
+        assertEquals(Status.Code.CANCELLED, ended.get(10, TimeUnit.SECONDS).getCode());
+      }
+    }
+  }
+
+  @Test
+  void tenThousandStreams_someCancelledFromOtherThreads_leaveTheHeapFlat() throws Exception {
+    servers.inProcess("memory");
+    connection.connected().get(10, TimeUnit.SECONDS);
+    java.util.concurrent.ExecutorService cancellers = java.util.concurrent.Executors.newFixedThreadPool(2);
+    try {
+      streams(250, cancellers); // warm up
+      long before = heapAfterGc();
+
+      streams(2_500, cancellers); // 10,000 streams
+      WeakReference<ClientCall.Listener<String>> last = finishedCall();
+
+      long grown = heapAfterGc() - before;
+      assertTrue(grown < 4 * MB, "heap grew by " + grown / 1024 + " KiB over 10,000 streams");
+      assertCollected(last);
+      assertEquals(0, channel.keptBytes(), "no ended stream keeps anything for a move");
+    } finally {
+      cancellers.shutdown();
+      assertTrue(cancellers.awaitTermination(10, TimeUnit.SECONDS));
+    }
+  }
+
+  /**
+   * Runs {@code rounds} of a server stream and a bidirectional stream, flow-controlled; every
+   * tenth round kills the server while they run and starts it again. Each stream must end, one
+   * way or the other, within its deadline.
+   */
+  private int cut;
+
+  private Server streamsCutByDrops(Server first, int rounds) throws Exception {
+    Server server = first;
+    CallOptions options = CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(10, TimeUnit.SECONDS);
+    for (int i = 0; i < rounds; i++) {
+      List<CompletableFuture<Integer>> streams =
+          List.of(
+              Streams.serverStream(channel, options, 50), Streams.bidiStream(channel, options, 50));
+      if (i % 10 == 0) {
+        server.shutdownNow();
+        server = servers.inProcess("memory");
+      }
+      for (CompletableFuture<Integer> stream : streams) {
+        try {
+          assertEquals(50, stream.get(15, TimeUnit.SECONDS));
+        } catch (java.util.concurrent.ExecutionException cutByTheDrop) {
+          cut++; // ended with an error: sent to the server that was killed
+        }
+      }
+    }
+    return server;
+  }
+
+  @Test
+  void streamsCutByAHundredDrops_leaveTheHeapFlat() throws Exception {
+    Server server = servers.inProcess("memory");
+    connection.connected().get(10, TimeUnit.SECONDS);
+    server = streamsCutByDrops(server, 100); // warm up
+    long before = heapAfterGc();
+
+    cut = 0;
+    streamsCutByDrops(server, 1_000); // 2,000 streams, 100 drops
+    assertTrue(cut > 0, "no stream was cut by a drop: the test drops too late");
+    WeakReference<ClientCall.Listener<String>> last = finishedCall();
+
+    long grown = heapAfterGc() - before;
+    assertTrue(grown < 4 * MB, "heap grew by " + grown / 1024 + " KiB over 2,000 streams and 100 drops");
+    assertCollected(last);
+    assertEquals(0, channel.keptBytes(), "no ended stream keeps anything for a move");
+  }
+
   /** Makes a few calls, then restarts the server, which drops the connection. */
   private Server reconnect(Server server) throws Exception {
     calls(10);
