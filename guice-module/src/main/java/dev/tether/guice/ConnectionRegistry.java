@@ -32,8 +32,11 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Guice makes the registry in the injector that first needs it, or in an ancestor: child
  * injectors that each declare connections share their parent's registry, and {@link #closeAll()}
- * closes the connections of all of them. Two that declare the same name are listed under it by
- * the later one; both are closed.
+ * closes the connections of all of them: a child injector's connections are not closed apart from
+ * the others', and live until that {@code closeAll()}. Two that declare the same
+ * name are listed under it by the later one; both are closed. A {@link
+ * dev.tether.ReconnectBudget} bound in an injector is shared by its connections and those of its
+ * children.
  *
  * <p>The modules do not bind the registry themselves, so that child injectors can declare
  * connections too; Guice binds it just in time. An injector that {@linkplain

@@ -7,11 +7,12 @@ import com.google.common.collect.ImmutableList;
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.inject.AbstractModule;
 import com.google.inject.Binder;
+import com.google.inject.Binding;
+import com.google.inject.Injector;
 import com.google.inject.Key;
 import com.google.inject.Provider;
 import com.google.inject.Singleton;
 import com.google.inject.TypeLiteral;
-import com.google.inject.multibindings.OptionalBinder;
 import com.google.inject.name.Names;
 import com.google.inject.util.Types;
 import dev.tether.AddressLookup;
@@ -143,10 +144,10 @@ public final class GrpcConnectionModule<A> extends AbstractModule {
     }
     Provider<? extends AddressLookup<A>> lookup = lookupProvider(binder);
     Key<PersistentConnection<A, GrpcConnection<A>>> key = connectionKey();
-    // One optional budget for every named connection: present when the application binds one.
-    OptionalBinder.newOptionalBinder(binder, ReconnectBudget.class);
-    Provider<Optional<ReconnectBudget>> budget =
-        binder.getProvider(new Key<Optional<ReconnectBudget>>() {});
+    // The budget the application bound, if any, in this injector or an ancestor: looked up, not
+    // bound here, so that a child injector may declare connections as well as its parent.
+    Provider<Injector> injector = binder.getProvider(Injector.class);
+    Provider<Optional<ReconnectBudget>> budget = () -> boundBudget(injector.get());
     // Only with metrics(): tether-micrometer and Micrometer are optional dependencies.
     @Nullable Metrics meters = null;
     if (metrics) {
@@ -230,9 +231,19 @@ public final class GrpcConnectionModule<A> extends AbstractModule {
    */
   private final class TrialRun {
     @jakarta.inject.Inject
-    void run(Optional<ReconnectBudget> budget) {
-      configured(connector.persistentConnection(name).addressLookup(trialLookup()), budget);
+    void run(Injector injector) {
+      configured(
+          connector.persistentConnection(name).addressLookup(trialLookup()), boundBudget(injector));
     }
+  }
+
+  /**
+   * The {@link ReconnectBudget} bound in {@code injector} or one of its ancestors, as {@code
+   * bind(ReconnectBudget.class).toInstance(...)} binds it; none if there is no such binding.
+   */
+  private static Optional<ReconnectBudget> boundBudget(Injector injector) {
+    Binding<ReconnectBudget> bound = injector.getExistingBinding(Key.get(ReconnectBudget.class));
+    return bound == null ? Optional.empty() : Optional.of(bound.getProvider().get());
   }
 
   /** Makes the persistent connection when it is first provisioned. */
@@ -398,7 +409,10 @@ public final class GrpcConnectionModule<A> extends AbstractModule {
      * injector's {@code io.micrometer.core.instrument.MeterRegistry}, which the application binds;
      * needs {@code tether-micrometer} on the classpath. Without a bound registry, injector
      * creation fails naming the connection. The meters are removed once {@link
-     * ConnectionRegistry#closeAll()} has closed the connection.
+     * ConnectionRegistry#closeAll()} has closed the connection. Meters are told apart by the
+     * connection's name: two connections of one name with meters in one registry (say, sibling
+     * child injectors sharing their parent's registry) are refused, the second failing to
+     * provision with an error naming it.
      */
     public Builder<A> metrics() {
       checkState(!metrics, "persistent connection \"%s\": metrics was already set", name);

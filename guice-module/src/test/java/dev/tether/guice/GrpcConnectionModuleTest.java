@@ -198,6 +198,42 @@ class GrpcConnectionModuleTest {
   }
 
   @Test
+  void connectionsDeclaredInAParentAndItsChildren_areEachInjected_andClosedTogether()
+      throws Exception {
+    servers.inProcess("orders-1");
+    servers.inProcess("billing-1");
+    servers.inProcess("billing-2");
+    injector = Guice.createInjector(orders().lookup(CatalogLookup.class).build());
+    Injector child =
+        injector.createChildInjector(
+            GrpcConnectionModule.builder("billing", String.class, ChannelFactory.inProcess())
+                .lookup(() -> () -> immediateFuture("billing-1"))
+                .build());
+    Injector sibling = // the same name in a sibling: its own connection
+        injector.createChildInjector(
+            GrpcConnectionModule.builder("billing", String.class, ChannelFactory.inProcess())
+                .lookup(() -> () -> immediateFuture("billing-2"))
+                .build());
+    Key<Channel> billing = Key.get(Channel.class, Names.named("billing"));
+    assertEquals("orders-1: parent", child.getInstance(OrdersClient.class).call("parent"));
+    assertEquals(
+        "billing-1: child", new Echo.Stub(child.getInstance(billing)).withWaitForReady().say("child"));
+    assertEquals(
+        "billing-2: sibling",
+        new Echo.Stub(sibling.getInstance(billing)).withWaitForReady().say("sibling"));
+
+    ConnectionRegistry registry = injector.getInstance(ConnectionRegistry.class);
+    assertEquals(registry, child.getInstance(ConnectionRegistry.class), "one registry, the parent's");
+    registry.closeAll().get(10, TimeUnit.SECONDS);
+    for (Injector each : java.util.List.of(child, sibling)) {
+      assertTrue(
+          each.getInstance(
+                  Key.get(new TypeLiteral<PersistentConnection<?, ?>>() {}, Names.named("billing")))
+              .isClosed());
+    }
+  }
+
+  @Test
   void withExplicitBindingsRequired_theApplicationBindsTheRegistry() throws Exception {
     servers.inProcess("orders-1");
     AbstractModule strict =

@@ -263,6 +263,36 @@ class GuiceWiringTest {
   }
 
   @Test
+  void aBudgetBoundInTheParent_isSharedByAChildInjectorsConnections() throws Exception {
+    servers.inProcess("orders-1");
+    servers.inProcess("billing-1");
+    ReconnectBudget budget = ReconnectBudget.perSecond(1.0 / 3600, 1, Ticker.systemTicker());
+    injector =
+        Guice.createInjector(
+            named("orders").build(),
+            new AbstractModule() {
+              @Override
+              protected void configure() {
+                bind(ReconnectBudget.class).toInstance(budget);
+              }
+            });
+    connection("orders").connected().get(10, TimeUnit.SECONDS); // took the only token
+    Injector child = injector.createChildInjector(named("billing").build());
+    PersistentConnection<?, ?> billing =
+        child.getInstance(Key.get(new TypeLiteral<PersistentConnection<?, ?>>() {}, Names.named("billing")));
+    SettableFuture<ConnectionState<?, ?>> waiting = SettableFuture.create();
+    billing.subscribeState(
+        state -> {
+          Duration retryIn = state.retryIn();
+          if (retryIn != null && retryIn.compareTo(Duration.ofMinutes(30)) > 0) {
+            waiting.set(state);
+          }
+        });
+    ConnectionState<?, ?> state = java.util.Objects.requireNonNull(waiting.get(10, TimeUnit.SECONDS));
+    assertEquals(ConnectionState.Status.WAITING_TO_RETRY, state.status(), "waits for the parent's budget");
+  }
+
+  @Test
   void closeAll_racingProvisioningOnOtherThreads_closesEveryConnectionMade() throws Exception {
     ExecutorService pool = Executors.newFixedThreadPool(4);
     try {
