@@ -110,7 +110,9 @@ internal constructor(private val serverName: String) {
 
   /**
    * Sets a connector that returns futures, such as a `GrpcConnector` with options of its own;
-   * otherwise as the suspend `connector { }`, which it excludes.
+   * otherwise as the suspend `connector { }`, which it excludes. A lambda that returns a future
+   * goes through this one as `connector(Connector { address -> future })`: a bare lambda is taken
+   * for the suspend one.
    */
   public fun connector(connector: Connector<A, C>) {
     setConnector(false) { connector }
