@@ -243,6 +243,28 @@ class FlowsTest {
   }
 
   @Test
+  fun aCollectorThatStopsEarlyOrThrows_closesItsSubscriptions() = runTest {
+    val counting = Counting(connection {
+      lookup { "a" }
+      connector { IdleConnection() }
+    })
+    settle()
+    assertEquals(CONNECTED, counting.states().first().status())
+    assertInstanceOf(Event.Connected::class.java, counting.events().first()) // the last event
+    assertEquals(0, counting.open.get(), "first() unsubscribed")
+    val fromStates =
+      assertThrows<IllegalStateException> { counting.states().collect { error("downstream broke") } }
+    val fromEvents =
+      assertThrows<IllegalStateException> { counting.events().collect { error("downstream broke") } }
+    assertEquals("downstream broke", fromStates.message)
+    assertEquals("downstream broke", fromEvents.message)
+    assertEquals(0, counting.open.get(), "a collector that threw unsubscribed")
+    assertEquals(CONNECTED, counting.state().status()) // the connection did not notice
+    counting.close()
+    settle()
+  }
+
+  @Test
   fun events_whoseStateSubscriptionThrows_failsTheCollector_andClosesTheEventSubscription() = runTest {
     val counting = Counting(connection {
       lookup { "a" }
