@@ -26,6 +26,8 @@ import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A TCP proxy on 127.0.0.1 to put between a client and a real server, to make the network
@@ -58,13 +60,19 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  *       open ones go on. Listening again binds the same port, which the system could in
  *       principle have handed to another socket meanwhile.
  *   <li>{@link #latency(Duration)}: every chunk of bytes that arrives from now on is forwarded that
- *       much later, in order, each way (without a bound on what waits: keep the traffic of a test
- *       modest).
+ *       much later, in order, each way.
  * </ul>
+ *
+ * <p>Each way, the proxy holds at most 256 KiB that it read and has not written; past that it
+ * stops reading, so a reader that falls behind holds its sender back (flow control and a full
+ * socket buffer work through the proxy as without it). With a latency, that bound caps a
+ * connection's throughput each way at 256 KiB per latency, as a TCP window does on a long link.
  *
  * <p>A half-close goes through (one side's end of stream becomes the other side's), a reset from
  * one side resets the other. A client that connects while the server is down is accepted and
- * then reset, so it sees a reset rather than a refused connection.
+ * then reset, so it sees a reset rather than a refused connection. Each connection the proxy
+ * resets as it accepts it is logged with why (no target, too many connections at WARN; the
+ * server refused it at INFO).
  *
  * <p>Threads: four daemon threads per connection (a reader and a writer each way) and one that
  * accepts. At most {@link #MAX_CONNECTIONS} connections are open at once; more are reset at once.
@@ -79,9 +87,16 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
   /** The most connections open through one proxy at once. */
   public static final int MAX_CONNECTIONS = 64;
 
+  private static final Logger logger = LoggerFactory.getLogger(FaultProxy.class);
+
   /** 127.0.0.1 itself, whatever the JVM's preference for IPv6 makes of "localhost". */
   private static final InetAddress LOOPBACK = ipv4Loopback();
   private static final int CHUNK = 16 * 1024;
+  /**
+   * The most bytes waiting in the proxy each way per connection; past it the proxy stops reading
+   * that way, so that a slow reader holds its sender back, as over a direct connection.
+   */
+  static final int MAX_QUEUED_BYTES = 256 * 1024;
   private static final int CONNECT_TIMEOUT_MILLIS = 2000;
 
   private final Object lock = new Object();
@@ -307,6 +322,14 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
           resetsAtAccept = resets;
           target = targetPort;
           if (closed || target == 0 || links.size() >= MAX_CONNECTIONS) {
+            if (!closed) {
+              logger.warn(
+                  "fault proxy on port {} reset a new connection: {}",
+                  port,
+                  target == 0
+                      ? "no target set (call target(port) first)"
+                      : MAX_CONNECTIONS + " connections are open already");
+            }
             resetQuietly(client);
             continue;
           }
@@ -333,6 +356,7 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
           start(link.downWriter, "fault-proxy-down-write-" + port);
         }
       } catch (IOException e) { // the server refused: so does the proxy, as a direct client would see
+        logger.info("fault proxy on port {} reset a new connection: the server refused it ({})", port, e.toString());
         resetQuietly(client);
         if (server != null) {
           closeQuietly(server);
@@ -349,6 +373,12 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
     return !closed && !link.closed;
   }
 
+  /** The chunks read one way and not yet written, and their bytes; guarded by lock. */
+  private static final class Pipe {
+    final Deque<Chunk> chunks = new ArrayDeque<>();
+    long bytes;
+  }
+
   /** One client connection and its connection to the server. */
   private final class Link {
     private final Socket client;
@@ -363,8 +393,8 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
     Link(Socket client, Socket server) {
       this.client = client;
       this.server = server;
-      Deque<Chunk> up = new ArrayDeque<>();
-      Deque<Chunk> down = new ArrayDeque<>();
+      Pipe up = new Pipe();
+      Pipe down = new Pipe();
       upReader = () -> read(client, up);
       upWriter = () -> write(up, server);
       downReader = () -> read(server, down);
@@ -372,18 +402,24 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
     }
 
     /**
-     * Reads chunks from {@code from} into {@code queue}, not while frozen; then the end of the
-     * stream, or a reset if reading failed.
+     * Reads chunks from {@code from} into {@code pipe}, not while frozen, nor while the pipe holds
+     * {@link #MAX_QUEUED_BYTES}; then the end of the stream, or a reset if reading failed.
      */
-    private void read(Socket from, Deque<Chunk> queue) {
+    private void read(Socket from, Pipe pipe) {
       byte[] buffer = new byte[CHUNK];
       Chunk last = Chunk.RESET;
       try {
         InputStream in = from.getInputStream(); // closed with the socket, not here: a half-close
         while (true) {
           synchronized (lock) {
-            if (!awaitThawed(this)) {
-              return;
+            while (true) {
+              if (!awaitThawed(this)) {
+                return;
+              }
+              if (pipe.bytes < MAX_QUEUED_BYTES) {
+                break;
+              }
+              lock.wait(); // the writer is behind: hold the sender back
             }
           }
           int n = in.read(buffer);
@@ -392,7 +428,8 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
             return;
           }
           synchronized (lock) {
-            queue.addLast(new Chunk(Arrays.copyOf(buffer, n), System.nanoTime() + latencyNanos));
+            pipe.chunks.addLast(new Chunk(Arrays.copyOf(buffer, n), System.nanoTime() + latencyNanos));
+            pipe.bytes += n;
             lock.notifyAll();
           }
         }
@@ -400,14 +437,14 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
         // reset, or closed by the proxy: the other side is reset (a no-op if closed already)
       } finally {
         synchronized (lock) {
-          queue.addLast(last);
+          pipe.chunks.addLast(last);
           lock.notifyAll();
         }
       }
     }
 
-    /** Writes the chunks of {@code queue} to {@code to} when due, not while frozen. */
-    private void write(Deque<Chunk> queue, Socket to) {
+    /** Writes the chunks of {@code pipe} to {@code to} when due, not while frozen. */
+    private void write(Pipe pipe, Socket to) {
       try {
         OutputStream out = to.getOutputStream();
         while (true) {
@@ -417,7 +454,7 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
               if (!awaitThawed(this)) {
                 return;
               }
-              Chunk first = queue.peekFirst();
+              Chunk first = pipe.chunks.peekFirst();
               if (first == null) {
                 lock.wait();
                 continue;
@@ -427,7 +464,9 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
                 TimeUnit.NANOSECONDS.timedWait(lock, wait);
                 continue;
               }
-              next = queue.removeFirst();
+              next = pipe.chunks.removeFirst();
+              pipe.bytes -= next.bytes.length;
+              lock.notifyAll(); // a reader held back may read again
               break;
             }
           }

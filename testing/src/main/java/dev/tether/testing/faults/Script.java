@@ -20,7 +20,8 @@ import java.util.function.Supplier;
 
 /**
  * The steps of a scripted lookup or connector, taken one per call, the last one again past the
- * end, and the futures handed out. Thread-safe.
+ * end (until more are added: the first of those comes next), and the futures handed out.
+ * Thread-safe.
  */
 final class Script<T> {
   private final String what;
@@ -28,6 +29,11 @@ final class Script<T> {
   private final List<Supplier<ListenableFuture<T>>> steps = new ArrayList<>();
   private final List<ListenableFuture<T>> answers = new ArrayList<>();
   private final Consumer<T> discard;
+  /**
+   * The step the next call takes, or the count of steps once past the end (the last repeats): a
+   * step added after that is taken next, not skipped. Guarded by this.
+   */
+  private int nextStep;
 
   /**
    * {@code discard} gets a value that a delayed step made after its future was cancelled (a
@@ -112,7 +118,10 @@ final class Script<T> {
     synchronized (this) {
       checkState(!steps.isEmpty(), "the script of %s has no step", what);
       index = answers.size();
-      step = steps.get(Math.min(index, steps.size() - 1));
+      step = steps.get(Math.min(nextStep, steps.size() - 1));
+      if (nextStep < steps.size()) {
+        nextStep++;
+      }
       answers.add(SettableFuture.create()); // holds the place: calls are counted in order
     }
     ListenableFuture<T> answer;

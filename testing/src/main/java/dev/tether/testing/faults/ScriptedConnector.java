@@ -32,7 +32,7 @@ import java.util.function.Supplier;
  * it (its next attempt starts only after this one ends), so steps after a {@link #hang()} serve
  * only other connects: a handover's, a standby's, another persistent connection's.
  *
- * <p>Past the end of the script, the last step repeats. Delays run on the given scheduler. It
+ * <p>Past the end of the script, the last step repeats; a step added then comes next. Delays run on the given scheduler. It
  * records the address of every connect, the future each got, and every connection it made.
  * Thread-safe.
  *

@@ -29,7 +29,8 @@ import java.util.function.Supplier;
  *
  * <p>Past the end of the script, the last step repeats. Delays run on the given scheduler. It
  * records how many lookups were made and the future each got, so a test can check that a hanging
- * lookup was cancelled. Steps may be added while it is in use. Thread-safe.
+ * lookup was cancelled. Steps may be added while it is in use: past the end, the first step added
+ * comes next. Thread-safe.
  *
  * @param <A> the address type
  */

@@ -58,6 +58,47 @@ class FaultProxyTcpTest {
   }
 
   @Test
+  void aClientThatDoesNotRead_holdsTheServerBack_andThenGetsEveryByte() throws Exception {
+    int total = 64 << 20; // far more than the socket buffers of both hops and the proxy hold
+    try (ServerSocket server = new ServerSocket(0, 5, InetAddress.getByAddress(new byte[] {127, 0, 0, 1}))) {
+      proxy.target(server.getLocalPort());
+      CompletableFuture<Integer> written = new CompletableFuture<>();
+      Thread writing = new Thread(() -> {
+        try (Socket s = server.accept()) {
+          byte[] chunk = new byte[64 * 1024];
+          for (int sent = 0; sent < total; sent += chunk.length) {
+            s.getOutputStream().write(chunk);
+          }
+          s.shutdownOutput();
+          written.complete(total);
+          s.getInputStream().read(); // until the client closes
+        } catch (IOException e) {
+          written.completeExceptionally(e);
+        }
+      });
+      writing.start();
+      try (Socket client = new Socket()) {
+        client.connect(new InetSocketAddress(InetAddress.getByAddress(new byte[] {127, 0, 0, 1}), proxy.port()), 5000);
+        client.setSoTimeout(10_000);
+        assertThrows(
+            java.util.concurrent.TimeoutException.class,
+            () -> written.get(2, TimeUnit.SECONDS),
+            "the server wrote 64 MiB to a client that read nothing: the proxy took it all");
+
+        long read = 0;
+        byte[] buffer = new byte[64 * 1024];
+        InputStream in = client.getInputStream();
+        for (int n; (n = in.read(buffer)) >= 0; ) {
+          read += n;
+        }
+        assertEquals(total, read);
+        assertEquals(total, written.get(10, TimeUnit.SECONDS));
+      }
+      writing.join(10_000);
+    }
+  }
+
+  @Test
   void aResetFromTheServer_resetsTheClient() throws Exception {
     try (ServerSocket server = new ServerSocket(0, 5, InetAddress.getByAddress(new byte[] {127, 0, 0, 1}))) {
       proxy.target(server.getLocalPort());

@@ -46,6 +46,20 @@ class ScriptedTest {
   }
 
   @Test
+  void stepsAddedAfterTheScriptRanPastItsEnd_comeNext_noneSkipped() throws Exception {
+    ScriptedLookup<String> lookup = ScriptedLookup.<String>on(scheduler).answer("a");
+    List<String> answers = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      answers.add(lookup.lookup().get()); // "a", then "a" again past the end
+    }
+    lookup.answer("b").answer("c");
+    for (int i = 0; i < 3; i++) {
+      answers.add(lookup.lookup().get());
+    }
+    assertEquals(List.of("a", "a", "a", "b", "c", "c"), answers);
+  }
+
+  @Test
   void aScript_playsInOrder_andRecordsWhatWasAsked() {
     ScriptedLookup<String> lookup =
         ScriptedLookup.<String>on(scheduler)
