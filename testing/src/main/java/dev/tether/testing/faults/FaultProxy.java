@@ -146,10 +146,15 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
     checkArgument(port > 0 && port <= 65535, "targetPort must be between 1 and 65535: %s", port);
   }
 
-  /** Sets the server that new connections go to (127.0.0.1 at {@code targetPort}); open ones stay. */
+  /**
+   * Sets the server that new connections go to (127.0.0.1 at {@code targetPort}); open ones stay.
+   *
+   * @throws IllegalStateException if the proxy is closed
+   */
   public FaultProxy target(int targetPort) {
     checkPort(targetPort);
     synchronized (lock) {
+      checkOpen();
       this.targetPort = targetPort;
     }
     return this;
@@ -165,14 +170,19 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
     return HostAndPort.fromParts("127.0.0.1", port);
   }
 
-  /** Stops forwarding, both ways, on every connection, keeping the sockets open. */
+  /**
+   * Stops forwarding, both ways, on every connection, keeping the sockets open.
+   *
+   * @throws IllegalStateException if the proxy is closed
+   */
   public void freeze() {
     synchronized (lock) {
+      checkOpen();
       frozen = true;
     }
   }
 
-  /** Forwards again, starting with what waited while frozen. */
+  /** Forwards again, starting with what waited while frozen. Does nothing once closed. */
   public void thaw() {
     synchronized (lock) {
       frozen = false;
@@ -190,7 +200,7 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
 
   /**
    * Resets every open connection, on both sides (TCP RST, not an orderly close), including one
-   * that the proxy is still connecting to the server.
+   * that the proxy is still connecting to the server. Does nothing once closed.
    */
   public void resetAll() {
     List<Link> toReset;
@@ -205,11 +215,12 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
    * With {@code true}, stops listening: new connections are refused, open ones go on. With {@code
    * false}, listens again on the same port.
    *
-   * @throws IllegalStateException if the port cannot be bound again (another process took it)
+   * @throws IllegalStateException if the port cannot be bound again (another process took it),
+   *     or the proxy is closed
    */
   public void refuseNew(boolean refuse) {
     synchronized (lock) {
-      checkState(!closed, "the proxy is closed");
+      checkOpen();
       ServerSocket current = listener;
       if (refuse && current != null) {
         closeQuietly(current);
@@ -232,14 +243,25 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
    * Delays every chunk by {@code latency} each way, from now on; zero for none.
    *
    * @throws IllegalArgumentException if {@code latency} is negative
+   * @throws IllegalStateException if the proxy is closed
    */
   public void latency(Duration latency) {
     requireNonNull(latency, "latency");
     checkArgument(!latency.isNegative(), "latency must not be negative: %s", latency);
     synchronized (lock) {
+      checkOpen();
       latencyNanos = latency.toNanos();
       lock.notifyAll();
     }
+  }
+
+  /** Fails a fault asked of a closed proxy, which would otherwise do nothing. Under the lock. */
+  private void checkOpen() {
+    checkState(
+        !closed,
+        "the fault proxy on port %s is closed (as a JUnit extension it closes after each test: "
+            + "register it as an instance field, not a static one)",
+        port);
   }
 
   /** How many connections are open through the proxy. */

@@ -119,6 +119,15 @@ class FaultProxyTest {
             .filter(Thread::isAlive)
             .count();
     assertEquals(0, alive);
+    // A fault asked of a closed proxy (one kept in a static field, say) fails, saying why.
+    IllegalStateException closed = assertThrows(IllegalStateException.class, proxy::freeze);
+    assertTrue(String.valueOf(closed.getMessage()).contains("is closed"), closed::getMessage);
+    assertThrows(IllegalStateException.class, () -> proxy.latency(Duration.ofMillis(1)));
+    assertThrows(IllegalStateException.class, () -> proxy.target(1));
+    assertThrows(IllegalStateException.class, () -> proxy.refuseNew(true));
+    proxy.thaw(); // cleanup calls stay harmless
+    proxy.resetAll();
+    proxy.close();
   }
 
   @Test
