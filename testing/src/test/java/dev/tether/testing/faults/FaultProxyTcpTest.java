@@ -65,6 +65,7 @@ class FaultProxyTcpTest {
       CompletableFuture<Integer> written = new CompletableFuture<>();
       Thread writing = new Thread(() -> {
         try (Socket s = server.accept()) {
+          s.setSendBufferSize(64 * 1024); // what the ends buffer stays small: the proxy's part shows
           byte[] chunk = new byte[64 * 1024];
           for (int sent = 0; sent < total; sent += chunk.length) {
             s.getOutputStream().write(chunk);
@@ -78,6 +79,7 @@ class FaultProxyTcpTest {
       });
       writing.start();
       try (Socket client = new Socket()) {
+        client.setReceiveBufferSize(64 * 1024); // before connecting, so that it holds
         client.connect(new InetSocketAddress(InetAddress.getByAddress(new byte[] {127, 0, 0, 1}), proxy.port()), 5000);
         client.setSoTimeout(10_000);
         assertThrows(
