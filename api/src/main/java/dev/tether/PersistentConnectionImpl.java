@@ -119,10 +119,9 @@ final class PersistentConnectionImpl<A, C extends Closable>
   @Override
   public Subscription observeAttempts(AttemptObserver observer) {
     Objects.requireNonNull(observer, "observer");
+    String description = "attempts of " + serverName() + " told to " + observer; // may throw: first
     parts.attemptObservers.add(observer);
-    return NamedSubscription.of(
-        "attempts of " + serverName() + " told to " + observer,
-        () -> parts.attemptObservers.remove(observer));
+    return NamedSubscription.of(description, () -> parts.attemptObservers.remove(observer));
   }
 
   @Override

@@ -48,7 +48,8 @@ public interface AttemptObserver {
     /**
      * Tells {@code observer} of the attempts that start from now on, and of the end of those in
      * flight now ({@link AttemptObserver#joinedLate()}), until the returned subscription is
-     * closed (an attempt whose start it was told of is still told how it ends). Any thread.
+     * closed (an attempt whose start it was told of is still told how it ends, and a step that
+     * began before the close may still tell it of one more). Any thread.
      */
     Subscription observeAttempts(AttemptObserver observer);
   }

@@ -410,7 +410,7 @@ public final class PersistentChannel extends Channel {
     return keptBytes.get();
   }
 
-    /** Gives back what {@link #reserve} took. */
+  /** Gives back what {@link #reserve} took. */
   void release(long bytes) {
     if (bytes != 0) {
       keptBytes.addAndGet(-bytes);

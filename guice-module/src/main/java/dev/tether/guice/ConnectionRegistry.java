@@ -35,8 +35,8 @@ import org.jspecify.annotations.Nullable;
  * closes the connections of all of them: a child injector's connections are not closed apart from
  * the others', and live until that {@code closeAll()}. Two that declare the same
  * name are listed under it by the later one; both are closed. A {@link
- * dev.tether.ReconnectBudget} bound in an injector is shared by its connections and those of its
- * children.
+ * dev.tether.ReconnectBudget} bound in an injector (as an instance, or a singleton) is shared by
+ * its connections and those of its children.
  *
  * <p>The modules do not bind the registry themselves, so that child injectors can declare
  * connections too; Guice binds it just in time. An injector that {@linkplain

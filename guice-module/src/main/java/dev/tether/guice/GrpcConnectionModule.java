@@ -239,11 +239,13 @@ public final class GrpcConnectionModule<A> extends AbstractModule {
 
   /**
    * The {@link ReconnectBudget} bound in {@code injector} or one of its ancestors, as {@code
-   * bind(ReconnectBudget.class).toInstance(...)} binds it; none if there is no such binding.
+   * bind(ReconnectBudget.class).toInstance(...)} binds it; none if there is no such binding, or
+   * it provides null. Connections share it if the binding gives one instance (an instance, a
+   * singleton); an unscoped provider gives each its own.
    */
   private static Optional<ReconnectBudget> boundBudget(Injector injector) {
     Binding<ReconnectBudget> bound = injector.getExistingBinding(Key.get(ReconnectBudget.class));
-    return bound == null ? Optional.empty() : Optional.of(bound.getProvider().get());
+    return bound == null ? Optional.empty() : Optional.ofNullable(bound.getProvider().get());
   }
 
   /** Makes the persistent connection when it is first provisioned. */

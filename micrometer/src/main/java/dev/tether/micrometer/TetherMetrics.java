@@ -24,6 +24,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Publishes a persistent connection's health to a Micrometer {@link MeterRegistry}, for
@@ -71,7 +73,8 @@ import org.jspecify.annotations.Nullable;
  * counted it. The disconnects follow the connection's {@linkplain
  * PersistentConnection#subscribeState state listener}. Attempts are counted for persistent
  * connections built by {@link PersistentConnection#builder}; one implemented otherwise (a
- * decorator of one's own) gets the gauges and the disconnects only.
+ * decorator of one's own) gets the gauges and the disconnects only, and the bind logs a warning
+ * saying so.
  *
  * <p>The meters stay after the persistent connection closes, showing its last values, until the
  * subscription is closed. The gauges hold the persistent connection only until it is {@code
@@ -92,6 +95,7 @@ public final class TetherMetrics {
   public static final String CONSECUTIVE_FAILURES = "tether.connection.consecutive.failures";
 
   private static final Object BINDING = new Object();
+  private static final Logger logger = LoggerFactory.getLogger(TetherMetrics.class);
 
   private TetherMetrics() {}
 
@@ -149,10 +153,18 @@ public final class TetherMetrics {
     }
     Subscription attempts;
     try {
-      attempts =
-          connection instanceof AttemptObserver.Source source
-              ? source.observeAttempts(recorder.attempts)
-              : NamedSubscription.of("no attempts", () -> {});
+      if (connection instanceof AttemptObserver.Source source) {
+        attempts = source.observeAttempts(recorder.attempts);
+      } else {
+        logger.warn(
+            "{} of {} was not built by PersistentConnection.builder(): its attempts are not"
+                + " counted ({} and {} stay at zero)",
+            connection.getClass().getName(),
+            name,
+            ATTEMPTS,
+            CONNECT);
+        attempts = NamedSubscription.of("no attempts", () -> {});
+      }
     } catch (RuntimeException e) {
       states.close();
       remove(registry, meters);

@@ -493,6 +493,32 @@ class TetherMetricsTest {
   }
 
   @Test
+  @SuppressWarnings("unchecked") // a proxy of the interface
+  void aConnectionOfAnotherMake_getsTheGaugesAndDisconnects_butNoAttemptCounts() {
+    PersistentConnection<String, IdleConnection> real = connection("orders");
+    PersistentConnection<String, IdleConnection> decorated =
+        (PersistentConnection<String, IdleConnection>)
+            java.lang.reflect.Proxy.newProxyInstance(
+                getClass().getClassLoader(),
+                new Class<?>[] {PersistentConnection.class},
+                (proxy, method, args) -> {
+                  try {
+                    return method.invoke(real, args);
+                  } catch (java.lang.reflect.InvocationTargetException e) {
+                    throw e.getCause();
+                  }
+                });
+    Subscription metrics = TetherMetrics.bind(decorated, registry);
+    scheduler.runDueTasks();
+    assertEquals(1, gauge(TetherMetrics.UP, "orders"));
+    made.get(0).drop();
+    assertEquals(1, registry.get(TetherMetrics.DISCONNECTS).tag("connection", "orders").counter().count());
+    assertEquals(0, count("success", "none", "orders"), "not counted, as the bind warned");
+    real.close();
+    metrics.close();
+  }
+
+  @Test
   @SuppressWarnings("NullAway")
   void nullArguments_failNamingThem() {
     PersistentConnection<String, IdleConnection> connection = connection("orders");

@@ -72,7 +72,7 @@ import org.slf4j.LoggerFactory;
  * one side resets the other. A client that connects while the server is down is accepted and
  * then reset, so it sees a reset rather than a refused connection. Each connection the proxy
  * resets as it accepts it is logged with why (no target, too many connections at WARN; the
- * server refused it at INFO).
+ * server refused it or did not answer at INFO).
  *
  * <p>Threads: four daemon threads per connection (a reader and a writer each way) and one that
  * accepts. At most {@link #MAX_CONNECTIONS} connections are open at once; more are reset at once.
@@ -340,21 +340,24 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
       try {
         int target;
         long resetsAtAccept;
+        @Nullable String refused = null;
         synchronized (lock) {
           resetsAtAccept = resets;
           target = targetPort;
-          if (closed || target == 0 || links.size() >= MAX_CONNECTIONS) {
-            if (!closed) {
-              logger.warn(
-                  "fault proxy on port {} reset a new connection: {}",
-                  port,
-                  target == 0
-                      ? "no target set (call target(port) first)"
-                      : MAX_CONNECTIONS + " connections are open already");
-            }
-            resetQuietly(client);
-            continue;
+          if (closed) {
+            refused = "";
+          } else if (target == 0) {
+            refused = "no target set (call target(port) first)";
+          } else if (links.size() >= MAX_CONNECTIONS) {
+            refused = MAX_CONNECTIONS + " connections are open already";
           }
+        }
+        if (refused != null) {
+          if (!refused.isEmpty()) { // logged outside the lock: forwarding goes on meanwhile
+            logger.warn("fault proxy on port {} reset a new connection: {}", port, refused);
+          }
+          resetQuietly(client);
+          continue;
         }
         server = new Socket();
         server.connect(new InetSocketAddress(LOOPBACK, target), CONNECT_TIMEOUT_MILLIS);
@@ -378,7 +381,10 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
           start(link.downWriter, "fault-proxy-down-write-" + port);
         }
       } catch (IOException e) { // the server refused: so does the proxy, as a direct client would see
-        logger.info("fault proxy on port {} reset a new connection: the server refused it ({})", port, e.toString());
+        logger.info(
+            "fault proxy on port {} reset a new connection: the server did not take it ({})",
+            port,
+            e.toString());
         resetQuietly(client);
         if (server != null) {
           closeQuietly(server);
