@@ -72,7 +72,7 @@ import org.slf4j.LoggerFactory;
  * one side resets the other. A client that connects while the server is down is accepted and
  * then reset, so it sees a reset rather than a refused connection. Each connection the proxy
  * resets as it accepts it is logged with why (no target, too many connections at WARN; the
- * server refused it or did not answer at INFO).
+ * server refused it or did not answer at DEBUG, as a test that kills its server expects).
  *
  * <p>Threads: four daemon threads per connection (a reader and a writer each way) and one that
  * accepts. At most {@link #MAX_CONNECTIONS} connections are open at once; more are reset at once.
@@ -381,7 +381,7 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
           start(link.downWriter, "fault-proxy-down-write-" + port);
         }
       } catch (IOException e) { // the server refused: so does the proxy, as a direct client would see
-        logger.info(
+        logger.debug(
             "fault proxy on port {} reset a new connection: the server did not take it ({})",
             port,
             e.toString());
@@ -493,8 +493,11 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
                 continue;
               }
               next = pipe.chunks.removeFirst();
+              boolean wasFull = pipe.bytes >= MAX_QUEUED_BYTES;
               pipe.bytes -= next.bytes.length;
-              lock.notifyAll(); // a reader held back may read again
+              if (wasFull && pipe.bytes < MAX_QUEUED_BYTES) {
+                lock.notifyAll(); // the reader held back may read again
+              }
               break;
             }
           }
