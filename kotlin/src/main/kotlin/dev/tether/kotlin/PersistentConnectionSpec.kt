@@ -92,7 +92,9 @@ internal constructor(private val serverName: String) {
   /**
    * Sets how each attempt gets the address: a suspend function, run on [context]. A throw, or a
    * cancellation from inside it (a `withTimeout` that expires, say), fails the attempt with a
-   * [dev.tether.ConnectAttemptException] of stage `LOOKUP`. Required.
+   * [dev.tether.ConnectAttemptException] of stage `LOOKUP`. Required. It must suspend rather than
+   * block: wrap blocking work in `withContext(Dispatchers.IO) { }`, as the default [context] is
+   * `Dispatchers.Default`, whose threads the persistent connection's next steps may run on.
    */
   public fun lookup(block: suspend () -> A) {
     check(lookup == null) { "lookup { } is already set" }

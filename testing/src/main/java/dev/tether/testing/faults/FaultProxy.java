@@ -80,7 +80,7 @@ import org.slf4j.LoggerFactory;
  * the thaw, and counts toward that bound until then. {@link #resetAll()} resets every connection
  * the proxy has set up, and one it is still connecting to the server; one it has only just taken
  * from the listening socket, or not yet (its client's connect returned a moment before), is not.
- * {@link #close()} closes every socket and ends every thread. As a JUnit 5 extension (an instance
+ * {@link #close()} resets every connection and ends every thread. As a JUnit 5 extension (an instance
  * field with {@code @RegisterExtension}), it closes after each test. Thread-safe.
  */
 public final class FaultProxy implements AutoCloseable, AfterEachCallback {
@@ -271,7 +271,10 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
     }
   }
 
-  /** Closes the listener and every connection, and waits (up to 10 s) for its threads to end. */
+  /**
+   * Closes the listener, resets every connection (what waited in the proxy is dropped, so neither
+   * side sees an orderly end), and waits (up to 10 s) for its threads to end.
+   */
   @Override
   public void close() {
     List<Link> toClose;
@@ -287,7 +290,7 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
       toJoin = new ArrayList<>(threads);
       lock.notifyAll();
     }
-    toClose.forEach(Link::close);
+    toClose.forEach(Link::reset); // what waited in the proxy is dropped: not an orderly end
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
     for (Thread thread : toJoin) {
       try {

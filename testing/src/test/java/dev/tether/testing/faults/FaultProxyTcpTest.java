@@ -101,6 +101,35 @@ class FaultProxyTcpTest {
   }
 
   @Test
+  void closingTheProxy_resetsItsConnections_ratherThanEndingThemInOrder() throws Exception {
+    try (ServerSocket server = new ServerSocket(0, 5, InetAddress.getByAddress(new byte[] {127, 0, 0, 1}))) {
+      proxy.target(server.getLocalPort());
+      CompletableFuture<Socket> accepted = new CompletableFuture<>();
+      Thread accepting = new Thread(() -> {
+        try {
+          accepted.complete(server.accept());
+        } catch (IOException e) {
+          accepted.completeExceptionally(e);
+        }
+      });
+      accepting.start();
+      try (Socket client = new Socket()) {
+        client.connect(new InetSocketAddress(InetAddress.getByAddress(new byte[] {127, 0, 0, 1}), proxy.port()), 5000);
+        client.setSoTimeout(10_000);
+        try (Socket served = accepted.get(10, TimeUnit.SECONDS)) {
+          served.setSoTimeout(10_000);
+          proxy.close();
+          SocketException clientSide = assertThrows(SocketException.class, () -> client.getInputStream().read());
+          assertEquals("Connection reset", clientSide.getMessage());
+          SocketException serverSide = assertThrows(SocketException.class, () -> served.getInputStream().read());
+          assertEquals("Connection reset", serverSide.getMessage());
+        }
+      }
+      accepting.join(10_000);
+    }
+  }
+
+  @Test
   void aResetFromTheServer_resetsTheClient() throws Exception {
     try (ServerSocket server = new ServerSocket(0, 5, InetAddress.getByAddress(new byte[] {127, 0, 0, 1}))) {
       proxy.target(server.getLocalPort());
