@@ -369,7 +369,7 @@ public final class FaultProxy implements AutoCloseable, AfterEachCallback {
         Link link = new Link(client, server);
         synchronized (lock) {
           if (closed) {
-            link.close();
+            link.reset(); // as close() resets the others
             return;
           }
           if (resets != resetsAtAccept) {
