@@ -247,19 +247,24 @@ class GuiceWiringTest {
             });
     PersistentConnection<?, ?> orders = connection("orders");
     orders.connected().get(10, TimeUnit.SECONDS);
-    PersistentConnection<?, ?> billing = connection("billing");
     // Its first round asks the budget for a token, and waits for the next one.
+    ConnectionState<?, ?> state = waitingForTheNextToken(connection("billing"));
+    assertEquals(ConnectionState.Status.WAITING_TO_RETRY, state.status());
+    assertEquals(0, state.connections());
+  }
+
+  /** The first state of {@code connection} that waits more than half an hour: for a token. */
+  private static ConnectionState<?, ?> waitingForTheNextToken(PersistentConnection<?, ?> connection)
+      throws Exception {
     SettableFuture<ConnectionState<?, ?>> waiting = SettableFuture.create();
-    billing.subscribeState(
+    connection.subscribeState(
         state -> {
           Duration retryIn = state.retryIn();
           if (retryIn != null && retryIn.compareTo(Duration.ofMinutes(30)) > 0) {
             waiting.set(state);
           }
         });
-    ConnectionState<?, ?> state = java.util.Objects.requireNonNull(waiting.get(10, TimeUnit.SECONDS));
-    assertEquals(ConnectionState.Status.WAITING_TO_RETRY, state.status());
-    assertEquals(0, state.connections());
+    return java.util.Objects.requireNonNull(waiting.get(10, TimeUnit.SECONDS));
   }
 
   @Test
@@ -280,15 +285,7 @@ class GuiceWiringTest {
     Injector child = injector.createChildInjector(named("billing").build());
     PersistentConnection<?, ?> billing =
         child.getInstance(Key.get(new TypeLiteral<PersistentConnection<?, ?>>() {}, Names.named("billing")));
-    SettableFuture<ConnectionState<?, ?>> waiting = SettableFuture.create();
-    billing.subscribeState(
-        state -> {
-          Duration retryIn = state.retryIn();
-          if (retryIn != null && retryIn.compareTo(Duration.ofMinutes(30)) > 0) {
-            waiting.set(state);
-          }
-        });
-    ConnectionState<?, ?> state = java.util.Objects.requireNonNull(waiting.get(10, TimeUnit.SECONDS));
+    ConnectionState<?, ?> state = waitingForTheNextToken(billing);
     assertEquals(ConnectionState.Status.WAITING_TO_RETRY, state.status(), "waits for the parent's budget");
   }
 
