@@ -300,6 +300,37 @@ class FlowsTest {
   }
 
   @Test
+  fun aLambdaThatClosesItsOwnConnection_endsItCleanly_withNoFailureReported() = runTest {
+    for (stage in listOf("lookup", "connect")) {
+      lateinit var self: PersistentConnection<String, IdleConnection>
+      val made = mutableListOf<IdleConnection>()
+      self = connection {
+        lookup {
+          if (stage == "lookup") {
+            self.close()
+          }
+          "a"
+        }
+        connector {
+          if (stage == "connect") {
+            self.close()
+          }
+          IdleConnection().also { made += it }
+        }
+      }
+      val events = async(UnconfinedTestDispatcher(testScheduler)) { self.events().toList() }
+      settle()
+      assertEquals(CLOSED, self.state().status(), stage)
+      assertTrue(self.closeFinished().isDone, stage)
+      assertTrue(made.all { it.isClosed }, "$stage: a connection made anyway is closed")
+      assertTrue(
+        events.await().map(::describe).none { it.startsWith("FailedToConnect") || it == "Connected" },
+        stage,
+      )
+    }
+  }
+
+  @Test
   fun aSuspendedLookup_isCancelledByClose_withNoFailureReported() = runTest {
     val cancelled = CompletableDeferred<Unit>()
     val connection = connection {
