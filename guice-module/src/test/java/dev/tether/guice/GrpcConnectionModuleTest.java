@@ -234,6 +234,22 @@ class GrpcConnectionModuleTest {
   }
 
   @Test
+  void aCallOnTheInjectedChannelAfterCloseAll_failsAtOnceSayingSo() throws Exception {
+    servers.inProcess("orders-1");
+    injector = Guice.createInjector(orders().lookup(CatalogLookup.class).build());
+    OrdersClient client = injector.getInstance(OrdersClient.class);
+    assertEquals("orders-1: before", client.call("before"));
+    injector.getInstance(ConnectionRegistry.class).closeAll().get(10, TimeUnit.SECONDS);
+
+    // A wait-for-ready call with a 10 s deadline: UNAVAILABLE, not DEADLINE_EXCEEDED, so it did
+    // not wait for a connection that will never come.
+    io.grpc.StatusRuntimeException e =
+        assertThrows(io.grpc.StatusRuntimeException.class, () -> client.call("after"));
+    assertEquals(io.grpc.Status.Code.UNAVAILABLE, e.getStatus().getCode());
+    assertEquals("persistent connection to orders is closed", e.getStatus().getDescription());
+  }
+
+  @Test
   void withExplicitBindingsRequired_theApplicationBindsTheRegistry() throws Exception {
     servers.inProcess("orders-1");
     AbstractModule strict =
