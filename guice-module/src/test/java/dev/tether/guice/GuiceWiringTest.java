@@ -239,18 +239,23 @@ class GuiceWiringTest {
         Guice.createInjector(
             named("orders").build(),
             named("billing").build(),
-            new AbstractModule() {
-              @Override
-              protected void configure() {
-                bind(ReconnectBudget.class).toInstance(budget);
-              }
-            });
+            binding(budget));
     PersistentConnection<?, ?> orders = connection("orders");
     orders.connected().get(10, TimeUnit.SECONDS);
     // Its first round asks the budget for a token, and waits for the next one.
     ConnectionState<?, ?> state = waitingForTheNextToken(connection("billing"));
     assertEquals(ConnectionState.Status.WAITING_TO_RETRY, state.status());
     assertEquals(0, state.connections());
+  }
+
+  /** A module that binds {@code budget}, as an application would. */
+  private static AbstractModule binding(ReconnectBudget budget) {
+    return new AbstractModule() {
+      @Override
+      protected void configure() {
+        bind(ReconnectBudget.class).toInstance(budget);
+      }
+    };
   }
 
   /** The first state of {@code connection} that waits more than half an hour: for a token. */
@@ -275,12 +280,7 @@ class GuiceWiringTest {
     injector =
         Guice.createInjector(
             named("orders").build(),
-            new AbstractModule() {
-              @Override
-              protected void configure() {
-                bind(ReconnectBudget.class).toInstance(budget);
-              }
-            });
+            binding(budget));
     connection("orders").connected().get(10, TimeUnit.SECONDS); // took the only token
     Injector child = injector.createChildInjector(named("billing").build());
     PersistentConnection<?, ?> billing =
