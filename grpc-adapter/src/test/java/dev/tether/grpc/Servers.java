@@ -1,5 +1,6 @@
 package dev.tether.grpc;
 
+import dev.tether.testsupport.LoopbackPorts;
 import io.grpc.Server;
 import io.grpc.ServerCredentials;
 import io.grpc.InsecureServerCredentials;
@@ -47,7 +48,11 @@ public final class Servers implements AfterEachCallback {
             .intercept(interceptor));
   }
 
-  /** Starts a plaintext Netty server on 127.0.0.1; {@code port} 0 picks a free one. */
+  /**
+   * Starts a plaintext Netty server on 127.0.0.1; {@code port} 0 picks a free one below the
+   * ephemeral range ({@link dev.tether.testsupport.LoopbackPorts}), so that the server can be
+   * started again on its port after it stopped.
+   */
   public Server netty(String id, int port) {
     return netty(id, port, InsecureServerCredentials.create(), UnaryOperator.identity());
   }
@@ -57,10 +62,30 @@ public final class Servers implements AfterEachCallback {
       int port,
       ServerCredentials credentials,
       UnaryOperator<NettyServerBuilder> customizer) {
-    NettyServerBuilder builder =
+    if (port != 0) {
+      return track(nettyBuilder(id, port, credentials, customizer));
+    }
+    for (int tries = 1; ; tries++) {
+      try {
+        return track(nettyBuilder(id, LoopbackPorts.free(), credentials, customizer));
+      } catch (UncheckedIOException taken) { // by another socket since it was found free
+        if (tries == 10) {
+          throw taken;
+        }
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+  }
+
+  private static NettyServerBuilder nettyBuilder(
+      String id,
+      int port,
+      ServerCredentials credentials,
+      UnaryOperator<NettyServerBuilder> customizer) {
+    return customizer.apply(
         NettyServerBuilder.forAddress(new InetSocketAddress(LOOPBACK, port), credentials)
-            .addService(Echo.service(id));
-    return track(customizer.apply(builder));
+            .addService(Echo.service(id)));
   }
 
   /** Starts a server from {@code builder} and stops it after the test. */

@@ -137,14 +137,14 @@ class CatalogFailoverTest {
         long began = System.nanoTime();
         for (int call = 0; call < 3; call++) {
           try {
-            stub.withDeadlineAfter(2, TimeUnit.SECONDS).say("during");
+            stub.withDeadlineAfter(5, TimeUnit.SECONDS).say("during");
           } catch (io.grpc.StatusRuntimeException e) {
             assertTrue(
                 e.getStatus().getCode() != io.grpc.Status.Code.DEADLINE_EXCEEDED,
                 "trial " + trial + ": a call hung until its deadline: " + e.getStatus());
           }
         }
-        assertTrue(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - began) < 2);
+        assertTrue(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - began) < 5);
         victim.awaitTermination(10, TimeUnit.SECONDS);
         Server back = servers.netty(victim == a ? "a" : "b", port);
         if (victim == a) {

@@ -47,7 +47,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class ChaosTest {
   private static final long SEED = Long.getLong("chaos.seed", 20261121L);
   private static final Duration RUN = Duration.ofSeconds(20);
-  private static final long MARGIN_MILLIS = 300;
+  private static final long MARGIN_MILLIS = 500;
   private static final int REPLICAS = 3;
   private static final int CALLERS = 4;
 

@@ -24,17 +24,24 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 
 /**
  * The serving replica is a process killed with SIGKILL while callers make unary calls and hold
- * streams open: every call ends within its deadline (by 500 ms at most), none hangs, and
+ * streams open: every call ends by its deadline (at most 750 ms late), none hangs, and
  * wait-for-ready calls made after the kill succeed on the other replica.
  */
 class ProcessKillTest {
   private static final long DEADLINE_MS = 2_000;
+  /**
+   * How late past its deadline a call may end: timers on two busy cores, next to two replica
+   * processes, fire late by some milliseconds; a call that hangs or whose deadline restarts when
+   * it moves is late by seconds.
+   */
+  private static final long MARGIN_MS = 750;
 
   /** One call's outcome and how long it took. */
   private record Outcome(Status.Code code, long millis) {}
@@ -58,6 +65,7 @@ class ProcessKillTest {
       try {
         connection.connected().get(10, TimeUnit.SECONDS);
         ConcurrentLinkedQueue<Outcome> outcomes = new ConcurrentLinkedQueue<>();
+        Semaphore succeeded = new Semaphore(0); // a permit per successful call
         AtomicBoolean stop = new AtomicBoolean();
         List<Future<?>> loops = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
@@ -74,6 +82,9 @@ class ProcessKillTest {
                         code = e.getStatus().getCode();
                       }
                       outcomes.add(new Outcome(code, (System.nanoTime() - started) / 1_000_000));
+                      if (code == Status.Code.OK) {
+                        succeeded.release();
+                      }
                     }
                     return null;
                   }));
@@ -84,33 +95,29 @@ class ProcessKillTest {
           streams.add(pumpingStream(channel, options()));
         }
         // Some traffic on A first.
-        while (outcomes.stream().filter(o -> o.code() == Status.Code.OK).count() < 200) {
-          Thread.onSpinWait();
-        }
+        assertTrue(succeeded.tryAcquire(200, 20, TimeUnit.SECONDS), "no traffic on A");
         catalog.withdraw(addressA);
         a.kill();
-        long killed = System.nanoTime();
         for (int i = 0; i < 10; i++) {
           streams.add(openStream(channel, options())); // as A dies, or waiting for B
         }
-        int okBefore = (int) outcomes.stream().filter(o -> o.code() == Status.Code.OK).count();
-        // Traffic again, on B.
-        while (outcomes.stream().filter(o -> o.code() == Status.Code.OK).count() < okBefore + 200
-            && System.nanoTime() - killed < TimeUnit.SECONDS.toNanos(20)) {
-          Thread.onSpinWait();
-        }
+        succeeded.drainPermits(); // from here on, successes after the kill
+        // Traffic again, on B (checked below: the wait may end by its timeout).
+        boolean trafficOnB = succeeded.tryAcquire(200, 20, TimeUnit.SECONDS);
         stop.set(true);
         for (Future<?> loop : loops) {
           loop.get(DEADLINE_MS + 5_000, TimeUnit.MILLISECONDS);
         }
         for (CompletableFuture<Status> stream : streams) {
           // Idle streams end by their deadline at the latest.
-          stream.get(DEADLINE_MS + 500, TimeUnit.MILLISECONDS);
+          stream.get(DEADLINE_MS + MARGIN_MS, TimeUnit.MILLISECONDS);
         }
-        List<Outcome> late = outcomes.stream().filter(o -> o.millis() > DEADLINE_MS + 500).toList();
-        assertEquals(List.of(), late, "calls that outlived their deadline by more than 500 ms");
+        List<Outcome> late =
+            outcomes.stream().filter(o -> o.millis() > DEADLINE_MS + MARGIN_MS).toList();
+        assertEquals(
+            List.of(), late, "calls that outlived their deadline by more than " + MARGIN_MS + " ms");
         assertTrue(
-            outcomes.stream().filter(o -> o.code() == Status.Code.OK).count() >= okBefore + 200,
+            trafficOnB,
             "wait-for-ready calls after the kill did not succeed on B: " + summary(outcomes));
         ListenableFuture<String> onB =
             ClientCalls.futureUnaryCall(channel.newCall(Echo.SAY, options()), "after");
