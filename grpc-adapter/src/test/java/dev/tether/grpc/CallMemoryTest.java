@@ -230,7 +230,7 @@ class CallMemoryTest {
   private Server reconnect(Server server) throws Exception {
     calls(10);
     GrpcConnection<String> current = connection.connected().get(10, TimeUnit.SECONDS);
-    server.shutdownNow();
+    servers.stop(server); // not kept for the end of the test: the heap is measured
     current.closeFinished().get(10, TimeUnit.SECONDS);
     return servers.inProcess("memory");
   }

@@ -99,6 +99,18 @@ public final class Servers implements AfterEachCallback {
     }
   }
 
+  /**
+   * Stops {@code server} now and waits for it to terminate; it is then no longer kept for the
+   * end of the test (a test that starts thousands of servers keeps only the running ones).
+   */
+  synchronized void stop(Server server) throws InterruptedException {
+    server.shutdownNow();
+    if (!server.awaitTermination(10, TimeUnit.SECONDS)) {
+      throw new AssertionError(server + " did not terminate");
+    }
+    servers.remove(server);
+  }
+
   /** The loopback address and port of a server this class started on Netty. */
   public static com.google.common.net.HostAndPort address(Server server) {
     return com.google.common.net.HostAndPort.fromParts("127.0.0.1", port(server));
