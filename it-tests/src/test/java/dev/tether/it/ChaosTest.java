@@ -47,7 +47,11 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class ChaosTest {
   private static final long SEED = Long.getLong("chaos.seed", 20261121L);
   private static final Duration RUN = Duration.ofSeconds(20);
-  private static final long MARGIN_MILLIS = 500;
+  /**
+   * How late past its deadline a call may end: timers on two busy cores fire late by
+   * milliseconds; a call that hangs is late by seconds.
+   */
+  private static final long MARGIN_MILLIS = 1_000;
   private static final int REPLICAS = 3;
   private static final int CALLERS = 4;
 
@@ -133,7 +137,7 @@ class ChaosTest {
     Echo.Stub stub = new Echo.Stub(PersistentChannel.of(connection)).withWaitForReady();
 
     // The script: at seeded random times, one replica goes down or comes back, or its network
-    // freezes or thaws; at the end every network thaws.
+    // freezes or thaws; at the end every network thaws and every replica comes back.
     ScheduledExecutorService script = Executors.newSingleThreadScheduledExecutor();
     long at = 0;
     List<ScheduledFuture<?>> steps = new ArrayList<>();
@@ -149,6 +153,9 @@ class ChaosTest {
                 synchronized (replica) {
                   if (replica.frozen) {
                     replica.freezeOrThaw();
+                  }
+                  if (replica.server.isShutdown()) {
+                    replica.toggle();
                   }
                 }
               },
@@ -198,6 +205,9 @@ class ChaosTest {
     script.shutdown();
     assertTrue(script.awaitTermination(10, TimeUnit.SECONDS));
     assertTrue(callers.awaitTermination(10, TimeUnit.SECONDS));
+    // After the chaos, with every replica up and reachable, calls succeed again.
+    String after = stub.withDeadlineAfter(10, TimeUnit.SECONDS).say("after");
+    assertTrue(after.startsWith("replica-") && after.endsWith(": after"), after);
 
     connection.close().get(30, TimeUnit.SECONDS);
     int eventsAtClose = events.count();
@@ -219,7 +229,7 @@ class ChaosTest {
           "unexpected failure " + code + "; " + summary);
     }
     assertTrue(succeeded.get() > 100, summary);
-    assertTrue(events.connections() >= 3, summary);
+    assertTrue(events.connections() >= 2, summary); // it reconnected (how often depends on the seed)
     for (ManagedChannel channel : channels.created()) {
       assertTrue(channel.awaitTermination(10, TimeUnit.SECONDS), channel + " did not terminate");
     }

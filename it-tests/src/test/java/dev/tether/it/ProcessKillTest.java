@@ -31,7 +31,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The serving replica is a process killed with SIGKILL while callers make unary calls and hold
- * streams open: every call ends by its deadline (at most 750 ms late), none hangs, and
+ * streams open: every call ends by its deadline (at most 1 s late), none hangs, and
  * wait-for-ready calls made after the kill succeed on the other replica.
  */
 class ProcessKillTest {
@@ -41,7 +41,7 @@ class ProcessKillTest {
    * processes, fire late by some milliseconds; a call that hangs or whose deadline restarts when
    * it moves is late by seconds.
    */
-  private static final long MARGIN_MS = 750;
+  private static final long MARGIN_MS = 1_000;
 
   /** One call's outcome and how long it took. */
   private record Outcome(Status.Code code, long millis) {}

@@ -112,15 +112,18 @@ class ZooKeeperRollingRestartTest {
             HostAndPort serving = java.util.Objects.requireNonNull(connection.state().address());
             Replica victim =
                 replicas.stream().filter(r -> r.address().equals(serving)).findFirst().orElseThrow();
+            long attemptsBefore = connection.state().attempts();
             long killed = System.nanoTime();
             victim.server.shutdownNow();
             while (serving.equals(connection.state().address())
                 || connection.currentConnection() == null) {
-              assertTrue(
-                  System.nanoTime() - killed < RETRY_DELAY.toNanos() * 13 / 10 + 1_000_000_000L,
-                  "moved within the retry delay");
+              assertTrue(System.nanoTime() - killed < 5_000_000_000L, "moved within 5 s");
               TimeUnit.MILLISECONDS.sleep(1); // polls the state, bounded
             }
+            // The long-lived connection's drop starts a round at once; its lookup may still
+            // answer the listed victim once, which costs one retry delay, never more.
+            long attempts = connection.state().attempts() - attemptsBefore;
+            assertTrue(attempts <= 2, "moved within one retry delay, but took " + attempts + " attempts");
             waitForAnswers(traffic, traffic.outcomes().size() + 100);
           } finally {
             traffic.close();

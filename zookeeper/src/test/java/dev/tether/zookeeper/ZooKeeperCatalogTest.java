@@ -73,8 +73,12 @@ class ZooKeeperCatalogTest {
   }
 
 
+  /**
+   * The lookup's answer, waited for up to 5 s: a new cache's first load may take the catalog's
+   * 2 s first-load wait on a busy machine (a lookup answered from a loaded cache is immediate).
+   */
   private static String answer(AddressLookup<HostAndPort> lookup) {
-    return Answers.answer(lookup, 1);
+    return Answers.answer(lookup, 5);
   }
 
 
@@ -227,7 +231,8 @@ class ZooKeeperCatalogTest {
     clients.close();
 
     for (Thread starting : startingThreads()) {
-      starting.join(1_000); // interrupted, it ends at once; left to Curator, after its retries
+      // Interrupted, it ends at once; left to Curator, only after its 5 s connection timeout.
+      starting.join(3_000);
       assertTrue(!starting.isAlive(), () -> "still starting: " + starting);
     }
   }
