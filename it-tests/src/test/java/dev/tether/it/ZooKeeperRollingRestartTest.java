@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.common.net.HostAndPort;
+import dev.tether.ConnectionState;
 import dev.tether.PersistentConnection;
 import dev.tether.Subscription;
 import dev.tether.grpc.ChannelFactory;
@@ -18,8 +19,11 @@ import io.grpc.Server;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Predicate;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
 import org.apache.curator.retry.RetryOneTime;
@@ -94,11 +98,10 @@ class ZooKeeperRollingRestartTest {
               long answered = traffic.outcomes().size();
               replica.registration.close();
               // followMoves hands over, if the client was there; then the replica drains and stops.
-              long deregistered = System.nanoTime();
-              while (replica.address().equals(connection.state().address())) {
-                assertTrue(System.nanoTime() - deregistered < 10_000_000_000L, "no handover");
-                TimeUnit.MILLISECONDS.sleep(1); // polls the state, bounded
-              }
+              awaitState(
+                  connection,
+                  state -> !replica.address().equals(state.address()),
+                  "a handover away from " + replica.name);
               waitForAnswers(traffic, answered + 100);
               replica.server.shutdown();
               assertTrue(replica.server.awaitTermination(20, TimeUnit.SECONDS));
@@ -113,13 +116,13 @@ class ZooKeeperRollingRestartTest {
             Replica victim =
                 replicas.stream().filter(r -> r.address().equals(serving)).findFirst().orElseThrow();
             long attemptsBefore = connection.state().attempts();
-            long killed = System.nanoTime();
             victim.server.shutdownNow();
-            while (serving.equals(connection.state().address())
-                || connection.currentConnection() == null) {
-              assertTrue(System.nanoTime() - killed < 5_000_000_000L, "moved within 5 s");
-              TimeUnit.MILLISECONDS.sleep(1); // polls the state, bounded
-            }
+            awaitState(
+                connection,
+                state ->
+                    state.status() == ConnectionState.Status.CONNECTED
+                        && !serving.equals(state.address()),
+                "a connection to another replica after the kill");
             // The long-lived connection's drop starts a round at once; its lookup may still
             // answer the listed victim once, which costs one retry delay, never more.
             long attempts = connection.state().attempts() - attemptsBefore;
@@ -136,10 +139,26 @@ class ZooKeeperRollingRestartTest {
   }
 
   private static void waitForAnswers(Traffic traffic, long count) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    while (traffic.outcomes().size() < count) {
-      assertTrue(System.nanoTime() < deadline, "traffic stalled: " + traffic.summary());
-      TimeUnit.MILLISECONDS.sleep(10); // polls the traffic's progress, bounded
+    assertTrue(traffic.awaitOutcomes(count, 20_000), () -> "traffic stalled: " + traffic.summary());
+  }
+
+  /** Waits (bounded) until {@code connection} passes through a state that {@code reached} accepts. */
+  private static void awaitState(
+      PersistentConnection<HostAndPort, GrpcConnection<HostAndPort>> connection,
+      Predicate<ConnectionState<HostAndPort, GrpcConnection<HostAndPort>>> reached,
+      String what)
+      throws Exception {
+    CompletableFuture<Void> seen = new CompletableFuture<>();
+    try (Subscription watching =
+        connection.subscribeState(
+            state -> {
+              if (reached.test(state)) {
+                seen.complete(null);
+              }
+            })) {
+      seen.get(10, TimeUnit.SECONDS);
+    } catch (TimeoutException e) {
+      throw new AssertionError("not within 10 s: " + what + "; now " + connection.state(), e);
     }
   }
 }
