@@ -65,17 +65,29 @@ public final class Servers implements AfterEachCallback {
     if (port != 0) {
       return track(nettyBuilder(id, port, credentials, customizer));
     }
-    for (int tries = 1; ; tries++) {
+    List<UncheckedIOException> taken = new ArrayList<>();
+    while (true) {
       try {
         return track(nettyBuilder(id, LoopbackPorts.free(), credentials, customizer));
-      } catch (UncheckedIOException taken) { // by another socket since it was found free
-        if (tries == 10) {
-          throw taken;
+      } catch (UncheckedIOException e) {
+        if (!isBindFailure(e) || taken.size() == 9) { // only a port taken since it was found free
+          taken.forEach(e::addSuppressed);
+          throw e;
         }
+        taken.add(e);
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       }
     }
+  }
+
+  private static boolean isBindFailure(Throwable failure) {
+    for (@org.jspecify.annotations.Nullable Throwable t = failure; t != null; t = t.getCause()) {
+      if (t instanceof java.net.BindException) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static NettyServerBuilder nettyBuilder(
@@ -103,12 +115,14 @@ public final class Servers implements AfterEachCallback {
    * Stops {@code server} now and waits for it to terminate; it is then no longer kept for the
    * end of the test (a test that starts thousands of servers keeps only the running ones).
    */
-  synchronized void stop(Server server) throws InterruptedException {
+  void stop(Server server) throws InterruptedException {
     server.shutdownNow();
     if (!server.awaitTermination(10, TimeUnit.SECONDS)) {
       throw new AssertionError(server + " did not terminate");
     }
-    servers.remove(server);
+    synchronized (this) {
+      servers.remove(server);
+    }
   }
 
   /** The loopback address and port of a server this class started on Netty. */

@@ -32,6 +32,8 @@ final class Traffic implements AutoCloseable {
   record Outcome(String kind, Status.Code code, String replica, long millis, String detail) {}
 
   private final ConcurrentLinkedQueue<Outcome> outcomes = new ConcurrentLinkedQueue<>();
+  private long recorded; // guarded by this: the outcomes recorded so far
+  private final Map<String, Long> answered = new java.util.HashMap<>(); // guarded by this: by replica
   private final AtomicBoolean stop = new AtomicBoolean();
   private final ExecutorService threads;
   private final List<Future<?>> loops = new ArrayList<>();
@@ -112,13 +114,15 @@ final class Traffic implements AutoCloseable {
     outcomes.add(
         new Outcome(kind, code, replica, (System.nanoTime() - started) / 1_000_000, detail));
     synchronized (this) {
+      recorded++;
+      answered.merge(replica, 1L, Long::sum);
       notifyAll();
     }
   }
 
   /** How many unary calls {@code replica} answered so far. */
-  long answeredBy(String replica) {
-    return outcomes.stream().filter(o -> o.replica().equals(replica)).count();
+  synchronized long answeredBy(String replica) {
+    return answered.getOrDefault(replica, 0L);
   }
 
   /** Waits (bounded) until {@code replica} answered {@code count} unary calls; false if it did not. */
@@ -138,7 +142,7 @@ final class Traffic implements AutoCloseable {
   /** Waits (bounded) until {@code count} calls have ended in all; false if they did not. */
   synchronized boolean awaitOutcomes(long count, long timeoutMillis) throws InterruptedException {
     long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
-    while (outcomes.size() < count) {
+    while (recorded < count) {
       long left = TimeUnit.NANOSECONDS.toMillis(end - System.nanoTime());
       if (left <= 0) {
         return false;

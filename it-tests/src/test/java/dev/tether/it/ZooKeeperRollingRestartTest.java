@@ -116,6 +116,7 @@ class ZooKeeperRollingRestartTest {
             Replica victim =
                 replicas.stream().filter(r -> r.address().equals(serving)).findFirst().orElseThrow();
             long attemptsBefore = connection.state().attempts();
+            long killed = System.nanoTime();
             victim.server.shutdownNow();
             awaitState(
                 connection,
@@ -127,6 +128,10 @@ class ZooKeeperRollingRestartTest {
             // answer the listed victim once, which costs one retry delay, never more.
             long attempts = connection.state().attempts() - attemptsBefore;
             assertTrue(attempts <= 2, "moved within one retry delay, but took " + attempts + " attempts");
+            long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killed);
+            assertTrue( // a retry delay (at most 1.3 x 300 ms), with room for a busy machine
+                tookMillis < RETRY_DELAY.toMillis() * 13 / 10 + 3_000,
+                "moved within the retry delay, but took " + tookMillis + " ms");
             waitForAnswers(traffic, traffic.outcomes().size() + 100);
           } finally {
             traffic.close();
