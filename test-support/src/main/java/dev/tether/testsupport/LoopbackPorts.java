@@ -36,10 +36,7 @@ public final class LoopbackPorts {
     List<ServerSocket> held = new ArrayList<>();
     try {
       for (int tries = 0; held.size() < count; tries++) {
-        int port;
-        synchronized (RANDOM) {
-          port = from + RANDOM.nextInt(below - from);
-        }
+        int port = from + RANDOM.nextInt(below - from); // Random is thread-safe
         try {
           held.add(new ServerSocket(port, 1, loopback));
         } catch (IOException inUse) {
