@@ -13,7 +13,7 @@ import dev.tether.grpc.GrpcConnector
  * set), and starts connecting:
  * ```
  * val greeter = grpcPersistentConnection("greeter", ChannelFactory.plaintext()) {
- *   lookup { catalog.lookup("greeter").lookup().await() }
+ *   lookup(catalog.lookup("greeter")) // a ZooKeeperCatalog's lookup; or lookup { } (suspend)
  *   retryDelay = 1.seconds
  * }
  * val stub = GreeterGrpcKt.GreeterCoroutineStub(PersistentChannel.of(greeter))

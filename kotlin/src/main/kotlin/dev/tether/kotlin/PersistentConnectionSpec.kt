@@ -76,7 +76,7 @@ public fun <A : Any, C : Closable> persistentConnection(
 @TetherDsl
 public class PersistentConnectionSpec<A : Any, C : Closable>
 internal constructor(private val serverName: String) {
-  private var lookup: (suspend () -> A)? = null
+  private var lookup: ((CoroutineScope) -> AddressLookup<A>)? = null
   /** Makes the connector in the connection's scope; the default one may be replaced once. */
   private var connector: ((CoroutineScope) -> Connector<A, C>)? = null
   private var connectorIsDefault = false
@@ -97,8 +97,22 @@ internal constructor(private val serverName: String) {
    * `Dispatchers.Default`, whose threads the persistent connection's next steps may run on.
    */
   public fun lookup(block: suspend () -> A) {
+    setLookup { scope -> AddressLookup { scope.futureOf("the lookup") { block() } } }
+  }
+
+  /**
+   * Sets a lookup that returns futures, such as a `ZooKeeperCatalog`'s (`lookup(catalog.lookup(
+   * "orders"))`), passed to the persistent connection as it is: it runs on the loop's thread, as
+   * in Java, and must not block. Otherwise as the suspend `lookup { }`, which it excludes. A bare
+   * lambda is taken for the suspend one.
+   */
+  public fun lookup(lookup: AddressLookup<A>) {
+    setLookup { lookup }
+  }
+
+  private fun setLookup(make: (CoroutineScope) -> AddressLookup<A>) {
     check(lookup == null) { "lookup { } is already set" }
-    lookup = block
+    lookup = make
   }
 
   /**
@@ -201,14 +215,14 @@ internal constructor(private val serverName: String) {
 
   internal fun build(): PersistentConnection<A, C> {
     check(!built) { "this spec was built already" }
-    val lookup =
+    val makeLookup =
       checkNotNull(lookup) { "persistentConnection(\"$serverName\") { }: lookup { } is not set" }
     val makeConnector =
       checkNotNull(connector) { "persistentConnection(\"$serverName\") { }: connector { } is not set" }
     val scope = CoroutineScope(SupervisorJob() + context + CoroutineName("tether:$serverName"))
     val builder =
       PersistentConnection.builder<A, C>(serverName)
-        .addressLookup(AddressLookup { scope.futureOf("the lookup") { lookup() } })
+        .addressLookup(makeLookup(scope))
         .connector(makeConnector(scope))
         .retryDelay(retryDelayFunction ?: RetryDelay.constant(retryDelay.toJavaDuration()))
         .randomizeRetryDelay(randomizeRetryDelay)

@@ -499,6 +499,33 @@ class FlowsTest {
   }
 
   @Test
+  fun aLookupThatReturnsFutures_isCalledAsItIs_inTheLoopsStep_oncePerAttempt() = runTest {
+    var asked = 0
+    val answers = ArrayDeque(listOf("a", "b"))
+    val connection = connection {
+      lookup(
+        dev.tether.AddressLookup {
+          asked++
+          com.google.common.util.concurrent.Futures.immediateFuture(answers.removeFirst())
+        }
+      )
+      connector { IdleConnection() }
+    }
+    // Only the loop's step runs here, not the spec's dispatcher: a suspend lookup would still be
+    // queued on it; this one was called in the step.
+    scheduler.runDueTasks()
+    assertEquals(1, asked)
+    settle()
+    assertEquals("a", connection.state().address())
+    (connection.currentConnection() as IdleConnection).drop()
+    advance(1_000) // a young connection's drop: the next round after the retry delay
+    assertEquals("b", connection.state().address())
+    assertEquals(2, asked)
+    connection.close()
+    settle()
+  }
+
+  @Test
   fun badInput_failsAtOnceNamingTheOption() {
     val noLookup =
       assertThrows<IllegalStateException> {
@@ -516,6 +543,14 @@ class FlowsTest {
         }
       }
     assertEquals("lookup { } is already set", twice.message)
+    val twiceInTwoForms =
+      assertThrows<IllegalStateException> {
+        persistentConnection<String, IdleConnection>("svc") {
+          lookup { "a" }
+          lookup(dev.tether.AddressLookup { com.google.common.util.concurrent.Futures.immediateFuture("b") })
+        }
+      }
+    assertEquals("lookup { } is already set", twiceInTwoForms.message)
     val negative =
       assertThrows<IllegalArgumentException> {
         persistentConnection<String, IdleConnection>("svc") { retryDelay = (-1).seconds }
