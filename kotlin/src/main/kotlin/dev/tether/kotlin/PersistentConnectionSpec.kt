@@ -39,7 +39,7 @@ import org.slf4j.Logger
  * Builds a [PersistentConnection] to the service called [serverName] and starts connecting:
  * ```
  * val orders = persistentConnection<HostAndPort, OrdersClient>("orders") {
- *   lookup { catalog.find("orders") }                  // suspend
+ *   lookup { directory.find("orders") }              // your suspend function
  *   connector { address -> OrdersClient.connect(address) } // suspend
  *   retryDelay = 2.seconds
  * }
@@ -102,9 +102,11 @@ internal constructor(private val serverName: String) {
 
   /**
    * Sets a lookup that returns futures, such as a `ZooKeeperCatalog`'s (`lookup(catalog.lookup(
-   * "orders"))`), passed to the persistent connection as it is: it runs on the loop's thread, as
-   * in Java, and must not block. Otherwise as the suspend `lookup { }`, which it excludes. A bare
-   * lambda is taken for the suspend one.
+   * "orders"))`), passed to the persistent connection as it is: it runs on the loop's threads (see
+   * [PersistentConnection]), as in Java, must not block, and `close()` cancels its future.
+   * Otherwise as the suspend `lookup { }`, which it excludes. A lambda that returns a future goes
+   * through this one as `lookup(AddressLookup { future })`: a bare lambda is taken for the
+   * suspend one.
    */
   public fun lookup(lookup: AddressLookup<A>) {
     setLookup { lookup }

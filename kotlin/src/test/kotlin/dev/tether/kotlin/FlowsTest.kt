@@ -1,5 +1,7 @@
 package dev.tether.kotlin
 
+import com.google.common.util.concurrent.Futures
+import dev.tether.AddressLookup
 import dev.tether.ConnectAttemptException
 import dev.tether.ConnectionState
 import dev.tether.ConnectionState.Status.CLOSED
@@ -504,13 +506,14 @@ class FlowsTest {
     val answers = ArrayDeque(listOf("a", "b"))
     val connection = connection {
       lookup(
-        dev.tether.AddressLookup {
+        AddressLookup {
           asked++
-          com.google.common.util.concurrent.Futures.immediateFuture(answers.removeFirst())
+          Futures.immediateFuture(answers.removeFirst())
         }
       )
       connector { IdleConnection() }
     }
+    assertEquals(0, asked)
     // Only the loop's step runs here, not the spec's dispatcher: a suspend lookup would still be
     // queued on it; this one was called in the step.
     scheduler.runDueTasks()
@@ -547,7 +550,7 @@ class FlowsTest {
       assertThrows<IllegalStateException> {
         persistentConnection<String, IdleConnection>("svc") {
           lookup { "a" }
-          lookup(dev.tether.AddressLookup { com.google.common.util.concurrent.Futures.immediateFuture("b") })
+          lookup(AddressLookup { Futures.immediateFuture("b") })
         }
       }
     assertEquals("lookup { } is already set", twiceInTwoForms.message)
