@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.common.net.HostAndPort;
 import com.google.common.util.concurrent.Futures;
-import dev.tether.ConnectionState;
 import dev.tether.EventGrammar;
 import dev.tether.PersistentConnection;
 import dev.tether.grpc.ChannelFactory;
@@ -18,13 +17,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Queue;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.Predicate;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -69,7 +66,7 @@ class ProcessStandbyTest {
       PersistentChannel channel = PersistentChannel.of(connection);
       try {
         assertEquals(addressA, connection.connected().get(10, TimeUnit.SECONDS).address());
-        awaitState(connection, s -> addressB.equals(s.standbyAddress()));
+        States.await(connection, s -> addressB.equals(s.standbyAddress()), "a standby on B", 20);
         Traffic traffic = Traffic.waitForReady(channel, DEADLINE_MS, 4, 2);
         List<Traffic.Outcome> failedAtTheKill;
         try {
@@ -79,13 +76,17 @@ class ProcessStandbyTest {
           published.remove(addressA);
           published.add(addressC);
           a.kill();
-          awaitState(connection, s -> s.connection() != null && s.connection().address().equals(addressB));
+          States.await(
+              connection,
+              s -> s.connection() != null && s.connection().address().equals(addressB),
+              "the standby on B taking over",
+              20);
           assertEquals(1, (int) channelsTo.getOrDefault(addressB, 0), "B's standby channel took over");
           assertTrue(traffic.awaitAnswers("B", 300, 20_000), traffic.summary());
 
           // The next standby, on C (B is current, so the catalog's turn that yields B leaves none
           // until the retry timer).
-          awaitState(connection, s -> addressC.equals(s.standbyAddress()));
+          States.await(connection, s -> addressC.equals(s.standbyAddress()), "a standby on C", 20);
           failedAtTheKill = traffic.failures();
 
           // Planned: B leaves the catalog, the client hands over (to the standby on C at once),
@@ -118,25 +119,5 @@ class ProcessStandbyTest {
 
   private static HostAndPort address(ReplicaProcess.Handle replica) {
     return HostAndPort.fromParts("127.0.0.1", replica.port());
-  }
-
-  /** Waits (bounded) for a state that {@code wanted} accepts, current state first. */
-  private static void awaitState(
-      PersistentConnection<HostAndPort, GrpcConnection<HostAndPort>> connection,
-      Predicate<ConnectionState<HostAndPort, GrpcConnection<HostAndPort>>> wanted)
-      throws Exception {
-    CompletableFuture<Void> reached = new CompletableFuture<>();
-    var subscription =
-        connection.subscribeState(
-            state -> {
-              if (wanted.test(state)) {
-                reached.complete(null);
-              }
-            });
-    try {
-      reached.get(20, TimeUnit.SECONDS);
-    } finally {
-      subscription.close();
-    }
   }
 }

@@ -19,6 +19,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
 /**
@@ -126,23 +127,20 @@ final class Traffic implements AutoCloseable {
   }
 
   /** Waits (bounded) until {@code replica} answered {@code count} unary calls; false if it did not. */
-  synchronized boolean awaitAnswers(String replica, long count, long timeoutMillis)
-      throws InterruptedException {
-    long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
-    while (answeredBy(replica) < count) {
-      long left = TimeUnit.NANOSECONDS.toMillis(end - System.nanoTime());
-      if (left <= 0) {
-        return false;
-      }
-      wait(left); // woken by each recorded outcome
-    }
-    return true;
+  boolean awaitAnswers(String replica, long count, long timeoutMillis) throws InterruptedException {
+    return awaitCount(() -> answered.getOrDefault(replica, 0L), count, timeoutMillis);
   }
 
   /** Waits (bounded) until {@code count} calls have ended in all; false if they did not. */
-  synchronized boolean awaitOutcomes(long count, long timeoutMillis) throws InterruptedException {
+  boolean awaitOutcomes(long count, long timeoutMillis) throws InterruptedException {
+    return awaitCount(() -> recorded, count, timeoutMillis);
+  }
+
+  /** Waits (bounded) until {@code counted}, read under this lock, reaches {@code count}. */
+  private synchronized boolean awaitCount(LongSupplier counted, long count, long timeoutMillis)
+      throws InterruptedException {
     long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
-    while (recorded < count) {
+    while (counted.getAsLong() < count) {
       long left = TimeUnit.NANOSECONDS.toMillis(end - System.nanoTime());
       if (left <= 0) {
         return false;

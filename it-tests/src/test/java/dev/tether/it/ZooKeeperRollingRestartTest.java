@@ -19,11 +19,8 @@ import io.grpc.Server;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.Predicate;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
 import org.apache.curator.retry.RetryOneTime;
@@ -98,10 +95,11 @@ class ZooKeeperRollingRestartTest {
               long answered = traffic.outcomes().size();
               replica.registration.close();
               // followMoves hands over, if the client was there; then the replica drains and stops.
-              awaitState(
+              States.await(
                   connection,
                   state -> !replica.address().equals(state.address()),
-                  "a handover away from " + replica.name);
+                  "a handover away from " + replica.name,
+                  10);
               waitForAnswers(traffic, answered + 100);
               replica.server.shutdown();
               assertTrue(replica.server.awaitTermination(20, TimeUnit.SECONDS));
@@ -118,12 +116,13 @@ class ZooKeeperRollingRestartTest {
             long attemptsBefore = connection.state().attempts();
             long killed = System.nanoTime();
             victim.server.shutdownNow();
-            awaitState(
+            States.await(
                 connection,
                 state ->
                     state.status() == ConnectionState.Status.CONNECTED
                         && !serving.equals(state.address()),
-                "a connection to another replica after the kill");
+                "a connection to another replica after the kill",
+                10);
             // The long-lived connection's drop starts a round at once; its lookup may still
             // answer the listed victim once, which costs one retry delay, never more.
             long attempts = connection.state().attempts() - attemptsBefore;
@@ -145,25 +144,5 @@ class ZooKeeperRollingRestartTest {
 
   private static void waitForAnswers(Traffic traffic, long count) throws InterruptedException {
     assertTrue(traffic.awaitOutcomes(count, 20_000), () -> "traffic stalled: " + traffic.summary());
-  }
-
-  /** Waits (bounded) until {@code connection} passes through a state that {@code reached} accepts. */
-  private static void awaitState(
-      PersistentConnection<HostAndPort, GrpcConnection<HostAndPort>> connection,
-      Predicate<ConnectionState<HostAndPort, GrpcConnection<HostAndPort>>> reached,
-      String what)
-      throws Exception {
-    CompletableFuture<Void> seen = new CompletableFuture<>();
-    try (Subscription watching =
-        connection.subscribeState(
-            state -> {
-              if (reached.test(state)) {
-                seen.complete(null);
-              }
-            })) {
-      seen.get(10, TimeUnit.SECONDS);
-    } catch (TimeoutException e) {
-      throw new AssertionError("not within 10 s: " + what + "; now " + connection.state(), e);
-    }
   }
 }
